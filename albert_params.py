@@ -1,0 +1,61 @@
+"""Prints the parameter table of an ALBERT configuration or preset.
+
+Examples:
+    albert-params --preset=base
+    albert-params --preset=base --sharing=none
+    albert-params --albert_config_file=albert_config.json
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from albert_tf.config import PRESETS, SHARING_MODES, AlbertConfig, ConfigError  # noqa: E402
+
+flags.DEFINE_string("albert_config_file", None, "Path to an albert_config.json.")
+flags.DEFINE_enum("preset", None, list(PRESETS), "A built-in configuration.")
+flags.DEFINE_enum("sharing", None, list(SHARING_MODES), "Override the cross-layer sharing mode.")
+flags.DEFINE_integer("embedding_size", None, "Override the embedding size E.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    values = flags.FLAGS
+    if (values.albert_config_file is None) == (values.preset is None):
+        raise app.UsageError("give exactly one of --albert_config_file or --preset")
+    overrides = {}
+    if values.sharing is not None:
+        overrides["sharing"] = values.sharing
+    if values.embedding_size is not None:
+        overrides["embedding_size"] = values.embedding_size
+    try:
+        if values.preset is not None:
+            config = AlbertConfig.from_preset(values.preset, **overrides)
+            source = f"preset {values.preset}"
+        else:
+            config = AlbertConfig.from_json_file(values.albert_config_file).replace(**overrides)
+            source = values.albert_config_file
+    except ConfigError as error:
+        raise SystemExit(f"albert-params: {error}") from None
+
+    from albert_tf.models import AlbertPretrainer  # noqa: E402 (TensorFlow import is slow)
+    from albert_tf.models.parameter_table import format_parameter_table, parameter_breakdown
+
+    breakdown = parameter_breakdown(AlbertPretrainer(config))
+    title = (
+        f"ALBERT {source}: V={config.vocab_size} E={config.embedding_size} "
+        f"H={config.hidden_size} L={config.num_hidden_layers} "
+        f"groups={config.num_hidden_groups}x{config.inner_group_num} sharing={config.sharing}"
+    )
+    print(format_parameter_table(breakdown, title))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,17 @@
+"""Keras layers that make up ALBERT: embedding, transformer sub-layers and heads."""
+
+from albert_tf.layers.classification_head import ClassificationHead
+from albert_tf.layers.embedding import AlbertEmbedding
+from albert_tf.layers.feed_forward import FeedForwardSublayer
+from albert_tf.layers.masked_lm_head import MaskedLMHead
+from albert_tf.layers.self_attention import SelfAttentionSublayer
+from albert_tf.layers.transformer_block import TransformerBlock
+
+__all__ = [
+    "AlbertEmbedding",
+    "ClassificationHead",
+    "FeedForwardSublayer",
+    "MaskedLMHead",
+    "SelfAttentionSublayer",
+    "TransformerBlock",
+]

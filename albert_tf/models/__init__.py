@@ -1,0 +1,14 @@
+"""ALBERT networks and task models."""
+
+from albert_tf.models.classifier import AlbertClassifier
+from albert_tf.models.encoder import AlbertEncoder, build_transformer_schedule
+from albert_tf.models.pretrainer import AlbertPretrainer
+from albert_tf.models.pretraining_loss import pretraining_losses
+
+__all__ = [
+    "AlbertClassifier",
+    "AlbertEncoder",
+    "AlbertPretrainer",
+    "build_transformer_schedule",
+    "pretraining_losses",
+]

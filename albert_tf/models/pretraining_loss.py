@@ -1,0 +1,66 @@
+"""Masked-LM and sentence-order losses and accuracies, as the original computes them."""
+
+from typing import Dict
+
+from keras import ops
+
+# The original adds this to the weight sum so a batch without predictions divides safely.
+_WEIGHT_EPSILON = 1e-5
+
+
+def pretraining_losses(
+    mlm_logits, sop_logits, masked_lm_ids, masked_lm_weights, sentence_order_labels
+) -> Dict[str, object]:
+    """Computes ALBERT's pretraining objective.
+
+    Args:
+        mlm_logits: float32 [batch, P, V] logits at the masked positions.
+        sop_logits: float32 [batch, 2] sentence-order logits.
+        masked_lm_ids: int [batch, P] original ids at the masked positions.
+        masked_lm_weights: float [batch, P], 1 for real predictions, 0 for padding.
+        sentence_order_labels: int [batch] (or [batch, 1]), 1 = segments swapped.
+
+    Returns:
+        A dict of scalars: `loss` (= `mlm_loss + sop_loss`), `mlm_loss` (the weighted
+        mean cross-entropy over real predictions), `sop_loss`, `mlm_accuracy`,
+        `sop_accuracy`, plus the unnormalized `mlm_loss_sum`, `mlm_correct_sum` and
+        `mlm_weight_sum`, so callers that split a batch across replicas can normalize by
+        the global weight sum.
+
+    Example:
+
+    >>> import numpy as np
+    >>> losses = pretraining_losses(np.zeros((1, 2, 4), "float32"), np.zeros((1, 2), "float32"),
+    ...                             np.array([[1, 2]]), np.array([[1.0, 0.0]]), np.array([0]))
+    >>> round(float(losses["mlm_loss"]), 4)  # log(4): uniform over 4 ids
+    1.3863
+    """
+    masked_lm_ids = ops.cast(masked_lm_ids, "int32")
+    weights = ops.cast(masked_lm_weights, "float32")
+    mlm_logits = ops.cast(mlm_logits, "float32")
+    sop_logits = ops.cast(sop_logits, "float32")
+    labels = ops.reshape(ops.cast(sentence_order_labels, "int32"), (-1,))
+
+    token_losses = ops.sparse_categorical_crossentropy(
+        masked_lm_ids, mlm_logits, from_logits=True)  # [batch, P]
+    mlm_loss_sum = ops.sum(token_losses * weights)
+    mlm_weight_sum = ops.sum(weights)
+    mlm_correct = ops.cast(
+        ops.equal(ops.cast(ops.argmax(mlm_logits, axis=-1), "int32"), masked_lm_ids), "float32")
+    mlm_correct_sum = ops.sum(mlm_correct * weights)
+    mlm_loss = mlm_loss_sum / (mlm_weight_sum + _WEIGHT_EPSILON)
+
+    sop_loss = ops.mean(
+        ops.sparse_categorical_crossentropy(labels, sop_logits, from_logits=True))
+    sop_accuracy = ops.mean(
+        ops.cast(ops.equal(ops.cast(ops.argmax(sop_logits, axis=-1), "int32"), labels), "float32"))
+    return {
+        "loss": mlm_loss + sop_loss,
+        "mlm_loss": mlm_loss,
+        "sop_loss": sop_loss,
+        "mlm_accuracy": mlm_correct_sum / (mlm_weight_sum + _WEIGHT_EPSILON),
+        "sop_accuracy": sop_accuracy,
+        "mlm_loss_sum": mlm_loss_sum,
+        "mlm_correct_sum": mlm_correct_sum,
+        "mlm_weight_sum": mlm_weight_sum,
+    }

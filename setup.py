@@ -1,0 +1,40 @@
+"""albert-tf: ALBERT (A Lite BERT) for TensorFlow 2 / Keras 3."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+setup(
+    name="albert_tf",
+    version="0.1.0",
+    description="ALBERT (A Lite BERT) in TensorFlow 2 / Keras 3: pretrain, fine-tune, export, serve",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["albert_tf", "albert_tf.*"]),
+    # The entry scripts live at the top level as thin wrappers around library code.
+    py_modules=["albert_params"],
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "tensorflow-text>=2.21,<2.22",
+        "keras>=3.10,<4",
+        "keras-hub>=0.32,<0.33",
+        "keras-nlp>=0.32,<0.33",
+        "sentencepiece>=0.2,<0.3",
+        "absl-py>=2.0,<3",
+        "numpy>=1.26,<3",
+    ],
+    extras_require={"test": ["pytest>=8,<10"]},
+    entry_points={
+        "console_scripts": [
+            "albert-params=albert_params:run",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,59 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from albert_tf.config import AlbertConfig  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy_and_seed():
+    """Every test starts in float32 with a fixed seed; mixed-precision tests may change it."""
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def tiny_config(**overrides) -> AlbertConfig:
+    """The tiny preset without dropout, so outputs are deterministic unless asked."""
+    values = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    values.update(overrides)
+    return AlbertConfig.from_preset("tiny", **values)
+
+
+def random_batch(config: AlbertConfig, batch=3, seq=12, predictions=4, seed=0, with_labels=True):
+    """A pretraining batch: [CLS] a [SEP] b [SEP] with trailing padding of varying length."""
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(5, config.vocab_size, size=(batch, seq)).astype("int32")
+    input_mask = np.ones((batch, seq), "int32")
+    segment_ids = np.zeros((batch, seq), "int32")
+    for row in range(batch):
+        length = seq - row  # row r has r padding tokens
+        input_ids[row, 0] = 2
+        input_ids[row, length - 1] = 3
+        input_ids[row, length // 2] = 3
+        segment_ids[row, length // 2 + 1:length] = 1
+        input_ids[row, length:] = 0
+        input_mask[row, length:] = 0
+    positions = np.stack([rng.choice(np.arange(1, seq - batch), predictions, replace=False)
+                          for _ in range(batch)]).astype("int32")
+    features = {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids,
+                "masked_lm_positions": positions}
+    if with_labels:
+        weights = np.ones((batch, predictions), "float32")
+        weights[0, -1] = 0.0  # one padded prediction slot
+        features.update(
+            masked_lm_ids=rng.integers(5, config.vocab_size, size=(batch, predictions)).astype(
+                "int32"),
+            masked_lm_weights=weights,
+            next_sentence_labels=rng.integers(0, 2, size=(batch,)).astype("int32"),
+        )
+    return features
+
+
+def encoder_features(batch):
+    return {name: batch[name] for name in ("input_ids", "input_mask", "segment_ids")}

@@ -1,0 +1,74 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf.models import AlbertClassifier, AlbertEncoder, AlbertPretrainer
+from tests.conftest import encoder_features, random_batch, tiny_config
+
+
+def build(kind, config):
+    if kind == "encoder":
+        return AlbertEncoder(config)
+    if kind == "pretrainer":
+        return AlbertPretrainer(config)
+    return AlbertClassifier(config, num_classes=3, dropout_rate=0.2)
+
+
+def flat_outputs(model, batch):
+    return [np.asarray(x) for x in tf.nest.flatten(model(batch, training=False))]
+
+
+@pytest.mark.parametrize("kind, sharing, groups, inner", [
+    ("encoder", "all", 2, 2), ("pretrainer", "all", 1, 1), ("pretrainer", "attention", 1, 1),
+    ("pretrainer", "none", 1, 1), ("classifier", "ffn", 2, 1),
+])
+def test_keras_file_round_trip_gives_identical_outputs(tmp_path, kind, sharing, groups, inner):
+    config = tiny_config(sharing=sharing, num_hidden_groups=groups, inner_group_num=inner)
+    model = build(kind, config)
+    batch = random_batch(config)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.albert_config == config
+    assert loaded.count_params() == model.count_params()
+    for expected, actual in zip(flat_outputs(model, batch), flat_outputs(loaded, batch)):
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_classifier_config_keeps_head_settings():
+    model = AlbertClassifier(tiny_config(), num_classes=1, dropout_rate=0.3)
+    clone = AlbertClassifier.from_config(model.get_config())
+    assert (clone.num_classes, clone.dropout_rate) == (1, 0.3)
+    batch = encoder_features(random_batch(tiny_config()))
+    assert tuple(clone(batch).shape) == (3, 1)
+
+
+@pytest.mark.parametrize("sharing", ["all", "ffn"])
+def test_checkpoint_round_trip_into_a_fresh_model(tmp_path, sharing):
+    config = tiny_config(sharing=sharing)
+    batch = random_batch(config)
+    keras.utils.set_random_seed(1)
+    model = AlbertPretrainer(config)
+    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+
+    keras.utils.set_random_seed(2)
+    fresh = AlbertPretrainer(config)
+    before = flat_outputs(fresh, batch)
+    tf.train.Checkpoint(model=fresh).read(path).assert_consumed()
+    after, expected = flat_outputs(fresh, batch), flat_outputs(model, batch)
+    assert any(np.abs(b - e).max() > 1e-4 for b, e in zip(before, expected))
+    for actual, wanted in zip(after, expected):
+        np.testing.assert_array_equal(actual, wanted)
+
+
+def test_encoder_checkpoint_warm_starts_a_classifier(tmp_path):
+    config = tiny_config()
+    pretrainer = AlbertPretrainer(config)
+    path = tf.train.Checkpoint(encoder=pretrainer.encoder).write(str(tmp_path / "encoder"))
+    classifier = AlbertClassifier(config, num_classes=2)
+    tf.train.Checkpoint(encoder=classifier.encoder).read(path).assert_consumed()
+    batch = encoder_features(random_batch(config))
+    np.testing.assert_array_equal(classifier.encoder(batch)["pooled_output"],
+                                  pretrainer.encoder(batch)["pooled_output"])
