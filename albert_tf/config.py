@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from typing import Any, Dict, Mapping
 
 from absl import logging
 
 from albert_tf.activations import ACTIVATION_NAMES
+from albert_tf.io_utils import write_atomically
 
 SHARING_MODES = ("all", "attention", "ffn", "none")
 
@@ -199,17 +198,7 @@ class AlbertConfig:
 
     def to_json_file(self, path: str) -> None:
         """Writes the config atomically (temp file in the same folder, then rename)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        handle, temp_path = tempfile.mkstemp(dir=directory, prefix=".albert_config.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as temp:
-                temp.write(self.to_json_string())
-            os.replace(temp_path, path)
-        except BaseException:
-            if os.path.exists(temp_path):
-                os.remove(temp_path)
-            raise
+        write_atomically(path, self.to_json_string().encode("utf-8"))
 
     def replace(self, **changes: Any) -> "AlbertConfig":
         return dataclasses.replace(self, **changes)

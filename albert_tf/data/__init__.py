@@ -1,0 +1,1 @@
+"""Text to training batches: tokenization, pretraining instances, tf.data pipelines."""

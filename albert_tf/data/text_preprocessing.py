@@ -1,0 +1,74 @@
+"""The original ALBERT text clean-up, in Python and as TensorFlow ops giving equal strings.
+
+Steps (the original's `preprocess_text`): collapse runs of whitespace to one space and
+strip; turn the LaTeX-style quotes ``` `` ``` and `''` into `"`; unless accents are kept,
+decompose with NFKD and drop every character of non-zero Unicode combining class; lower
+case when asked.
+"""
+
+import functools
+import sys
+import unicodedata
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+
+def preprocess_text(text: str, lower_case: bool = True, keep_accents: bool = False) -> str:
+    """Python path. Example:
+
+    >>> preprocess_text("  Ça  ``marche''\\tbien ")
+    'ca "marche" bien'
+    """
+    text = " ".join(text.split())
+    text = text.replace("``", '"').replace("''", '"')
+    if not keep_accents:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(char for char in text if not unicodedata.combining(char))
+    if lower_case:
+        text = text.lower()
+    return text
+
+
+@functools.lru_cache(maxsize=None)
+def combining_characters_pattern() -> str:
+    """An RE2 character class of every code point with a non-zero combining class.
+
+    Built from Python's own Unicode table so the graph path removes exactly what
+    `unicodedata.combining` removes (a `\\p{Mn}` class would also drop, for example,
+    Devanagari vowel signs, whose combining class is 0).
+    """
+    ranges = []
+    start = previous = None
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.combining(chr(code)):
+            if previous is not None and code == previous + 1:
+                previous = code
+                continue
+            if start is not None:
+                ranges.append((start, previous))
+            start = previous = code
+    ranges.append((start, previous))
+    return "[" + "".join(
+        f"\\x{{{low:X}}}" if low == high else f"\\x{{{low:X}}}-\\x{{{high:X}}}"
+        for low, high in ranges
+    ) + "]"
+
+
+# Python's str.split() whitespace: RE2's \s (which lacks \v), \v, the information
+# separators U+001C..U+001F and Unicode White_Space.
+_WHITESPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+"
+
+
+def preprocess_text_tf(texts: tf.Tensor, lower_case: bool = True,
+                       keep_accents: bool = False) -> tf.Tensor:
+    """Graph path: the same clean-up on a string tensor of any shape."""
+    texts = tf.strings.regex_replace(texts, _WHITESPACE, " ")
+    texts = tf.strings.strip(texts)
+    texts = tf.strings.regex_replace(texts, "``|''", '"')
+    if not keep_accents:
+        texts = tf_text.normalize_utf8(texts, "NFKD")
+        texts = tf.strings.regex_replace(texts, combining_characters_pattern(), "")
+    if lower_case:
+        texts = tf.strings.lower(texts, encoding="utf-8")
+    return texts

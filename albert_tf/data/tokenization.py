@@ -1,0 +1,187 @@
+"""SentencePiece tokenization with ALBERT's ids, in Python and in the TensorFlow graph.
+
+ALBERT's vocabulary reserves `<pad>`=0, `<unk>`=1, `[CLS]`=2, `[SEP]`=3, `[MASK]`=4 and
+has no BOS/EOS. `AlbertTokenizer` checks a model file for that layout, applies the
+original text clean-up, and tokenizes either with the `sentencepiece` package
+(`encode`) or with tensorflow-text inside a graph (`encode_tf`); both give the same ids.
+The original's extra split of pieces such as `▁1999,` is not reproduced, because a
+graph cannot repeat it and the two paths must agree.
+"""
+
+import io
+import itertools
+import os
+from typing import Iterable, Iterator, List, Sequence
+
+import sentencepiece as spm
+import tensorflow as tf
+import tensorflow_text as tf_text
+from absl import logging
+
+from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_tf
+from albert_tf.io_utils import write_atomically
+
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
+SPECIAL_PIECES = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
+WORD_START = "\u2581"  # SentencePiece's "▁": the piece begins a new word
+
+
+class TokenizerError(ValueError):
+    """A SentencePiece model that is missing or not laid out with ALBERT's ids."""
+
+
+class AlbertTokenizer:
+    """Tokenizer over a SentencePiece model with ALBERT's special ids.
+
+    Args:
+        spm_model_file: Path to the `.model` file.
+        lower_case: Lower-case text before tokenizing (`do_lower_case`).
+        keep_accents: Keep accents instead of stripping them after NFKD.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> corpus = os.path.join(folder, "corpus.txt")
+    >>> _ = open(corpus, "w").write("the cat sat on the mat\\nthe dog sat on the log\\n" * 50)
+    >>> model = train_sentencepiece([corpus], os.path.join(folder, "spm"), vocab_size=40)
+    >>> tokenizer = AlbertTokenizer(model)
+    >>> tokenizer.id_to_piece(list(range(5)))
+    ['<pad>', '<unk>', '[CLS]', '[SEP]', '[MASK]']
+    >>> ids = tokenizer.encode("The  CAT sat.")
+    >>> ids == tokenizer.encode_tf(["The  CAT sat."]).to_list()[0]
+    True
+    """
+
+    def __init__(self, spm_model_file: str, lower_case: bool = True, keep_accents: bool = False):
+        if not os.path.isfile(spm_model_file):
+            raise TokenizerError(f"{spm_model_file}: SentencePiece model file not found")
+        with open(spm_model_file, "rb") as handle:
+            self.model_proto = handle.read()
+        self.processor = spm.SentencePieceProcessor()
+        try:
+            self.processor.LoadFromSerializedProto(self.model_proto)
+        except (RuntimeError, OSError) as error:
+            raise TokenizerError(
+                f"{spm_model_file}: not a SentencePiece model ({error})") from None
+        pieces = [self.processor.IdToPiece(i) for i in range(min(5, self.processor.GetPieceSize()))]
+        if tuple(pieces) != SPECIAL_PIECES:
+            raise TokenizerError(
+                f"{spm_model_file}: ids 0-4 must be {list(SPECIAL_PIECES)} as in ALBERT, got "
+                f"{pieces}; train it with train_sentencepiece / albert-train-spm"
+            )
+        self.spm_model_file = spm_model_file
+        self.lower_case = lower_case
+        self.keep_accents = keep_accents
+        self._tf_tokenizer = None
+        self._word_start = [self.processor.IdToPiece(i).startswith(WORD_START)
+                            for i in range(self.vocab_size)]
+
+    @property
+    def vocab_size(self) -> int:
+        return self.processor.GetPieceSize()
+
+    def preprocess(self, text: str) -> str:
+        return preprocess_text(text, self.lower_case, self.keep_accents)
+
+    def encode(self, text: str) -> List[int]:
+        """Ids of one text, without [CLS]/[SEP]."""
+        return self.processor.EncodeAsIds(self.preprocess(text))
+
+    def encode_batch(self, texts: Sequence[str]) -> List[List[int]]:
+        return self.processor.EncodeAsIds([self.preprocess(text) for text in texts])
+
+    def tokenize(self, text: str) -> List[str]:
+        return self.processor.EncodeAsPieces(self.preprocess(text))
+
+    def id_to_piece(self, ids):
+        return self.processor.IdToPiece(ids)
+
+    def is_word_start(self, token_id: int) -> bool:
+        """True when the piece starts a word (whole-word masking groups the rest with it)."""
+        return self._word_start[token_id]
+
+    def encode_tf(self, texts) -> tf.RaggedTensor:
+        """Graph path: string tensor [batch] -> int32 ragged ids [batch, (tokens)]."""
+        if self._tf_tokenizer is None:
+            self._tf_tokenizer = tf_text.SentencepieceTokenizer(
+                model=self.model_proto, out_type=tf.int32)
+        texts = preprocess_text_tf(tf.convert_to_tensor(texts, tf.string),
+                                   self.lower_case, self.keep_accents)
+        return self._tf_tokenizer.tokenize(texts)
+
+
+def train_sentencepiece(
+    input_files: Sequence[str],
+    model_prefix: str,
+    vocab_size: int = 30000,
+    lower_case: bool = True,
+    keep_accents: bool = False,
+    model_type: str = "unigram",
+    character_coverage: float = 0.99995,
+    input_sentence_size: int = 10_000_000,
+    num_threads: int = os.cpu_count() or 1,
+) -> str:
+    """Trains a SentencePiece model with ALBERT's special ids and returns its path.
+
+    Lines are cleaned with the same preprocessing the tokenizer applies. `vocab_size` is
+    a soft limit: a corpus too small for it yields a smaller vocabulary (logged) instead
+    of failing. `<model_prefix>.model` and `.vocab` are written atomically.
+    """
+    if vocab_size <= len(SPECIAL_PIECES):
+        raise ValueError(f"vocab_size must exceed {len(SPECIAL_PIECES)}, got {vocab_size}")
+    lines = _cleaned_lines(input_files, lower_case, keep_accents)
+    first_line = next(lines, None)
+    if first_line is None:
+        raise ValueError(f"no text in {', '.join(input_files)}: every line is empty")
+    model_buffer = io.BytesIO()
+    lines_seen = _CountingIterator(itertools.chain([first_line], lines))
+    spm.SentencePieceTrainer.Train(
+        sentence_iterator=lines_seen,
+        model_writer=model_buffer,
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        input_sentence_size=input_sentence_size,
+        shuffle_input_sentence=True,
+        num_threads=num_threads,
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=-1, eos_id=-1,
+        pad_piece="<pad>", unk_piece="<unk>",
+        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
+        minloglevel=2,
+    )
+    processor = spm.SentencePieceProcessor(model_proto=model_buffer.getvalue())
+    size = processor.GetPieceSize()
+    if size < vocab_size:
+        logging.warning("corpus supports only %d pieces; asked for %d", size, vocab_size)
+    logging.info("trained SentencePiece %s on %d lines: %d pieces", model_type,
+                 lines_seen.count, size)
+    vocab = "".join(f"{processor.IdToPiece(i)}\t{processor.GetScore(i)}\n" for i in range(size))
+    model_path = model_prefix + ".model"
+    write_atomically(model_path, model_buffer.getvalue())
+    write_atomically(model_prefix + ".vocab", vocab.encode("utf-8"))
+    return model_path
+
+
+class _CountingIterator:
+    def __init__(self, lines: Iterable[str]):
+        self._lines = iter(lines)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1
+        return line
+
+
+def _cleaned_lines(input_files, lower_case, keep_accents) -> Iterator[str]:
+    for path in input_files:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                line = preprocess_text(line, lower_case, keep_accents)
+                if line:
+                    yield line
