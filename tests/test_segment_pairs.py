@@ -83,3 +83,6 @@ def test_deterministic_for_a_seed_and_rejects_tiny_lengths():
     assert run(7) == run(7) and run(7) != run(8)
     with pytest.raises(ValueError, match="max_seq_length must be at least 5, got 4"):
         segment_pairs_from_document(document, 4, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="NSP\\) needs other_documents"):
+        segment_pairs_from_document(document, 24, np.random.default_rng(0),
+                                    random_next_sentence=True)

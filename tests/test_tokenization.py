@@ -46,7 +46,7 @@ def test_special_ids_follow_albert_layout(unicode_model):
     tokenizer = AlbertTokenizer(unicode_model)
     assert tuple(tokenizer.id_to_piece(list(range(5)))) == SPECIAL_PIECES
     # control symbols are never produced from text that spells them
-    assert 4 not in tokenizer.encode("[MASK] [CLS] [SEP]")
+    assert {2, 3, 4}.isdisjoint(tokenizer.encode("[MASK] [CLS] [SEP]"))
     assert tokenizer.vocab_size <= 300
     assert os.path.exists(unicode_model[:-len(".model")] + ".vocab")
 
@@ -88,6 +88,11 @@ def test_missing_and_wrongly_laid_out_models_are_clear_errors(tmp_path):
                                    vocab_size=20, minloglevel=2)
     with pytest.raises(TokenizerError, match=r"ids 0-4 must be \['<pad>', '<unk>', '\[CLS\]'"):
         AlbertTokenizer(str(tmp_path / "plain.model"))
+
+
+def test_vocabulary_must_exceed_the_special_pieces(tmp_path):
+    with pytest.raises(ValueError, match="vocab_size must exceed 5, got 5"):
+        train_sentencepiece([str(tmp_path / "unused.txt")], str(tmp_path / "m"), vocab_size=5)
 
 
 def test_training_on_empty_text_fails_clearly(tmp_path):

@@ -72,8 +72,9 @@ def segment_pairs_from_document(
     """
     if max_seq_length < 5:
         raise ValueError(f"max_seq_length must be at least 5, got {max_seq_length}")
+    if random_next_sentence and not other_documents:
+        raise ValueError("random_next_sentence (NSP) needs other_documents to draw B from")
     stats = stats if stats is not None else PairingStats()
-    use_nsp = random_next_sentence and len(other_documents) > 0
     max_tokens = max_seq_length - 3
 
     def draw_target():
@@ -92,7 +93,7 @@ def segment_pairs_from_document(
         if index == len(document) - 1 or length >= target:
             a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
             tokens_a = [t for sentence in chunk[:a_end] for t in sentence]
-            if use_nsp and (len(chunk) == 1 or rng.random() < 0.5):
+            if random_next_sentence and (len(chunk) == 1 or rng.random() < 0.5):
                 tokens_b = _random_segment(other_documents, max(1, target - len(tokens_a)), rng)
                 index -= len(chunk) - a_end  # the displaced sentences start the next chunk
                 label = 1

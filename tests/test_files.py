@@ -1,0 +1,22 @@
+import pytest
+
+from albert_tf.data.files import InputFileError, expand_file_patterns
+
+
+def test_comma_separated_globs_expand_sorted_without_duplicates(tmp_path):
+    for name in ("b.txt", "a.txt", "c.md"):
+        (tmp_path / name).write_text("x")
+    files = expand_file_patterns(f"{tmp_path}/*.txt, {tmp_path}/a.txt,{tmp_path}/c.md")
+    assert files == [str(tmp_path / n) for n in ("a.txt", "b.txt", "c.md")]
+
+
+@pytest.mark.parametrize("value", ["", " , ", None])
+def test_empty_value_names_the_flag(value):
+    with pytest.raises(InputFileError, match="--spm_input: no input file given"):
+        expand_file_patterns(value, flag_name="spm_input")
+
+
+def test_one_unmatched_pattern_among_several_is_reported(tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(InputFileError, match=r"pattern '.*typo\*\.txt' matches no file"):
+        expand_file_patterns(f"{tmp_path}/a.txt,{tmp_path}/typo*.txt")
