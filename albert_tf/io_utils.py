@@ -1,19 +1,30 @@
 """File writing that never leaves a half-written file behind."""
 
+import contextlib
 import os
 import tempfile
+from typing import BinaryIO, Iterator
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Writes `data` to a temp file beside `path`, then renames it into place.
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
-    A crash mid-write leaves either the previous file or none, never a truncated one.
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """Yields a binary file beside `path` that is renamed to `path` when the block ends.
+
+    On an error (or a crash) `path` keeps its previous content or stays absent; the
+    temp file is removed. The result gets the usual permissions (0666 less the umask).
 
     Example:
 
     >>> import os, tempfile
     >>> target = os.path.join(tempfile.mkdtemp(), "out", "file.txt")
-    >>> write_atomically(target, b"done")
+    >>> with atomic_output(target) as handle:
+    ...     _ = handle.write(b"done")
     >>> open(target, "rb").read(), os.listdir(os.path.dirname(target))
     (b'done', ['file.txt'])
     """
@@ -23,9 +34,16 @@ def write_atomically(path: str, data: bytes) -> None:
         dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
+            yield temp
+        os.chmod(temp_path, 0o666 & ~_umask())
         os.replace(temp_path, path)
     except BaseException:
         if os.path.exists(temp_path):
             os.remove(temp_path)
         raise
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Writes `data` to `path` through `atomic_output`."""
+    with atomic_output(path) as handle:
+        handle.write(data)

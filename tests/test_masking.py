@@ -7,12 +7,12 @@ from albert_tf.data.tokenization import CLS_ID, MASK_ID, SEP_ID
 VOCAB = 1000
 
 
-def every_token_a_word(_):
-    return True
+def every_token_a_word(ids):
+    return np.ones(len(ids), np.int64)
 
 
-def even_ids_start_words(token_id):
-    return token_id % 2 == 0
+def even_ids_start_words(ids):
+    return (np.asarray(ids) % 2 == 0).astype(np.int64)
 
 
 def sequence(rng, length):
@@ -26,7 +26,7 @@ def test_masked_fraction_and_80_10_10_replacement():
     counts, replacements = [], []
     for _ in range(400):
         ids = sequence(rng, 128)
-        out = mask_tokens(ids, rng, every_token_a_word, VOCAB, masked_lm_prob=0.15,
+        out = mask_tokens(ids, rng, every_token_a_word(ids), VOCAB, masked_lm_prob=0.15,
                           max_predictions=20)
         counts.append(len(out.positions))
         replacements.extend(out.replacements)
@@ -52,7 +52,8 @@ def test_ngram_length_histogram(favor_shorter, expected):
     rng = np.random.default_rng(1)
     lengths = []
     for _ in range(300):
-        out = mask_tokens(sequence(rng, 512), rng, every_token_a_word, VOCAB,
+        ids = sequence(rng, 512)
+        out = mask_tokens(ids, rng, every_token_a_word(ids), VOCAB,
                           masked_lm_prob=0.15, max_predictions=80,
                           favor_shorter_ngram=favor_shorter)
         lengths.extend(out.ngram_lengths)
@@ -67,19 +68,19 @@ def test_never_masks_cls_or_sep_and_respects_the_cap():
     rng = np.random.default_rng(2)
     for _ in range(200):
         ids = sequence(rng, 64)
-        out = mask_tokens(ids, rng, every_token_a_word, VOCAB, masked_lm_prob=0.5,
+        out = mask_tokens(ids, rng, every_token_a_word(ids), VOCAB, masked_lm_prob=0.5,
                           max_predictions=7)
         assert len(out.positions) == 7
         assert all(ids[p] not in (CLS_ID, SEP_ID) for p in out.positions)
-        assert out.positions == sorted(set(out.positions))
+        assert out.positions.tolist() == sorted(set(out.positions.tolist()))
 
 
 def test_whole_words_are_masked_together():
     rng = np.random.default_rng(3)
     for _ in range(200):
         ids = sequence(rng, 96)
-        words = word_groups(ids, even_ids_start_words)
-        out = mask_tokens(ids, rng, even_ids_start_words, VOCAB, max_predictions=30)
+        words = word_groups(ids, even_ids_start_words(ids))
+        out = mask_tokens(ids, rng, even_ids_start_words(ids), VOCAB, max_predictions=30)
         chosen = set(out.positions)
         for word in words:
             assert chosen.isdisjoint(word) or chosen.issuperset(word), word
@@ -87,8 +88,8 @@ def test_whole_words_are_masked_together():
 
 def test_word_groups_join_continuation_pieces_and_stop_at_separators():
     ids = [CLS_ID, 10, 11, 13, 12, SEP_ID, 15, 14, SEP_ID]
-    assert word_groups(ids, even_ids_start_words) == [[1, 2, 3], [4], [6], [7]]
-    assert word_groups(ids, even_ids_start_words, whole_word=False) == [
+    assert word_groups(ids, even_ids_start_words(ids)) == [[1, 2, 3], [4], [6], [7]]
+    assert word_groups(ids, even_ids_start_words(ids), whole_word=False) == [
         [1], [2], [3], [4], [6], [7]]
 
 
@@ -96,8 +97,43 @@ def test_same_seed_same_masks():
     ids = sequence(np.random.default_rng(4), 128)
 
     def run(seed):
-        out = mask_tokens(ids, np.random.default_rng(seed), every_token_a_word, VOCAB)
-        return out.input_ids, out.positions
+        out = mask_tokens(ids, np.random.default_rng(seed), every_token_a_word(ids), VOCAB)
+        return out.input_ids.tolist(), out.positions.tolist()
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+def test_word_spans_match_a_per_token_walk():
+    """The vectorized grouping against the obvious loop, on random boundaries and ids."""
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        ids = sequence(rng, int(rng.integers(3, 40)))
+        boundary = rng.integers(0, 2, size=len(ids))
+        expected, continues = [], False
+        for position, token_id in enumerate(ids):
+            if token_id in (CLS_ID, SEP_ID):
+                continues = False
+                continue
+            if continues and not boundary[position]:
+                expected[-1].append(position)
+            else:
+                expected.append([position])
+            continues = True
+        assert word_groups(ids, boundary) == expected
+
+
+def test_spans_shortened_at_the_end_keep_the_truncated_distribution():
+    """Two words only: a start on the last word must give n=1; on the first, n in {1, 2}
+    with p proportional to 1, 1/2, i.e. 2/3 and 1/3."""
+    rng = np.random.default_rng(8)
+    lengths = []
+    for _ in range(3000):
+        out = mask_tokens([CLS_ID, 10, 11, SEP_ID], rng, [1, 1, 1, 1], VOCAB,
+                          masked_lm_prob=1.0, max_predictions=2)
+        lengths.append(out.ngram_lengths.tolist())
+    first_spans = [span[0] for span in lengths]
+    # Start on word 0 (p=1/2) and draw n=2 (p=1/3): one span; otherwise two spans of 1.
+    share_single_span = np.mean([len(span) == 1 for span in lengths])
+    assert abs(share_single_span - 0.5 * (1 / 3)) < 0.03, share_single_span
+    assert set(first_spans) <= {1, 2}

@@ -6,12 +6,18 @@ favoured), until `round(len * masked_lm_prob)` tokens (at least 1, at most
 `max_predictions`) are chosen. Each chosen token becomes [MASK] with p=0.8, stays with
 p=0.1, or becomes a random id with p=0.1. [CLS] and [SEP] are never chosen.
 
+Word boundaries come from a per-position `token_boundary` array (1 where a piece starts a
+word), the feature the records carry, so masking at write time and dynamic masking in the
+input pipeline run the same code on the same information.
+
 Unlike the original, every draw comes from the `numpy.random.Generator` passed in, so a
-seed reproduces the output exactly.
+seed reproduces the output exactly. The draws are vectorized and only the greedy span
+walk is a Python loop (one step per chosen span); see BENCHMARKS.md for the speed.
 """
 
 import dataclasses
-from typing import Callable, List, Sequence
+import functools
+from typing import List, Sequence
 
 import numpy as np
 
@@ -20,25 +26,31 @@ from albert_tf.data.tokenization import CLS_ID, MASK_ID, SEP_ID
 NEVER_MASKED = (CLS_ID, SEP_ID)
 # Random replacements avoid <pad>, <unk>, [CLS], [SEP], [MASK].
 FIRST_ORDINARY_ID = 5
+REPLACED_BY_MASK, KEPT, REPLACED_BY_RANDOM = 0, 1, 2
 
 
 @dataclasses.dataclass
 class MaskedTokens:
-    """The output of `mask_tokens`.
+    """The output of `mask_tokens` (int arrays).
 
     Attributes:
         input_ids: The ids after replacement (same length as the input).
         positions: Sorted masked positions.
         labels: Original ids at `positions`.
         ngram_lengths: Length in words of every span chosen (for statistics).
+        drawn_ngram_lengths: The n drawn at every start word visited, before spans were
+            shortened to the budget or skipped for overlap (these follow p(n); the chosen
+            spans favour short n more, as in the original, since long spans are the ones
+            that overlap or overrun the budget).
         replacements: Per position: 0 = [MASK], 1 = kept, 2 = random id.
     """
 
-    input_ids: List[int]
-    positions: List[int]
-    labels: List[int]
-    ngram_lengths: List[int]
-    replacements: List[int]
+    input_ids: np.ndarray
+    positions: np.ndarray
+    labels: np.ndarray
+    ngram_lengths: np.ndarray
+    replacements: np.ndarray
+    drawn_ngram_lengths: np.ndarray
 
 
 def ngram_probabilities(max_ngram: int, favor_shorter_ngram: bool = True) -> np.ndarray:
@@ -53,28 +65,53 @@ def ngram_probabilities(max_ngram: int, favor_shorter_ngram: bool = True) -> np.
     return weights / weights.sum()
 
 
-def word_groups(token_ids: Sequence[int], is_word_start: Callable[[int], bool],
+@functools.lru_cache(maxsize=None)
+def _truncated_cdfs(max_ngram: int, favor_shorter_ngram: bool) -> np.ndarray:
+    """Row k-1: the CDF of p(n) renormalized over n <= k (a span near the end of the
+    sequence cannot be longer than the words left), padded with 1."""
+    probabilities = ngram_probabilities(max_ngram, favor_shorter_ngram)
+    table = np.ones((max_ngram, max_ngram))
+    for longest in range(1, max_ngram + 1):
+        head = probabilities[:longest]
+        table[longest - 1, :longest] = np.cumsum(head / head.sum())
+    return table
+
+
+def word_spans(token_ids: Sequence[int], token_boundary: Sequence[int],
+               whole_word: bool = True):
+    """(starts, ends) of the maskable words: a piece whose boundary is 0 joins the word
+    before it; [CLS]/[SEP] belong to no word and end the current one.
+
+    Example:
+
+    >>> starts, ends = word_spans([2, 10, 11, 12, 3, 13, 3], [1, 1, 0, 1, 1, 1, 1])
+    >>> starts.tolist(), ends.tolist()
+    ([1, 3, 5], [3, 4, 6])
+    """
+    ids = np.asarray(token_ids)
+    maskable = (ids != CLS_ID) & (ids != SEP_ID)
+    new_word = maskable.copy()
+    if whole_word:
+        previous_maskable = np.concatenate([[False], maskable[:-1]])
+        new_word &= (np.asarray(token_boundary) != 0) | ~previous_maskable
+    starts = np.flatnonzero(new_word)
+    breaks = np.concatenate([starts, np.flatnonzero(~maskable), [len(ids)]])
+    breaks.sort()
+    ends = breaks[np.searchsorted(breaks, starts, side="right")]
+    return starts, ends
+
+
+def word_groups(token_ids: Sequence[int], token_boundary: Sequence[int],
                 whole_word: bool = True) -> List[List[int]]:
-    """Groups maskable positions into words: a piece that does not start a word joins the
-    word before it. [CLS]/[SEP] are left out and end the current word."""
-    groups: List[List[int]] = []
-    continues_word = False
-    for position, token_id in enumerate(token_ids):
-        if token_id in NEVER_MASKED:
-            continues_word = False
-            continue
-        if whole_word and continues_word and not is_word_start(token_id):
-            groups[-1].append(position)
-        else:
-            groups.append([position])
-        continues_word = True
-    return groups
+    """The positions of each maskable word (see `word_spans`)."""
+    starts, ends = word_spans(token_ids, token_boundary, whole_word)
+    return [list(range(start, end)) for start, end in zip(starts.tolist(), ends.tolist())]
 
 
 def mask_tokens(
     token_ids: Sequence[int],
     rng: np.random.Generator,
-    is_word_start: Callable[[int], bool],
+    token_boundary: Sequence[int],
     vocab_size: int,
     masked_lm_prob: float = 0.15,
     max_predictions: int = 20,
@@ -84,58 +121,75 @@ def mask_tokens(
 ) -> MaskedTokens:
     """Chooses and replaces masked tokens for one [CLS] a [SEP] b [SEP] sequence.
 
+    Args:
+        token_ids: The unpadded sequence.
+        rng: All draws come from it.
+        token_boundary: Per position, 1 where the piece starts a word.
+        vocab_size: Random replacements are drawn from [5, vocab_size).
+        masked_lm_prob: Share of the sequence to mask.
+        max_predictions: Cap on the masked positions.
+        max_ngram: Longest span, in words.
+        favor_shorter_ngram: p(n) proportional to 1/n (else reversed).
+        whole_word: Mask all pieces of a word together.
+
     Example:
 
     >>> rng = np.random.default_rng(0)
-    >>> out = mask_tokens([2, 10, 11, 12, 13, 3, 14, 15, 3], rng, lambda i: True,
+    >>> out = mask_tokens([2, 10, 11, 12, 13, 3, 14, 15, 3], rng, [1] * 9,
     ...                   vocab_size=20, masked_lm_prob=0.3)
-    >>> len(out.positions), all(p not in (0, 5, 8) for p in out.positions)
-    (3, True)
+    >>> len(out.positions), bool(np.isin(out.positions, [0, 5, 8]).any())
+    (3, False)
     """
-    output = list(token_ids)
-    groups = word_groups(token_ids, is_word_start, whole_word)
-    num_to_predict = min(max_predictions, max(1, int(round(len(token_ids) * masked_lm_prob))))
-    probabilities = ngram_probabilities(max_ngram, favor_shorter_ngram)
+    ids = np.asarray(token_ids, dtype=np.int64)
+    starts, ends = word_spans(ids, token_boundary, whole_word)
+    num_words = len(starts)
+    num_to_predict = min(max_predictions, max(1, int(round(len(ids) * masked_lm_prob))))
 
-    # Every word starts up to max_ngram candidate spans; visit start words in random order.
-    starts = rng.permutation(len(groups))
-    covered = set()
-    positions: List[int] = []
+    # Every word starts a candidate span; visit start words in random order, each with a
+    # span length drawn from p(n) truncated to the words left after it.
+    order = rng.permutation(num_words)
+    longest = np.minimum(max_ngram, num_words - order)
+    cdfs = _truncated_cdfs(max_ngram, favor_shorter_ngram)[longest - 1] if num_words else None
+    draws = rng.random(num_words)
+    lengths = 1 + (draws[:, None] > cdfs[:, :-1]).sum(axis=1) if num_words else []
+
+    cumulative = np.concatenate([[0], np.cumsum(ends - starts)]).tolist()
+    covered = bytearray(num_words)
+    chosen_words: List[int] = []
     ngram_lengths: List[int] = []
-    for start in starts:
-        if len(positions) >= num_to_predict:
+    count = 0
+    visited = 0
+    for start, n in zip(order.tolist(), np.asarray(lengths).tolist()):
+        if count >= num_to_predict:
             break
-        longest = min(max_ngram, len(groups) - start)
-        p = probabilities[:longest] / probabilities[:longest].sum()
-        n = int(rng.choice(np.arange(1, longest + 1), p=p))
+        visited += 1
         # Shorten the span until it fits in what is left to predict.
-        while n > 0:
-            span = [pos for group in groups[start:start + n] for pos in group]
-            if len(positions) + len(span) <= num_to_predict:
-                break
+        while n > 0 and count + cumulative[start + n] - cumulative[start] > num_to_predict:
             n -= 1
-        if n == 0 or any(pos in covered for pos in span):
+        if n == 0 or any(covered[start:start + n]):
             continue
-        covered.update(span)
-        positions.extend(span)
+        covered[start:start + n] = b"\x01" * n
+        chosen_words.extend(range(start, start + n))
+        count += cumulative[start + n] - cumulative[start]
         ngram_lengths.append(n)
 
-    positions.sort()
-    replacements = []
-    for position in positions:
-        draw = rng.random()
-        if draw < 0.8:
-            output[position] = MASK_ID
-            replacements.append(0)
-        elif draw < 0.9:
-            replacements.append(1)
-        else:
-            output[position] = int(rng.integers(FIRST_ORDINARY_ID, vocab_size))
-            replacements.append(2)
+    chosen_words.sort()
+    starts_list, ends_list = starts.tolist(), ends.tolist()
+    positions = np.array([p for w in chosen_words for p in range(starts_list[w], ends_list[w])],
+                         dtype=np.int64)
+    replacement_draws = rng.random(len(positions))
+    random_ids = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=len(positions))
+    replacements = np.where(replacement_draws < 0.8, REPLACED_BY_MASK,
+                            np.where(replacement_draws < 0.9, KEPT, REPLACED_BY_RANDOM))
+    output = ids.copy()
+    labels = ids[positions]
+    output[positions] = np.where(replacements == REPLACED_BY_MASK, MASK_ID,
+                                 np.where(replacements == KEPT, labels, random_ids))
     return MaskedTokens(
         input_ids=output,
         positions=positions,
-        labels=[token_ids[p] for p in positions],
-        ngram_lengths=ngram_lengths,
-        replacements=replacements,
+        labels=labels,
+        ngram_lengths=np.asarray(ngram_lengths, dtype=np.int64),
+        replacements=replacements.astype(np.int64),
+        drawn_ngram_lengths=np.asarray(lengths[:visited], dtype=np.int64),
     )

@@ -1,0 +1,456 @@
+"""create_pretraining_data: text files -> sharded TFRecords of masked SOP (or NSP) instances.
+
+The work is cut into units, one per (input file, dupe pass). Every unit draws from its own
+generator seeded by (random_seed, file index, dupe pass), writes its instances
+round-robin into one part file per output shard, and shard k is the concatenation of
+every unit's part k in unit order. The output therefore depends on the seed and the shard
+count only, never on how many workers ran or in which order they finished. Each file is
+tokenized once into an on-disk cache (see corpus.py); memory holds one document plus a
+bounded shuffle buffer per worker. Shards are written under a temp name and renamed.
+
+Records carry the original tool's feature names and dtypes, so either tool's output
+loads in the other's input pipeline. With `dynamic_masking` the records are written
+unmasked (no masked_lm_* features) and the input pipeline masks them anew every epoch.
+"""
+
+import concurrent.futures
+import dataclasses
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from absl import logging
+
+from albert_tf.data.corpus import CorpusStats, DocumentsExcept, TokenCache, tokenize_file
+from albert_tf.data.example_encoding import ExampleEncoder
+from albert_tf.data.masking import mask_tokens
+from albert_tf.data.segment_pairs import PairingStats, segment_pairs_from_document
+from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
+from albert_tf.io_utils import atomic_output, write_atomically
+
+MASKED_FEATURES = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids", "token_boundary")
+MAX_OUTPUT_SHARDS = 1000  # each worker keeps one open part file per shard
+_ENCODE_BATCH = 256
+
+
+class PretrainingDataError(ValueError):
+    """Bad flags or unusable input; the message names the flag or file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingDataOptions:
+    """The original create_pretraining_data flags (same names and defaults), plus
+    `dynamic_masking` and `shuffle_buffer` (instances shuffled per worker before writing;
+    the input pipeline shuffles again)."""
+
+    max_seq_length: int = 512
+    max_predictions_per_seq: int = 20
+    random_seed: int = 12345
+    dupe_factor: int = 40
+    masked_lm_prob: float = 0.15
+    short_seq_prob: float = 0.1
+    ngram: int = 3
+    favor_shorter_ngram: bool = True
+    do_whole_word_mask: bool = True
+    random_next_sentence: bool = False
+    do_lower_case: bool = True
+    dynamic_masking: bool = False
+    shuffle_buffer: int = 2000
+
+    def validate(self) -> None:
+        checks = [
+            ("max_seq_length", self.max_seq_length >= 5, "at least 5 ([CLS] a [SEP] b [SEP])"),
+            ("max_predictions_per_seq",
+             1 <= self.max_predictions_per_seq <= self.max_seq_length,
+             "between 1 and --max_seq_length"),
+            ("dupe_factor", self.dupe_factor >= 1, "at least 1"),
+            ("masked_lm_prob", 0.0 < self.masked_lm_prob <= 1.0, "in (0, 1]"),
+            ("short_seq_prob", 0.0 <= self.short_seq_prob <= 1.0, "in [0, 1]"),
+            ("ngram", self.ngram >= 1, "at least 1"),
+            ("random_seed", self.random_seed >= 0, "non-negative"),
+            ("shuffle_buffer", self.shuffle_buffer >= 1, "at least 1"),
+        ]
+        for flag, ok, expected in checks:
+            if not ok:
+                raise PretrainingDataError(
+                    f"--{flag} must be {expected}, got {getattr(self, flag)!r}")
+
+
+@dataclasses.dataclass
+class InstanceStats:
+    """Counters over the written instances (summed over units)."""
+
+    instances: int = 0
+    tokens: int = 0  # real tokens, [CLS]/[SEP] included
+    masked: int = 0
+    swapped_or_random: int = 0  # label 1
+    single_sentence_chunks: int = 0
+    ngram_counts: List[int] = dataclasses.field(default_factory=list)
+    drawn_ngram_counts: List[int] = dataclasses.field(default_factory=list)
+    replacement_counts: List[int] = dataclasses.field(default_factory=lambda: [0, 0, 0])
+
+    @classmethod
+    def for_ngram(cls, ngram: int) -> "InstanceStats":
+        return cls(ngram_counts=[0] * ngram, drawn_ngram_counts=[0] * ngram)
+
+    def add(self, other: "InstanceStats") -> None:
+        for name in ("instances", "tokens", "masked", "swapped_or_random",
+                     "single_sentence_chunks"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("ngram_counts", "drawn_ngram_counts", "replacement_counts"):
+            setattr(self, name, _add_counts(getattr(self, name), getattr(other, name)))
+
+    def summary(self) -> Dict[str, object]:
+        def share(part, whole):
+            return round(part / whole, 4) if whole else None
+        ngrams = sum(self.ngram_counts)
+        drawn = sum(self.drawn_ngram_counts)
+        replaced = sum(self.replacement_counts)
+        return {
+            "instances": self.instances,
+            "mean_tokens_per_instance": share(self.tokens, self.instances),
+            "masked_fraction": share(self.masked, self.tokens),
+            "label_1_fraction": share(self.swapped_or_random, self.instances),
+            "ngram_histogram": [share(count, ngrams) for count in self.ngram_counts],
+            "drawn_ngram_histogram": [share(count, drawn) for count in self.drawn_ngram_counts],
+            "replacement_mask_keep_random": [share(c, replaced) for c in self.replacement_counts],
+            "single_sentence_chunks_skipped": self.single_sentence_chunks,
+        }
+
+
+def _add_counts(a: Sequence[int], b: Sequence[int]) -> List[int]:
+    """Element-wise sum of two histograms of possibly different lengths."""
+    size = max(len(a), len(b))
+    return (np.pad(np.asarray(a, int), (0, size - len(a)))
+            + np.pad(np.asarray(b, int), (0, size - len(b)))).tolist()
+
+
+def output_paths(output_file: str, num_output_shards: int) -> List[str]:
+    """Shard names: the flag itself for one shard, `name-00003-of-00008` for several, or
+    a comma-separated list given in the flag (the original's form).
+
+    >>> output_paths("out/train.tfrecord", 2)
+    ['out/train.tfrecord-00000-of-00002', 'out/train.tfrecord-00001-of-00002']
+    """
+    names = [name.strip() for name in output_file.split(",") if name.strip()]
+    if not names:
+        raise PretrainingDataError("--output_file: no output file given")
+    if not 1 <= num_output_shards <= MAX_OUTPUT_SHARDS:
+        raise PretrainingDataError(
+            f"--num_output_shards must be between 1 and {MAX_OUTPUT_SHARDS}, "
+            f"got {num_output_shards}")
+    if len(names) > 1:
+        if num_output_shards not in (1, len(names)):
+            raise PretrainingDataError(
+                f"--output_file lists {len(names)} files but --num_output_shards is "
+                f"{num_output_shards}; give one name or matching counts")
+        return names
+    if num_output_shards == 1:
+        return names
+    return [f"{names[0]}-{k:05d}-of-{num_output_shards:05d}" for k in range(num_output_shards)]
+
+
+class _UnitWriter:
+    """Encodes instances in batches, shuffles them in a bounded buffer and deals them
+    round-robin to one part file per shard."""
+
+    def __init__(self, part_paths: Sequence[str], shuffle_buffer: int, rng: np.random.Generator,
+                 on_written):
+        import tensorflow as tf  # the workers only need it here
+        self._writers = [tf.io.TFRecordWriter(path) for path in part_paths]
+        self._buffer: List[bytes] = []
+        self._shuffle_buffer = shuffle_buffer
+        self._rng = rng
+        self._written = 0
+        self._encoder = ExampleEncoder()
+        self._on_written = on_written
+        self._pending: List[Dict[str, np.ndarray]] = []
+
+    def add(self, features: Dict[str, np.ndarray]) -> None:
+        self._pending.append(features)
+        if len(self._pending) == _ENCODE_BATCH:
+            self._encode_pending()
+
+    def _encode_pending(self) -> None:
+        if not self._pending:
+            return
+        stacked = {name: np.stack([f[name] for f in self._pending]) for name in self._pending[0]}
+        floats = {"masked_lm_weights": stacked.pop("masked_lm_weights")} \
+            if "masked_lm_weights" in stacked else {}
+        for record in self._encoder.encode_batch(stacked, floats):
+            if len(self._buffer) < self._shuffle_buffer:
+                self._buffer.append(record)
+                continue
+            index = int(self._rng.integers(len(self._buffer)))
+            self._write(self._buffer[index])
+            self._buffer[index] = record
+        self._on_written(len(self._pending))
+        self._pending = []
+
+    def _write(self, record: bytes) -> None:
+        self._writers[self._written % len(self._writers)].write(record)
+        self._written += 1
+
+    def close(self) -> None:
+        self._encode_pending()
+        for index in self._rng.permutation(len(self._buffer)).tolist():
+            self._write(self._buffer[index])
+        for writer in self._writers:
+            writer.close()
+
+
+def instance_features(tokens_a: Sequence[int], tokens_b: Sequence[int], label: int,
+                      word_starts: np.ndarray, vocab_size: int,
+                      options: PretrainingDataOptions, rng: np.random.Generator,
+                      stats: InstanceStats) -> Dict[str, np.ndarray]:
+    """The padded features of `[CLS] a [SEP] b [SEP]`, masked unless dynamic_masking."""
+    length = len(tokens_a) + len(tokens_b) + 3
+    seq = options.max_seq_length
+    ids = np.zeros(seq, np.int64)
+    ids[:length] = [CLS_ID, *tokens_a, SEP_ID, *tokens_b, SEP_ID]
+    segment_ids = np.zeros(seq, np.int64)
+    segment_ids[len(tokens_a) + 2:length] = 1
+    input_mask = np.zeros(seq, np.int64)
+    input_mask[:length] = 1
+    # The original marks word starts and [CLS]/[SEP] (which word_starts already says).
+    token_boundary = np.zeros(seq, np.int64)
+    token_boundary[:length] = word_starts[ids[:length]]
+    features = {"input_ids": ids, "input_mask": input_mask, "segment_ids": segment_ids,
+                "token_boundary": token_boundary,
+                "next_sentence_labels": np.array([label], np.int64)}
+    stats.instances += 1
+    stats.tokens += length
+    stats.swapped_or_random += label
+    if options.dynamic_masking:
+        return features
+    masked = mask_tokens(ids[:length], rng, token_boundary[:length], vocab_size,
+                         options.masked_lm_prob, options.max_predictions_per_seq,
+                         options.ngram, options.favor_shorter_ngram, options.do_whole_word_mask)
+    count = len(masked.positions)
+    ids[:length] = masked.input_ids
+    predictions = options.max_predictions_per_seq
+    positions = np.zeros(predictions, np.int64)
+    labels = np.zeros(predictions, np.int64)
+    weights = np.zeros(predictions, np.float32)
+    positions[:count], labels[:count], weights[:count] = masked.positions, masked.labels, 1.0
+    features.update(masked_lm_positions=positions, masked_lm_ids=labels,
+                    masked_lm_weights=weights)
+    stats.masked += count
+    stats.ngram_counts = _add_counts(stats.ngram_counts, np.bincount(masked.ngram_lengths - 1))
+    stats.drawn_ngram_counts = _add_counts(stats.drawn_ngram_counts,
+                                           np.bincount(masked.drawn_ngram_lengths - 1))
+    stats.replacement_counts = _add_counts(stats.replacement_counts,
+                                           np.bincount(masked.replacements))
+    return features
+
+
+# ---- worker side: state set once per process by _init_worker -------------------------
+_worker: Dict[str, object] = {}
+
+
+def _init_worker(spm_model_file, lower_case, word_starts, counter) -> None:
+    _worker.update(spm_model_file=spm_model_file, lower_case=lower_case,
+                   word_starts=word_starts, counter=counter, tokenizer=None)
+
+
+def _tokenize_task(path: str, directory: str, max_sentence_length: int,
+                   min_sentences: int) -> CorpusStats:
+    if _worker["tokenizer"] is None:
+        _worker["tokenizer"] = AlbertTokenizer(_worker["spm_model_file"], _worker["lower_case"])
+    return tokenize_file(path, _worker["tokenizer"], directory, max_sentence_length,
+                         min_sentences)
+
+
+def _unit_task(cache_dir: str, file_index: int, dupe: int, part_paths: Sequence[str],
+               options: PretrainingDataOptions) -> InstanceStats:
+    word_starts = _worker["word_starts"]
+    counter = _worker["counter"]
+    cache = TokenCache(cache_dir)
+    rng = np.random.default_rng([options.random_seed, file_index, dupe])
+    shuffle_rng = np.random.default_rng([options.random_seed, file_index, dupe, 1])
+    stats = InstanceStats.for_ngram(options.ngram)
+    pairing = PairingStats()
+
+    def on_written(count):
+        with counter.get_lock():
+            counter.value += count
+
+    writer = _UnitWriter(part_paths, options.shuffle_buffer, shuffle_rng, on_written)
+    try:
+        for index in range(len(cache)):
+            others = DocumentsExcept(cache, index) if options.random_next_sentence else ()
+            for pair in segment_pairs_from_document(
+                    cache.document(index), options.max_seq_length, rng, options.short_seq_prob,
+                    options.random_next_sentence, others, pairing):
+                writer.add(instance_features(pair.tokens_a, pair.tokens_b, pair.label,
+                                             word_starts, len(word_starts), options, rng, stats))
+    finally:
+        writer.close()
+    stats.single_sentence_chunks = pairing.single_sentence_chunks
+    return stats
+
+
+class _InlineExecutor(concurrent.futures.Executor):
+    """Runs tasks in this process (num_workers=1), with the same interface as the pool."""
+
+    def submit(self, fn, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # re-raised by future.result()
+            future.set_exception(error)
+        return future
+
+
+class _ProgressLogger:
+    """Logs instances written and instances/s every `interval` seconds from a thread."""
+
+    def __init__(self, counter, total_units: int, interval: float):
+        self._counter, self._total_units, self._interval = counter, total_units, interval
+        self.units_done = 0
+        self._start = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+        self.log()
+
+    def _run(self):
+        while not self._stop.wait(self._interval):
+            self.log()
+
+    def log(self):
+        elapsed = time.monotonic() - self._start
+        instances = self._counter.value
+        logging.info("units %d/%d | instances %d | %.0f instances/s | %.0fs",
+                     self.units_done, self._total_units, instances,
+                     instances / max(elapsed, 1e-9), elapsed)
+
+
+def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_model_file: str,
+                            options: PretrainingDataOptions = PretrainingDataOptions(),
+                            num_workers: int = 1, num_output_shards: int = 1,
+                            progress_interval: float = 10.0) -> Dict[str, object]:
+    """Writes the shards and their JSON sidecar; returns the sidecar's contents.
+
+    Args:
+        input_files: Text files (see corpus.py for the format).
+        output_file: Output name (see `output_paths`); the sidecar is `<first>.json`.
+        spm_model_file: SentencePiece model with ALBERT's special ids.
+        options: Flag values of the original tool.
+        num_workers: Processes; 1 runs in this process.
+        num_output_shards: Shards to write.
+        progress_interval: Seconds between progress lines.
+    """
+    options.validate()
+    if num_workers < 1:
+        raise PretrainingDataError(f"--num_workers must be at least 1, got {num_workers}")
+    paths = output_paths(output_file, num_output_shards)
+    tokenizer = AlbertTokenizer(spm_model_file, options.do_lower_case)
+    word_starts = np.array([tokenizer.is_word_start(i) for i in range(tokenizer.vocab_size)],
+                           np.int64)
+    word_starts[[CLS_ID, SEP_ID]] = 1
+    output_dir = os.path.dirname(os.path.abspath(paths[0]))
+    os.makedirs(output_dir, exist_ok=True)
+    work_dir = tempfile.mkdtemp(dir=output_dir, prefix=".create_pretraining_data-")
+    counter = multiprocessing.get_context("spawn").Value("q", 0)
+    init_args = (spm_model_file, options.do_lower_case, word_starts, counter)
+    if num_workers == 1:
+        _init_worker(*init_args)
+        executor = _InlineExecutor()
+    else:
+        executor = concurrent.futures.ProcessPoolExecutor(
+            num_workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker, initargs=init_args)
+    started = time.monotonic()
+    try:
+        with executor:
+            corpus = _tokenize_all(executor, input_files, work_dir, options)
+            units = [(f, d) for d in range(options.dupe_factor) for f in range(len(input_files))]
+            units.sort()
+            stats = InstanceStats.for_ngram(options.ngram)
+            with _ProgressLogger(counter, len(units), progress_interval) as progress:
+                futures = [executor.submit(
+                    _unit_task, os.path.join(work_dir, f"cache-{f}"), f, d,
+                    [os.path.join(work_dir, f"unit-{f}-{d}.part-{k}") for k in range(len(paths))],
+                    options) for f, d in units]
+                for future in concurrent.futures.as_completed(futures):
+                    stats.add(future.result())
+                    progress.units_done += 1
+        if stats.instances == 0:
+            raise PretrainingDataError(
+                "no instance could be made from the input: documents need at least two "
+                f"sentences (see the counts: {dataclasses.asdict(corpus)})")
+        shard_sizes = _assemble_shards(paths, work_dir, units)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    sidecar = {
+        "tool": "albert_tf create_pretraining_data",
+        "input_files": list(input_files),
+        "spm_model_file": spm_model_file,
+        "output_files": paths,
+        "shard_bytes": shard_sizes,
+        "num_output_shards": len(paths),
+        "num_workers": num_workers,
+        "options": dataclasses.asdict(options),
+        "masked": not options.dynamic_masking,
+        "corpus": dataclasses.asdict(corpus),
+        "statistics": stats.summary(),
+        "seconds": round(elapsed, 2),
+        "instances_per_second": round(stats.instances / max(elapsed, 1e-9), 1),
+    }
+    write_atomically(sidecar_path(paths), (json.dumps(sidecar, indent=2) + "\n").encode())
+    logging.info("wrote %d instances to %d shard(s) in %.1fs (%.0f instances/s); stats in %s",
+                 stats.instances, len(paths), elapsed, sidecar["instances_per_second"],
+                 sidecar_path(paths))
+    return sidecar
+
+
+def sidecar_path(paths: Sequence[str]) -> str:
+    return paths[0].split("-00000-of-")[0] + ".json"
+
+
+def _tokenize_all(executor, input_files, work_dir, options) -> CorpusStats:
+    max_sentence_length = (options.max_seq_length - 3) // 2
+    # SOP needs two sentences in a document; NSP can pair a lone sentence with another's.
+    min_sentences = 1 if options.random_next_sentence else 2
+    futures = [executor.submit(_tokenize_task, path, os.path.join(work_dir, f"cache-{i}"),
+                               max_sentence_length, min_sentences)
+               for i, path in enumerate(input_files)]
+    corpus = CorpusStats()
+    for path, future in zip(input_files, futures):
+        file_stats = future.result()
+        logging.info("tokenized %s: %d documents, %d sentences, %d tokens", path,
+                     file_stats.documents, file_stats.sentences, file_stats.tokens)
+        if options.random_next_sentence and file_stats.documents == 1:
+            raise PretrainingDataError(
+                f"{path}: --random_next_sentence (NSP) draws segment B from another document "
+                "of the same file, but this file has only one document")
+        corpus.add(file_stats)
+    return corpus
+
+
+def _assemble_shards(paths: Sequence[str], work_dir: str, units) -> List[int]:
+    """Shard k = every unit's part k in unit order, written under a temp name, renamed."""
+    sizes = []
+    for k, path in enumerate(paths):
+        with atomic_output(path) as out:
+            for f, d in units:
+                with open(os.path.join(work_dir, f"unit-{f}-{d}.part-{k}"), "rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 20)
+        sizes.append(os.path.getsize(path))
+    return sizes

@@ -1,0 +1,236 @@
+"""The tf.data input pipeline for pretraining records (ours or the original tool's).
+
+Files are sharded per input pipeline (`tf.distribute.InputContext`), read with a parallel
+interleave, shuffled, repeated and batched (remainder dropped for training), then
+prefetched. The first record is checked against the requested sequence length and
+prediction count, so a mismatch is an error naming the file and feature instead of a
+reshape failure deep inside a training step.
+
+With `DynamicMasking`, records written unmasked (create_pretraining_data
+--dynamic_masking) get fresh n-gram masks every time they are read, by the same
+`mask_tokens` code the writer uses, seeded so a run is reproducible.
+"""
+
+import dataclasses
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.data.masking import mask_tokens
+
+
+class PretrainingRecordError(ValueError):
+    """The records do not match what the pipeline was asked for; names file and feature."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DynamicMasking:
+    """Masking applied in the pipeline (the create_pretraining_data flags of that name)."""
+
+    vocab_size: int
+    masked_lm_prob: float = 0.15
+    ngram: int = 3
+    favor_shorter_ngram: bool = True
+    do_whole_word_mask: bool = True
+    seed: int = 12345
+
+
+def _record_lengths(path: str) -> Dict[str, int]:
+    try:
+        first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    except tf.errors.OpError as error:
+        raise PretrainingRecordError(f"{path}: not a readable TFRecord file ({error.message})")
+    if first is None:
+        raise PretrainingRecordError(f"{path}: holds no record")
+    try:
+        example = tf.train.Example.FromString(first.numpy())
+    except Exception as error:  # protobuf raises its own DecodeError type
+        raise PretrainingRecordError(f"{path}: first record is not a tf.train.Example ({error})")
+    lengths = {}
+    for name, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        lengths[name] = len(getattr(feature, kind).value) if kind else 0
+    return lengths
+
+
+def check_records(path: str, max_seq_length: int, max_predictions_per_seq: int,
+                  dynamic_masking: bool) -> None:
+    """Raises PretrainingRecordError unless the first record of `path` has the features
+    and lengths this pipeline will parse."""
+    lengths = _record_lengths(path)
+    expected = {name: max_seq_length for name in ("input_ids", "input_mask", "segment_ids")}
+    expected["next_sentence_labels"] = 1
+    masked = "masked_lm_positions" in lengths
+    if dynamic_masking:
+        if masked:
+            raise PretrainingRecordError(
+                f"{path}: records are already masked; dynamic masking needs records written "
+                "with create_pretraining_data --dynamic_masking")
+        expected["token_boundary"] = max_seq_length
+    else:
+        if not masked:
+            raise PretrainingRecordError(
+                f"{path}: records carry no masked_lm_* features (written with "
+                "--dynamic_masking?); enable dynamic masking to read them")
+        expected.update(masked_lm_positions=max_predictions_per_seq,
+                        masked_lm_ids=max_predictions_per_seq,
+                        masked_lm_weights=max_predictions_per_seq)
+    for name, length in expected.items():
+        if name not in lengths:
+            raise PretrainingRecordError(f"{path}: records have no feature {name!r} "
+                                         f"(found {sorted(lengths)})")
+        if lengths[name] != length:
+            flag = ("max_seq_length" if length == max_seq_length and name.startswith(
+                ("input", "segment", "token")) else "max_predictions_per_seq")
+            raise PretrainingRecordError(
+                f"{path}: feature {name!r} has length {lengths[name]} but {length} was asked "
+                f"for (--{flag}); records and flags must agree")
+
+
+def _feature_spec(max_seq_length: int, max_predictions_per_seq: int,
+                  dynamic_masking: bool) -> Dict[str, tf.io.FixedLenFeature]:
+    spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
+            for name in ("input_ids", "input_mask", "segment_ids")}
+    spec["next_sentence_labels"] = tf.io.FixedLenFeature([1], tf.int64)
+    if dynamic_masking:
+        spec["token_boundary"] = tf.io.FixedLenFeature([max_seq_length], tf.int64)
+    else:
+        spec["masked_lm_positions"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64)
+        spec["masked_lm_ids"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64)
+        spec["masked_lm_weights"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32)
+    return spec
+
+
+def mask_batch(input_ids: np.ndarray, input_mask: np.ndarray, token_boundary: np.ndarray,
+               seed: int, max_predictions_per_seq: int, masking: DynamicMasking):
+    """Masks each row of an unmasked batch; returns (input_ids, masked_lm_positions,
+    masked_lm_ids, masked_lm_weights), the last three padded to max_predictions_per_seq."""
+    rng = np.random.default_rng([masking.seed, int(seed)])
+    batch = input_ids.shape[0]
+    output = input_ids.copy()
+    positions = np.zeros((batch, max_predictions_per_seq), np.int64)
+    labels = np.zeros((batch, max_predictions_per_seq), np.int64)
+    weights = np.zeros((batch, max_predictions_per_seq), np.float32)
+    for row in range(batch):
+        length = int(input_mask[row].sum())
+        masked = mask_tokens(input_ids[row, :length], rng, token_boundary[row, :length],
+                             masking.vocab_size, masking.masked_lm_prob,
+                             max_predictions_per_seq, masking.ngram,
+                             masking.favor_shorter_ngram, masking.do_whole_word_mask)
+        count = len(masked.positions)
+        output[row, :length] = masked.input_ids
+        positions[row, :count] = masked.positions
+        labels[row, :count] = masked.labels
+        weights[row, :count] = 1.0
+    return output, positions, labels, weights
+
+
+def pretraining_dataset(
+    input_files: Sequence[str],
+    max_seq_length: int,
+    max_predictions_per_seq: int,
+    batch_size: int,
+    is_training: bool = True,
+    input_context: Optional[tf.distribute.InputContext] = None,
+    shuffle_buffer: int = 10000,
+    seed: Optional[int] = None,
+    dynamic_masking: Optional[DynamicMasking] = None,
+) -> tf.data.Dataset:
+    """Batches of pretraining features, int32 (weights float32).
+
+    Args:
+        input_files: TFRecord files.
+        max_seq_length: Sequence length the records were written with.
+        max_predictions_per_seq: Prediction slots the records were written with.
+        batch_size: Global batch size; each input pipeline yields its per-replica share.
+        is_training: Shuffle, repeat forever and drop the remainder; otherwise one ordered
+            pass that keeps the last partial batch.
+        input_context: From `distribute_datasets_from_function`; files are split between
+            input pipelines.
+        shuffle_buffer: Records in the shuffle buffer (training only).
+        seed: Makes shuffling (and dynamic masks) reproducible.
+        dynamic_masking: Mask unmasked records here (see module doc).
+
+    Returns:
+        A dataset of dicts with input_ids, input_mask, segment_ids, masked_lm_positions,
+        masked_lm_ids, masked_lm_weights [batch, P] and next_sentence_labels [batch].
+
+    Example:
+
+    >>> import tempfile, os
+    >>> from albert_tf.data.example_encoding import ExampleEncoder
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.tfrecord")
+    >>> ids = np.array([[2, 9, 3, 8, 3, 0]] * 4)
+    >>> records = ExampleEncoder().encode_batch(
+    ...     {"input_ids": ids, "input_mask": (ids > 0) * 1, "segment_ids": ids * 0,
+    ...      "masked_lm_positions": ids[:, :2], "masked_lm_ids": ids[:, :2],
+    ...      "next_sentence_labels": ids[:, :1] * 0},
+    ...     {"masked_lm_weights": np.ones((4, 2))})
+    >>> with tf.io.TFRecordWriter(path) as writer:
+    ...     for record in records: writer.write(record)
+    >>> batch = next(iter(pretraining_dataset([path], 6, 2, batch_size=2)))
+    >>> batch["input_ids"].shape, batch["next_sentence_labels"].shape
+    (TensorShape([2, 6]), TensorShape([2]))
+    """
+    if not input_files:
+        raise PretrainingRecordError("no input file given")
+    check_records(input_files[0], max_seq_length, max_predictions_per_seq,
+                  dynamic_masking is not None)
+    per_pipeline_batch = batch_size
+    files = tf.data.Dataset.from_tensor_slices(list(input_files))
+    shard_records = False
+    if input_context is not None:
+        per_pipeline_batch = input_context.get_per_replica_batch_size(batch_size)
+        if len(input_files) >= input_context.num_input_pipelines:
+            files = files.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        else:
+            logging.warning("%d input files for %d input pipelines: sharding by record, so "
+                            "every pipeline reads every file; write more shards",
+                            len(input_files), input_context.num_input_pipelines)
+            shard_records = True
+    if is_training:
+        files = files.shuffle(len(input_files), seed=seed).repeat()
+    deterministic = seed is not None or not is_training
+    records = files.interleave(
+        tf.data.TFRecordDataset, cycle_length=min(len(input_files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if shard_records:
+        records = records.shard(input_context.num_input_pipelines,
+                                input_context.input_pipeline_id)
+    if is_training:
+        records = records.shuffle(shuffle_buffer, seed=seed)
+    records = records.batch(per_pipeline_batch, drop_remainder=is_training)
+    spec = _feature_spec(max_seq_length, max_predictions_per_seq, dynamic_masking is not None)
+    batches = records.map(lambda serialized: tf.io.parse_example(serialized, spec),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if dynamic_masking is not None:
+        seeds = tf.data.Dataset.random(seed=dynamic_masking.seed)
+        batches = tf.data.Dataset.zip(batches, seeds).map(
+            lambda features, batch_seed: _apply_dynamic_masking(
+                features, batch_seed, max_predictions_per_seq, dynamic_masking),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return batches.map(_to_model_dtypes).prefetch(tf.data.AUTOTUNE)
+
+
+def _apply_dynamic_masking(features, batch_seed, max_predictions_per_seq, masking):
+    input_ids, positions, labels, weights = tf.numpy_function(
+        lambda ids, mask, boundary, seed: mask_batch(ids, mask, boundary, seed,
+                                                     max_predictions_per_seq, masking),
+        [features["input_ids"], features["input_mask"], features.pop("token_boundary"),
+         batch_seed],
+        [tf.int64, tf.int64, tf.int64, tf.float32], stateful=False)
+    batch = tf.shape(features["input_ids"])[0]
+    features["input_ids"] = tf.reshape(input_ids, tf.shape(features["input_ids"]))
+    features["masked_lm_positions"] = tf.reshape(positions, [batch, max_predictions_per_seq])
+    features["masked_lm_ids"] = tf.reshape(labels, [batch, max_predictions_per_seq])
+    features["masked_lm_weights"] = tf.reshape(weights, [batch, max_predictions_per_seq])
+    return features
+
+
+def _to_model_dtypes(features):
+    converted = {name: (tf.cast(value, tf.int32) if value.dtype == tf.int64 else value)
+                 for name, value in features.items()}
+    converted["next_sentence_labels"] = tf.reshape(converted["next_sentence_labels"], [-1])
+    return converted
