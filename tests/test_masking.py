@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from albert_tf.data.masking import mask_tokens, ngram_probabilities, word_groups
+from albert_tf.data.masking import mask_sequences, mask_tokens, ngram_probabilities, word_groups
 from albert_tf.data.tokenization import CLS_ID, MASK_ID, SEP_ID
 
 VOCAB = 1000
@@ -137,3 +137,21 @@ def test_spans_shortened_at_the_end_keep_the_truncated_distribution():
     share_single_span = np.mean([len(span) == 1 for span in lengths])
     assert abs(share_single_span - 0.5 * (1 / 3)) < 0.03, share_single_span
     assert set(first_spans) <= {1, 2}
+
+
+def test_a_batch_masks_each_sequence_by_the_single_sequence_rules():
+    rng = np.random.default_rng(9)
+    sequences = [sequence(rng, int(rng.integers(5, 120))) for _ in range(50)]
+    boundaries = [even_ids_start_words(ids) for ids in sequences]
+    results = mask_sequences(sequences, boundaries, rng, VOCAB, max_predictions=12)
+    for ids, boundary, out in zip(sequences, boundaries, results):
+        budget = min(12, max(1, round(len(ids) * 0.15)))
+        assert len(out.input_ids) == len(ids) and len(out.positions) <= budget
+        assert ((0 <= out.positions) & (out.positions < len(ids))).all()
+        np.testing.assert_array_equal(out.labels, np.asarray(ids)[out.positions])
+        chosen = set(out.positions.tolist())
+        for word in word_groups(ids, boundary):
+            assert chosen.isdisjoint(word) or chosen.issuperset(word)
+        untouched = np.setdiff1d(np.arange(len(ids)), out.positions)
+        np.testing.assert_array_equal(out.input_ids[untouched], np.asarray(ids)[untouched])
+        assert len(out.ngram_lengths) <= len(out.drawn_ngram_lengths)

@@ -89,13 +89,20 @@ def word_spans(token_ids: Sequence[int], token_boundary: Sequence[int],
     ([1, 3, 5], [3, 4, 6])
     """
     ids = np.asarray(token_ids)
+    return _words(ids, np.asarray(token_boundary), np.array([0, len(ids)]), whole_word)
+
+
+def _words(ids: np.ndarray, boundary: np.ndarray, bounds: np.ndarray, whole_word: bool):
+    """(starts, ends) of the words of sequences laid end to end; `bounds` [n + 1] are the
+    sequence offsets (a sequence start ends the previous word)."""
     maskable = (ids != CLS_ID) & (ids != SEP_ID)
     new_word = maskable.copy()
     if whole_word:
-        previous_maskable = np.concatenate([[False], maskable[:-1]])
-        new_word &= (np.asarray(token_boundary) != 0) | ~previous_maskable
+        continues = np.concatenate([[False], maskable[:-1]])
+        continues[bounds[:-1]] = False
+        new_word &= (boundary != 0) | ~continues
     starts = np.flatnonzero(new_word)
-    breaks = np.concatenate([starts, np.flatnonzero(~maskable), [len(ids)]])
+    breaks = np.concatenate([starts, np.flatnonzero(~maskable), bounds[1:]])
     breaks.sort()
     ends = breaks[np.searchsorted(breaks, starts, side="right")]
     return starts, ends
@@ -140,56 +147,95 @@ def mask_tokens(
     >>> len(out.positions), bool(np.isin(out.positions, [0, 5, 8]).any())
     (3, False)
     """
-    ids = np.asarray(token_ids, dtype=np.int64)
-    starts, ends = word_spans(ids, token_boundary, whole_word)
-    num_words = len(starts)
-    num_to_predict = min(max_predictions, max(1, int(round(len(ids) * masked_lm_prob))))
+    return mask_sequences([token_ids], [token_boundary], rng, vocab_size, masked_lm_prob,
+                          max_predictions, max_ngram, favor_shorter_ngram, whole_word)[0]
 
-    # Every word starts a candidate span; visit start words in random order, each with a
-    # span length drawn from p(n) truncated to the words left after it.
-    order = rng.permutation(num_words)
-    longest = np.minimum(max_ngram, num_words - order)
-    cdfs = _truncated_cdfs(max_ngram, favor_shorter_ngram)[longest - 1] if num_words else None
-    draws = rng.random(num_words)
-    lengths = 1 + (draws[:, None] > cdfs[:, :-1]).sum(axis=1) if num_words else []
 
+def mask_sequences(
+    sequences: Sequence[Sequence[int]],
+    token_boundaries: Sequence[Sequence[int]],
+    rng: np.random.Generator,
+    vocab_size: int,
+    masked_lm_prob: float = 0.15,
+    max_predictions: int = 20,
+    max_ngram: int = 3,
+    favor_shorter_ngram: bool = True,
+    whole_word: bool = True,
+) -> List[MaskedTokens]:
+    """`mask_tokens` for many sequences at once: the same rules for each, with the NumPy
+    work done once for the whole batch (the per-call overhead dominated otherwise)."""
+    lengths = np.array([len(s) for s in sequences], np.int64)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    ids = np.concatenate([np.asarray(s, np.int64) for s in sequences])
+    boundary = np.concatenate([np.asarray(b) for b in token_boundaries])
+    starts, ends = _words(ids, boundary, bounds, whole_word)
+    word_sequence = np.searchsorted(bounds[1:], starts, side="right")
+    word_bounds = np.concatenate([[0], np.cumsum(np.bincount(word_sequence,
+                                                             minlength=len(sequences)))])
+    words_left = word_bounds[word_sequence + 1] - np.arange(len(starts))  # incl. this word
+
+    # Visit each sequence's words in random order, each with a span length drawn from p(n)
+    # truncated to the words left after it in its sequence.
+    order = np.lexsort((rng.random(len(starts)), word_sequence))
+    longest = np.minimum(max_ngram, words_left[order])
+    cdfs = _truncated_cdfs(max_ngram, favor_shorter_ngram)[longest - 1]
+    drawn = 1 + (rng.random(len(starts))[:, None] > cdfs[:, :-1]).sum(axis=1)
     cumulative = np.concatenate([[0], np.cumsum(ends - starts)]).tolist()
-    covered = bytearray(num_words)
-    chosen_words: List[int] = []
-    ngram_lengths: List[int] = []
-    count = 0
-    visited = 0
-    for start, n in zip(order.tolist(), np.asarray(lengths).tolist()):
-        if count >= num_to_predict:
-            break
-        visited += 1
-        # Shorten the span until it fits in what is left to predict.
-        while n > 0 and count + cumulative[start + n] - cumulative[start] > num_to_predict:
-            n -= 1
-        if n == 0 or any(covered[start:start + n]):
-            continue
-        covered[start:start + n] = b"\x01" * n
-        chosen_words.extend(range(start, start + n))
-        count += cumulative[start + n] - cumulative[start]
-        ngram_lengths.append(n)
+    order, drawn = order.tolist(), drawn.tolist()
+    budgets = np.minimum(max_predictions,
+                         np.maximum(1, np.round(lengths * masked_lm_prob))).astype(int).tolist()
 
-    chosen_words.sort()
+    covered = bytearray(len(starts))
+    chosen_per_sequence, spans_per_sequence, visited_per_sequence = [], [], []
+    for sequence, budget in enumerate(budgets):
+        first, last = word_bounds[sequence], word_bounds[sequence + 1]
+        chosen: List[int] = []
+        spans: List[int] = []
+        count = 0
+        visited = first
+        for visit in range(first, last):
+            if count >= budget:
+                break
+            visited = visit + 1
+            start, n = order[visit], drawn[visit]
+            # Shorten the span until it fits in what is left to predict.
+            while n > 0 and count + cumulative[start + n] - cumulative[start] > budget:
+                n -= 1
+            if n == 0 or any(covered[start:start + n]):
+                continue
+            covered[start:start + n] = b"\x01" * n
+            chosen.extend(range(start, start + n))
+            count += cumulative[start + n] - cumulative[start]
+            spans.append(n)
+        chosen.sort()
+        chosen_per_sequence.append(chosen)
+        spans_per_sequence.append(spans)
+        visited_per_sequence.append(drawn[first:visited])
+
     starts_list, ends_list = starts.tolist(), ends.tolist()
-    positions = np.array([p for w in chosen_words for p in range(starts_list[w], ends_list[w])],
-                         dtype=np.int64)
-    replacement_draws = rng.random(len(positions))
-    random_ids = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=len(positions))
-    replacements = np.where(replacement_draws < 0.8, REPLACED_BY_MASK,
-                            np.where(replacement_draws < 0.9, KEPT, REPLACED_BY_RANDOM))
+    positions = [np.array([p for w in chosen for p in range(starts_list[w], ends_list[w])],
+                          dtype=np.int64) for chosen in chosen_per_sequence]
+    total = sum(len(p) for p in positions)
+    draws = rng.random(total)
+    random_ids = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=total)
+    replacements = np.where(draws < 0.8, REPLACED_BY_MASK,
+                            np.where(draws < 0.9, KEPT, REPLACED_BY_RANDOM))
     output = ids.copy()
-    labels = ids[positions]
-    output[positions] = np.where(replacements == REPLACED_BY_MASK, MASK_ID,
-                                 np.where(replacements == KEPT, labels, random_ids))
-    return MaskedTokens(
-        input_ids=output,
-        positions=positions,
-        labels=labels,
-        ngram_lengths=np.asarray(ngram_lengths, dtype=np.int64),
-        replacements=replacements.astype(np.int64),
-        drawn_ngram_lengths=np.asarray(lengths[:visited], dtype=np.int64),
-    )
+    flat_positions = np.concatenate(positions) if total else np.zeros(0, np.int64)
+    labels = ids[flat_positions]
+    output[flat_positions] = np.where(replacements == REPLACED_BY_MASK, MASK_ID,
+                                      np.where(replacements == KEPT, labels, random_ids))
+    results, used = [], 0
+    for sequence, sequence_positions in enumerate(positions):
+        begin, end = bounds[sequence], bounds[sequence + 1]
+        count = len(sequence_positions)
+        results.append(MaskedTokens(
+            input_ids=output[begin:end],
+            positions=sequence_positions - begin,
+            labels=labels[used:used + count],
+            ngram_lengths=np.asarray(spans_per_sequence[sequence], np.int64),
+            replacements=replacements[used:used + count].astype(np.int64),
+            drawn_ngram_lengths=np.asarray(visited_per_sequence[sequence], np.int64),
+        ))
+        used += count
+    return results

@@ -29,8 +29,8 @@ from absl import logging
 
 from albert_tf.data.corpus import CorpusStats, DocumentsExcept, TokenCache, tokenize_file
 from albert_tf.data.example_encoding import ExampleEncoder
-from albert_tf.data.masking import mask_tokens
-from albert_tf.data.segment_pairs import PairingStats, segment_pairs_from_document
+from albert_tf.data.masking import mask_sequences
+from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pairs_from_document
 from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
 from albert_tf.io_utils import atomic_output, write_atomically
 
@@ -158,11 +158,11 @@ def output_paths(output_file: str, num_output_shards: int) -> List[str]:
 
 
 class _UnitWriter:
-    """Encodes instances in batches, shuffles them in a bounded buffer and deals them
-    round-robin to one part file per shard."""
+    """Turns segment pairs into records a batch at a time, shuffles the records in a
+    bounded buffer and deals them round-robin to one part file per shard."""
 
     def __init__(self, part_paths: Sequence[str], shuffle_buffer: int, rng: np.random.Generator,
-                 on_written):
+                 make_batch, on_written):
         import tensorflow as tf  # the workers only need it here
         self._writers = [tf.io.TFRecordWriter(path) for path in part_paths]
         self._buffer: List[bytes] = []
@@ -170,21 +170,19 @@ class _UnitWriter:
         self._rng = rng
         self._written = 0
         self._encoder = ExampleEncoder()
+        self._make_batch = make_batch
         self._on_written = on_written
-        self._pending: List[Dict[str, np.ndarray]] = []
+        self._pending: List[SegmentPair] = []
 
-    def add(self, features: Dict[str, np.ndarray]) -> None:
-        self._pending.append(features)
+    def add(self, pair: SegmentPair) -> None:
+        self._pending.append(pair)
         if len(self._pending) == _ENCODE_BATCH:
             self._encode_pending()
 
     def _encode_pending(self) -> None:
         if not self._pending:
             return
-        stacked = {name: np.stack([f[name] for f in self._pending]) for name in self._pending[0]}
-        floats = {"masked_lm_weights": stacked.pop("masked_lm_weights")} \
-            if "masked_lm_weights" in stacked else {}
-        for record in self._encoder.encode_batch(stacked, floats):
+        for record in self._encoder.encode_batch(*self._make_batch(self._pending)):
             if len(self._buffer) < self._shuffle_buffer:
                 self._buffer.append(record)
                 continue
@@ -206,49 +204,57 @@ class _UnitWriter:
             writer.close()
 
 
-def instance_features(tokens_a: Sequence[int], tokens_b: Sequence[int], label: int,
-                      word_starts: np.ndarray, vocab_size: int,
-                      options: PretrainingDataOptions, rng: np.random.Generator,
-                      stats: InstanceStats) -> Dict[str, np.ndarray]:
-    """The padded features of `[CLS] a [SEP] b [SEP]`, masked unless dynamic_masking."""
-    length = len(tokens_a) + len(tokens_b) + 3
-    seq = options.max_seq_length
-    ids = np.zeros(seq, np.int64)
-    ids[:length] = [CLS_ID, *tokens_a, SEP_ID, *tokens_b, SEP_ID]
-    segment_ids = np.zeros(seq, np.int64)
-    segment_ids[len(tokens_a) + 2:length] = 1
-    input_mask = np.zeros(seq, np.int64)
-    input_mask[:length] = 1
+def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
+                   options: PretrainingDataOptions, rng: np.random.Generator,
+                   stats: InstanceStats):
+    """The padded features of `[CLS] a [SEP] b [SEP]` for each pair, masked unless
+    dynamic_masking: (int64 features {name: [batch, ...]}, float features)."""
+    batch, seq = len(pairs), options.max_seq_length
+    sequences = [np.concatenate([[CLS_ID], pair.tokens_a, [SEP_ID], pair.tokens_b, [SEP_ID]])
+                 .astype(np.int64) for pair in pairs]
     # The original marks word starts and [CLS]/[SEP] (which word_starts already says).
-    token_boundary = np.zeros(seq, np.int64)
-    token_boundary[:length] = word_starts[ids[:length]]
-    features = {"input_ids": ids, "input_mask": input_mask, "segment_ids": segment_ids,
-                "token_boundary": token_boundary,
-                "next_sentence_labels": np.array([label], np.int64)}
-    stats.instances += 1
-    stats.tokens += length
-    stats.swapped_or_random += label
+    boundaries = [word_starts[ids] for ids in sequences]
+    input_ids = np.zeros((batch, seq), np.int64)
+    input_mask = np.zeros((batch, seq), np.int64)
+    segment_ids = np.zeros((batch, seq), np.int64)
+    token_boundary = np.zeros((batch, seq), np.int64)
+    for row, (pair, ids, boundary) in enumerate(zip(pairs, sequences, boundaries)):
+        length = len(ids)
+        input_ids[row, :length] = ids
+        input_mask[row, :length] = 1
+        segment_ids[row, len(pair.tokens_a) + 2:length] = 1
+        token_boundary[row, :length] = boundary
+    labels = np.array([[pair.label] for pair in pairs], np.int64)
+    stats.instances += batch
+    stats.tokens += int(input_mask.sum())
+    stats.swapped_or_random += int(labels.sum())
+    int64_features = {"input_ids": input_ids, "input_mask": input_mask,
+                      "segment_ids": segment_ids, "token_boundary": token_boundary,
+                      "next_sentence_labels": labels}
     if options.dynamic_masking:
-        return features
-    masked = mask_tokens(ids[:length], rng, token_boundary[:length], vocab_size,
-                         options.masked_lm_prob, options.max_predictions_per_seq,
-                         options.ngram, options.favor_shorter_ngram, options.do_whole_word_mask)
-    count = len(masked.positions)
-    ids[:length] = masked.input_ids
+        return int64_features, {}
     predictions = options.max_predictions_per_seq
-    positions = np.zeros(predictions, np.int64)
-    labels = np.zeros(predictions, np.int64)
-    weights = np.zeros(predictions, np.float32)
-    positions[:count], labels[:count], weights[:count] = masked.positions, masked.labels, 1.0
-    features.update(masked_lm_positions=positions, masked_lm_ids=labels,
-                    masked_lm_weights=weights)
-    stats.masked += count
-    stats.ngram_counts = _add_counts(stats.ngram_counts, np.bincount(masked.ngram_lengths - 1))
-    stats.drawn_ngram_counts = _add_counts(stats.drawn_ngram_counts,
-                                           np.bincount(masked.drawn_ngram_lengths - 1))
-    stats.replacement_counts = _add_counts(stats.replacement_counts,
-                                           np.bincount(masked.replacements))
-    return features
+    positions = np.zeros((batch, predictions), np.int64)
+    masked_ids = np.zeros((batch, predictions), np.int64)
+    weights = np.zeros((batch, predictions), np.float32)
+    results = mask_sequences(sequences, boundaries, rng, len(word_starts),
+                             options.masked_lm_prob, predictions, options.ngram,
+                             options.favor_shorter_ngram, options.do_whole_word_mask)
+    for row, masked in enumerate(results):
+        count = len(masked.positions)
+        input_ids[row, :len(masked.input_ids)] = masked.input_ids
+        positions[row, :count] = masked.positions
+        masked_ids[row, :count] = masked.labels
+        weights[row, :count] = 1.0
+        stats.masked += count
+        for n in masked.ngram_lengths.tolist():
+            stats.ngram_counts[n - 1] += 1
+        for n in masked.drawn_ngram_lengths.tolist():
+            stats.drawn_ngram_counts[n - 1] += 1
+        for kind in masked.replacements.tolist():
+            stats.replacement_counts[kind] += 1
+    int64_features.update(masked_lm_positions=positions, masked_lm_ids=masked_ids)
+    return int64_features, {"masked_lm_weights": weights}
 
 
 # ---- worker side: state set once per process by _init_worker -------------------------
@@ -282,15 +288,17 @@ def _unit_task(cache_dir: str, file_index: int, dupe: int, part_paths: Sequence[
         with counter.get_lock():
             counter.value += count
 
-    writer = _UnitWriter(part_paths, options.shuffle_buffer, shuffle_rng, on_written)
+    def make_batch(pairs):
+        return instance_batch(pairs, word_starts, options, rng, stats)
+
+    writer = _UnitWriter(part_paths, options.shuffle_buffer, shuffle_rng, make_batch, on_written)
     try:
         for index in range(len(cache)):
             others = DocumentsExcept(cache, index) if options.random_next_sentence else ()
             for pair in segment_pairs_from_document(
                     cache.document(index), options.max_seq_length, rng, options.short_seq_prob,
                     options.random_next_sentence, others, pairing):
-                writer.add(instance_features(pair.tokens_a, pair.tokens_b, pair.label,
-                                             word_starts, len(word_starts), options, rng, stats))
+                writer.add(pair)
     finally:
         writer.close()
     stats.single_sentence_chunks = pairing.single_sentence_chunks

@@ -12,6 +12,7 @@ document; all randomness comes from the generator passed in.
 """
 
 import dataclasses
+import itertools
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -92,7 +93,7 @@ def segment_pairs_from_document(
         length += len(document[index])
         if index == len(document) - 1 or length >= target:
             a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
-            tokens_a = [t for sentence in chunk[:a_end] for t in sentence]
+            tokens_a = _concatenate(chunk[:a_end])
             if random_next_sentence and (len(chunk) == 1 or rng.random() < 0.5):
                 tokens_b = _random_segment(other_documents, max(1, target - len(tokens_a)), rng)
                 index -= len(chunk) - a_end  # the displaced sentences start the next chunk
@@ -101,7 +102,7 @@ def segment_pairs_from_document(
                 stats.single_sentence_chunks += 1
                 tokens_b, label = [], 0
             else:
-                tokens_b = [t for sentence in chunk[a_end:] for t in sentence]
+                tokens_b = _concatenate(chunk[a_end:])
                 label = int(not random_next_sentence and rng.random() < 0.5)
                 if label:
                     tokens_a, tokens_b = tokens_b, tokens_a
@@ -113,6 +114,10 @@ def segment_pairs_from_document(
             target = draw_target()
         index += 1
     return pairs
+
+
+def _concatenate(sentences: Sequence[Sequence[int]]) -> List[int]:
+    return list(itertools.chain.from_iterable(sentences))
 
 
 def _random_segment(documents: Sequence[Document], target_length: int,

@@ -22,7 +22,7 @@ def preprocess_text(text: str, lower_case: bool = True, keep_accents: bool = Fal
     """
     text = " ".join(text.split())
     text = text.replace("``", '"').replace("''", '"')
-    if not keep_accents:
+    if not keep_accents and not text.isascii():  # ASCII has nothing to decompose
         text = unicodedata.normalize("NFKD", text)
         text = "".join(char for char in text if not unicodedata.combining(char))
     if lower_case:
