@@ -24,6 +24,7 @@ setup(
         "keras-hub>=0.32,<0.33",
         "keras-nlp>=0.32,<0.33",
         "sentencepiece>=0.2,<0.3",
+        "tensorboard>=2.20",
         "absl-py>=2.0,<3",
         "numpy>=1.26,<3",
     ],

@@ -1,0 +1,62 @@
+"""Choosing a tf.distribute strategy from a flag value."""
+
+import json
+import os
+from typing import Optional
+
+import tensorflow as tf
+from absl import logging
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+class StrategyError(ValueError):
+    """A strategy that cannot run here; the message says why."""
+
+
+def create_strategy(name: str = "auto", num_gpus: Optional[int] = None,
+                    tpu: Optional[str] = None) -> tf.distribute.Strategy:
+    """The strategy for `--strategy`.
+
+    auto: TPU when `tpu` is given, else Mirrored over all GPUs when there are several,
+    else one device. mirrored: over `num_gpus` GPUs (all by default), or over every
+    logical CPU device when there is no GPU. multi_worker: needs TF_CONFIG.
+
+    Example:
+
+    >>> type(create_strategy("one_device")).__name__
+    'OneDeviceStrategy'
+    """
+    if name not in STRATEGIES:
+        raise StrategyError(f"--strategy must be one of {STRATEGIES}, got {name!r}")
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    if num_gpus is not None:
+        if num_gpus > len(gpus):
+            raise StrategyError(f"--num_gpus={num_gpus} but only {len(gpus)} GPU(s) are visible")
+        gpus = gpus[:num_gpus]
+    if name == "auto":
+        name = "tpu" if tpu else ("mirrored" if len(gpus) > 1 else "one_device")
+    if name == "one_device":
+        strategy = tf.distribute.OneDeviceStrategy(gpus[0] if gpus else "/cpu:0")
+    elif name == "mirrored":
+        devices = gpus or [device.name for device in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    elif name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise StrategyError("--strategy=multi_worker needs the TF_CONFIG environment "
+                                "variable (cluster and task of this worker)")
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except ValueError as error:
+            raise StrategyError(f"TF_CONFIG is not valid JSON: {error}") from None
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        if not tpu:
+            raise StrategyError("--strategy=tpu needs --tpu (a TPU name or grpc:// address)")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        strategy = tf.distribute.TPUStrategy(resolver)
+    logging.info("strategy %s with %d replica(s)", type(strategy).__name__,
+                 strategy.num_replicas_in_sync)
+    return strategy

@@ -1,0 +1,96 @@
+"""ALBERT's optimizer: LAMB or AdamW with decoupled weight decay 0.01 (not on LayerNorm or
+bias variables), global-norm clipping 1.0, linear warmup then polynomial decay.
+
+Keras's own `Lamb` and `AdamW` do the updates. One difference from the original TF1 LAMB:
+Keras applies the weight decay outside the trust ratio (decoupled, like AdamW), the
+original folded it into the update before computing the ratio.
+"""
+
+import re
+from typing import Iterable, List, Optional
+
+import keras
+
+# Matched against each variable's full path: Keras 3's own `var_names` option only sees the
+# short name ("gamma"), which would miss LayerNorm scales.
+WEIGHT_DECAY_EXCLUDED = re.compile(r"LayerNorm|layer_norm|bias")
+OPTIMIZERS = ("lamb", "adamw")
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup over `num_warmup_steps` (counted from `start_warmup_step`), then
+    polynomial decay from `learning_rate` to 0 at `num_train_steps`, as the original.
+
+    Example:
+
+    >>> schedule = WarmupPolynomialDecay(1.0, num_train_steps=10, num_warmup_steps=2)
+    >>> [round(float(schedule(step)), 2) for step in (0, 1, 2, 5, 10)]
+    [0.0, 0.5, 0.8, 0.5, 0.0]
+    """
+
+    def __init__(self, learning_rate: float, num_train_steps: int, num_warmup_steps: int = 0,
+                 start_warmup_step: int = 0, poly_power: float = 1.0):
+        self.learning_rate = learning_rate
+        self.num_train_steps = num_train_steps
+        self.num_warmup_steps = num_warmup_steps
+        self.start_warmup_step = start_warmup_step
+        self.poly_power = poly_power
+        self._decay = keras.optimizers.schedules.PolynomialDecay(
+            learning_rate, max(num_train_steps, 1), end_learning_rate=0.0, power=poly_power)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        decayed = self._decay(step)
+        if not self.num_warmup_steps:
+            return decayed
+        warmup_progress = (step - self.start_warmup_step) / float(self.num_warmup_steps)
+        warmup = self.learning_rate * keras.ops.maximum(warmup_progress, 0.0)
+        return keras.ops.where(step - self.start_warmup_step < self.num_warmup_steps,
+                               warmup, decayed)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "num_train_steps": self.num_train_steps,
+                "num_warmup_steps": self.num_warmup_steps,
+                "start_warmup_step": self.start_warmup_step, "poly_power": self.poly_power}
+
+
+def weight_decay_excluded(variables: Iterable[keras.Variable]) -> List[keras.Variable]:
+    """The LayerNorm and bias variables, which get no weight decay."""
+    return [v for v in variables if WEIGHT_DECAY_EXCLUDED.search(v.path)]
+
+
+def create_optimizer(name: str, learning_rate: float, num_train_steps: int,
+                     num_warmup_steps: int = 0, start_warmup_step: int = 0,
+                     poly_power: float = 1.0, weight_decay: float = 0.01,
+                     clip_norm: Optional[float] = 1.0,
+                     variables: Iterable[keras.Variable] = ()) -> keras.optimizers.Optimizer:
+    """The pretraining/fine-tuning optimizer.
+
+    Args:
+        name: "lamb" or "adamw".
+        learning_rate: Peak learning rate.
+        num_train_steps: Where the decay reaches 0.
+        num_warmup_steps: Linear warmup length.
+        start_warmup_step: Step the warmup starts from.
+        poly_power: Decay power (1 = linear).
+        weight_decay: Decoupled decay, not applied to LayerNorm or bias variables.
+        clip_norm: Global gradient-norm clip (None: no clipping).
+        variables: The model's trainable variables, to exclude LayerNorm and bias ones
+            from weight decay.
+
+    Example:
+
+    >>> optimizer = create_optimizer("lamb", 1e-3, num_train_steps=100)
+    >>> type(optimizer).__name__, optimizer.global_clipnorm
+    ('Lamb', 1.0)
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"--optimizer must be one of {OPTIMIZERS}, got {name!r}")
+    schedule = WarmupPolynomialDecay(learning_rate, num_train_steps, num_warmup_steps,
+                                     start_warmup_step, poly_power)
+    cls = keras.optimizers.Lamb if name == "lamb" else keras.optimizers.AdamW
+    optimizer = cls(learning_rate=schedule, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+                    weight_decay=weight_decay, global_clipnorm=clip_norm)
+    optimizer.exclude_from_weight_decay(var_list=weight_decay_excluded(variables))
+    return optimizer
