@@ -136,3 +136,50 @@ def test_command_line_errors(data, tmp_path):
          for arg in command], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "/no.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+MIRRORED_SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+import keras
+from albert_tf.config import AlbertConfig
+from albert_tf.training.distribution import create_strategy
+from albert_tf.training.pretraining import PretrainingSettings, PretrainingRun
+files, config_file, out = json.loads(sys.argv[1])
+results = {}
+for name in ("one_device", "mirrored"):
+    keras.utils.set_random_seed(7)
+    strategy = create_strategy(name)
+    settings = PretrainingSettings(
+        input_files=files, output_dir=out + "/" + name,
+        albert_config=AlbertConfig.from_json_file(config_file), max_seq_length=%d,
+        max_predictions_per_seq=%d, train_batch_size=16, learning_rate=0.005,
+        num_train_steps=6, num_warmup_steps=2, save_checkpoints_steps=6,
+        iterations_per_loop=3, log_steps=3, seed=2)
+    values = PretrainingRun(settings, strategy).train()
+    results[name] = {"replicas": strategy.num_replicas_in_sync, **values}
+print(json.dumps(results))
+""" % (SEQ, PREDICTIONS)
+
+
+def test_mirrored_over_two_cpus_matches_one_device(data, tmp_path):
+    files, _, config_file = data
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, json.dumps([files, config_file, str(tmp_path)])],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert values["one_device"]["replicas"] == 1 and values["mirrored"]["replicas"] == 2
+    for name in ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"):
+        assert values["mirrored"][name] == pytest.approx(values["one_device"][name], rel=1e-4,
+                                                         abs=1e-5), name
+    one = tf.train.load_checkpoint(str(tmp_path / "one_device" / "checkpoints" / "ckpt-6"))
+    two = tf.train.load_checkpoint(str(tmp_path / "mirrored" / "checkpoints" / "ckpt-6"))
+    for name in one.get_variable_to_shape_map():
+        if name != "_CHECKPOINTABLE_OBJECT_GRAPH":
+            np.testing.assert_allclose(two.get_tensor(name), one.get_tensor(name), rtol=1e-4,
+                                       atol=1e-5, err_msg=name)
