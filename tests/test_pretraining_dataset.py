@@ -162,3 +162,16 @@ def test_example_encoder_matches_tf_train_example():
                         for k, v in floats.items()})
         expected = tf.train.Example(features=tf.train.Features(feature=feature))
         assert tf.train.Example.FromString(record) == expected
+
+
+def test_empty_and_foreign_files_are_named(tmp_path):
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    with pytest.raises(PretrainingRecordError, match="empty.tfrecord: holds no record"):
+        pretraining_dataset([str(empty)], SEQ, PREDICTIONS, batch_size=4)
+    text = tmp_path / "text.tfrecord"
+    text.write_text("this is a text file, not TFRecords\n" * 10)
+    with pytest.raises(PretrainingRecordError, match="text.tfrecord: not a readable TFRecord"):
+        pretraining_dataset([str(text)], SEQ, PREDICTIONS, batch_size=4)
+    with pytest.raises(PretrainingRecordError, match="no input file given"):
+        pretraining_dataset([], SEQ, PREDICTIONS, batch_size=4)

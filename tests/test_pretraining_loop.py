@@ -183,3 +183,17 @@ def test_mirrored_over_two_cpus_matches_one_device(data, tmp_path):
         if name != "_CHECKPOINTABLE_OBJECT_GRAPH":
             np.testing.assert_allclose(two.get_tensor(name), one.get_tensor(name), rtol=1e-4,
                                        atol=1e-5, err_msg=name)
+
+
+def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):
+    settings = settings_for(data, tmp_path, learning_rate=1e30, num_warmup_steps=0,
+                            save_checkpoints_steps=5, iterations_per_loop=5, log_steps=5,
+                            num_train_steps=200, optimizer="adamw")
+    with pytest.raises(TrainingError, match="non-finite loss at step .*; stopping"):
+        run(settings, create_strategy("one_device"))
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    if latest is not None:  # every saved checkpoint predates the blow-up
+        reader = tf.train.load_checkpoint(latest)
+        for name in reader.get_variable_to_shape_map():
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH":
+                assert np.isfinite(reader.get_tensor(name)).all(), name

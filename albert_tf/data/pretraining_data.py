@@ -34,8 +34,6 @@ from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pair
 from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
 from albert_tf.io_utils import atomic_output, write_atomically
 
-MASKED_FEATURES = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
-SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids", "token_boundary")
 MAX_OUTPUT_SHARDS = 1000  # each worker keeps one open part file per shard
 _ENCODE_BATCH = 256
 
@@ -421,15 +419,16 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
         "seconds": round(elapsed, 2),
         "instances_per_second": round(stats.instances / max(elapsed, 1e-9), 1),
     }
-    write_atomically(sidecar_path(paths), (json.dumps(sidecar, indent=2) + "\n").encode())
+    write_atomically(sidecar_path(output_file), (json.dumps(sidecar, indent=2) + "\n").encode())
     logging.info("wrote %d instances to %d shard(s) in %.1fs (%.0f instances/s); stats in %s",
                  stats.instances, len(paths), elapsed, sidecar["instances_per_second"],
-                 sidecar_path(paths))
+                 sidecar_path(output_file))
     return sidecar
 
 
-def sidecar_path(paths: Sequence[str]) -> str:
-    return paths[0].split("-00000-of-")[0] + ".json"
+def sidecar_path(output_file: str) -> str:
+    """`<first name in --output_file>.json`, beside the shards."""
+    return output_file.split(",")[0].strip() + ".json"
 
 
 def _tokenize_all(executor, input_files, work_dir, options) -> CorpusStats:

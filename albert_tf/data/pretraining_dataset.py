@@ -60,30 +60,30 @@ def check_records(path: str, max_seq_length: int, max_predictions_per_seq: int,
     """Raises PretrainingRecordError unless the first record of `path` has the features
     and lengths this pipeline will parse."""
     lengths = _record_lengths(path)
-    expected = {name: max_seq_length for name in ("input_ids", "input_mask", "segment_ids")}
-    expected["next_sentence_labels"] = 1
+    # feature -> (length, the flag that sets it)
+    sequence = (max_seq_length, "max_seq_length")
+    predictions = (max_predictions_per_seq, "max_predictions_per_seq")
+    expected = {name: sequence for name in ("input_ids", "input_mask", "segment_ids")}
+    expected["next_sentence_labels"] = (1, "max_seq_length")
     masked = "masked_lm_positions" in lengths
     if dynamic_masking:
         if masked:
             raise PretrainingRecordError(
                 f"{path}: records are already masked; dynamic masking needs records written "
                 "with create_pretraining_data --dynamic_masking")
-        expected["token_boundary"] = max_seq_length
+        expected["token_boundary"] = sequence
     else:
         if not masked:
             raise PretrainingRecordError(
                 f"{path}: records carry no masked_lm_* features (written with "
                 "--dynamic_masking?); enable dynamic masking to read them")
-        expected.update(masked_lm_positions=max_predictions_per_seq,
-                        masked_lm_ids=max_predictions_per_seq,
-                        masked_lm_weights=max_predictions_per_seq)
-    for name, length in expected.items():
+        expected.update(masked_lm_positions=predictions, masked_lm_ids=predictions,
+                        masked_lm_weights=predictions)
+    for name, (length, flag) in expected.items():
         if name not in lengths:
             raise PretrainingRecordError(f"{path}: records have no feature {name!r} "
                                          f"(found {sorted(lengths)})")
         if lengths[name] != length:
-            flag = ("max_seq_length" if length == max_seq_length and name.startswith(
-                ("input", "segment", "token")) else "max_predictions_per_seq")
             raise PretrainingRecordError(
                 f"{path}: feature {name!r} has length {lengths[name]} but {length} was asked "
                 f"for (--{flag}); records and flags must agree")

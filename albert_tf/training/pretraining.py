@@ -203,9 +203,10 @@ class PretrainingRun:
         return tf.function(loop)
 
     def train(self) -> Dict[str, float]:
-        """Trains from the restored step to num_train_steps; returns the last values."""
+        """Trains from the current step (call `restore` first) to num_train_steps; returns
+        the last values."""
         settings = self.settings
-        start_step = self.restore()
+        start_step = self.step
         if start_step >= settings.num_train_steps:
             logging.info("already at step %d of %d: nothing to train", start_step,
                          settings.num_train_steps)
@@ -272,7 +273,6 @@ class PretrainingRun:
         """MLM/SOP loss and accuracy over the eval files (at most max_eval_steps batches),
         written to output_dir/eval_results.json."""
         settings = self.settings
-        self.restore()
         dataset = self._dataset(settings.eval_files, settings.eval_batch_size, False)
 
         @tf.function
@@ -307,6 +307,7 @@ def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict
     os.makedirs(settings.output_dir, exist_ok=True)
     settings.albert_config.to_json_file(os.path.join(settings.output_dir, "albert_config.json"))
     runner = PretrainingRun(settings, strategy)
+    runner.restore()
     results: Dict[str, object] = {}
     if settings.do_train:
         results["train"] = runner.train()
