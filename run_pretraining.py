@@ -50,6 +50,8 @@ flags.DEFINE_enum("precision", _DEFAULTS["precision"], list(PRECISIONS), "Comput
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
 flags.DEFINE_integer("seed", _DEFAULTS["seed"], "Seed for weights and data order.")
 flags.DEFINE_integer("log_steps", _DEFAULTS["log_steps"], "Steps between progress lines.")
+flags.DEFINE_float("peak_flops", None, "Peak FLOP/s of one replica's device at the chosen "
+                   "precision; when given, model-FLOPs utilization is logged.")
 
 
 def main(argv):
@@ -62,9 +64,12 @@ def main(argv):
     from albert_tf.data.pretraining_dataset import PretrainingRecordError
     from albert_tf.training.distribution import StrategyError, create_strategy
     from albert_tf.training.pretraining import TrainingError, run
+    from albert_tf.training.warm_start import CheckpointMismatchError
 
     values = flags.FLAGS
     try:
+        # First: multi-worker collectives must be set up before any other TF work.
+        strategy = create_strategy(values.strategy, values.num_gpus, values.tpu)
         if bool(values.albert_config_file) == bool(values.preset):
             raise ConfigError("give exactly one of --albert_config_file and --preset")
         config = (AlbertConfig.from_json_file(values.albert_config_file)
@@ -75,7 +80,6 @@ def main(argv):
                                           "eval_file" if values.eval_file else "input_file") \
             if values.do_eval else []
         keras.utils.set_random_seed(values.seed)
-        strategy = create_strategy(values.strategy, values.num_gpus, values.tpu)
         settings = PretrainingSettings(
             input_files=train_files, eval_files=eval_files, output_dir=values.output_dir,
             albert_config=config, **{name: values[name].value for name in (
@@ -84,10 +88,10 @@ def main(argv):
                 "poly_power", "num_train_steps", "num_warmup_steps", "start_warmup_step",
                 "save_checkpoints_steps", "keep_checkpoint_max", "iterations_per_loop",
                 "do_train", "do_eval", "max_eval_steps", "precision", "jit_compile", "seed",
-                "log_steps")})
+                "log_steps", "peak_flops")})
         results = run(settings, strategy)
-    except (ConfigError, InputFileError, PretrainingRecordError, StrategyError,
-            TrainingError) as error:
+    except (CheckpointMismatchError, ConfigError, InputFileError, PretrainingRecordError,
+            StrategyError, TrainingError) as error:
         raise SystemExit(f"run_pretraining: {error}") from None
     logging.info("done: %s", results)
 

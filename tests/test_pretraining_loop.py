@@ -1,7 +1,10 @@
+import dataclasses
 import glob
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,11 +13,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras
+
 from albert_tf.config import AlbertConfig
 from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
 from albert_tf.data.tokenization import train_sentencepiece
+from albert_tf.models import AlbertPretrainer
 from albert_tf.training.distribution import create_strategy
-from albert_tf.training.pretraining import PretrainingSettings, TrainingError, run
+from albert_tf.training.pretraining import (PretrainingRun, PretrainingSettings, TrainingError,
+                                            run)
+from albert_tf.training.warm_start import CheckpointMismatchError, warm_start
 from tests.text_corpus import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +32,10 @@ VOCAB, SEQ, PREDICTIONS = 300, 64, 10
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretraining")
-    text = write_corpus(folder / "a.txt", 150, seed=4)
+    # Short titled documents (one SOP chunk each): segment A holds the title unless the
+    # pair was swapped, so SOP is learnable.
+    text = write_corpus(folder / "a.txt", 400, seed=4, sentences=(1, 4), words=(4, 10),
+                        titled=True)
     spm_model = train_sentencepiece([text], str(folder / "spm"), vocab_size=VOCAB)
     sidecar = create_pretraining_data(
         [text], str(folder / "data"), spm_model,
@@ -48,25 +59,122 @@ def settings_for(data, output_dir, **overrides):
     return PretrainingSettings(**values)
 
 
-def test_a_tiny_model_learns_and_writes_everything(data, tmp_path):
-    before = run(settings_for(data, tmp_path / "untrained", do_train=False, do_eval=True),
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """(eval before training, eval after 600 steps, run directory)."""
+    folder = tmp_path_factory.mktemp("trained")
+    keras.utils.set_random_seed(5)  # module fixtures run before the per-test seeding
+    before = run(settings_for(data, folder / "untrained", do_train=False, do_eval=True),
                  create_strategy("one_device"))["eval"]
-    results = run(settings_for(data, tmp_path / "run", do_eval=True),
-                  create_strategy("one_device"))
-    after = results["eval"]
-    assert after["step"] == 200
+    after = run(settings_for(data, folder / "run", do_eval=True, peak_flops=1e9,
+                             num_train_steps=600, save_checkpoints_steps=300),
+                create_strategy("one_device"))["eval"]
+    return before, after, folder / "run"
+
+
+def test_a_tiny_model_learns_mlm_and_sop(trained):
+    before, after, _ = trained
+    assert after["step"] == 600
     assert after["mlm_loss"] < before["mlm_loss"] - 0.4, (before, after)
-    assert json.loads((tmp_path / "run" / "eval_results.json").read_text()) == after
+    assert abs(before["sop_accuracy"] - 0.5) < 0.15, before
+    # 160 eval pairs: chance is 0.5 +- 0.04, so 0.75 is far above it.
+    assert after["sop_accuracy"] > 0.75, (before, after)
+
+
+def test_a_run_writes_results_checkpoints_encoder_and_summaries(trained):
+    _, after, run_dir = trained
+    assert json.loads((run_dir / "eval_results.json").read_text()) == after
     checkpoints = tf.train.CheckpointManager(
-        tf.train.Checkpoint(), str(tmp_path / "run" / "checkpoints"), 5).checkpoints
-    assert [os.path.basename(c) for c in checkpoints] == ["ckpt-100", "ckpt-200"]
-    assert tf.train.latest_checkpoint(str(tmp_path / "run" / "encoder")) is None
-    assert glob.glob(str(tmp_path / "run" / "encoder" / "encoder.index"))
-    events = glob.glob(str(tmp_path / "run" / "train" / "events.out.tfevents.*"))
+        tf.train.Checkpoint(), str(run_dir / "checkpoints"), 5).checkpoints
+    assert [os.path.basename(c) for c in checkpoints] == ["ckpt-300", "ckpt-600"]
+    assert tf.train.latest_checkpoint(str(run_dir / "encoder")) is None
+    assert glob.glob(str(run_dir / "encoder" / "encoder.index"))
+    events = glob.glob(str(run_dir / "train" / "events.out.tfevents.*"))
     tags = {value.tag for path in events for event in tf.compat.v1.train.summary_iterator(path)
             for value in event.summary.value}
     assert {"loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy", "learning_rate",
-            "sequences_per_second", "tokens_per_second"} <= tags
+            "sequences_per_second", "tokens_per_second", "model_flops_utilization"} <= tags
+
+
+def trained_model(config, checkpoint):
+    model = AlbertPretrainer(config)
+    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+    return model
+
+
+def test_init_checkpoint_warm_starts_model_weights_not_the_optimizer(data, trained, tmp_path):
+    _, _, run_dir = trained
+    config = data[1]
+    source = trained_model(config, str(run_dir / "checkpoints" / "ckpt-600"))
+    runner = PretrainingRun(settings_for(data, tmp_path / "warm", init_checkpoint=str(run_dir)),
+                            create_strategy("one_device"))
+    assert runner.restore() == 0  # a warm start, not a resume: the step starts at 0
+    for expected, got in zip(source.weights, runner.model.weights):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy(), err_msg=got.path)
+    assert all(not np.any(slot.numpy()) for slot in runner.optimizer.variables
+               if "momentum" in slot.path or "velocity" in slot.path)
+    runner.train()
+    assert runner.step == 200
+
+
+def test_an_encoder_only_checkpoint_leaves_the_heads_fresh_and_says_so(data, trained):
+    _, _, run_dir = trained
+    config = data[1]
+    source = trained_model(config, str(run_dir / "checkpoints" / "ckpt-600"))
+    keras.utils.set_random_seed(99)
+    model = AlbertPretrainer(config)
+    report = warm_start(str(run_dir / "encoder" / "encoder"), model,
+                        [(("model",), model), (("encoder",), model.encoder)])
+    assert report.root == "encoder" and report.unused == []
+    assert sorted(report.restored) == sorted(v.path for v in model.encoder.weights)
+    assert report.fresh and all(name.startswith(("predictions/", "seq_relationship/"))
+                                for name in report.fresh)
+    for expected, got in zip(source.encoder.weights, model.encoder.weights):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy(), err_msg=got.path)
+    assert not np.array_equal(model.sop_head.weights[0].numpy(),
+                              source.sop_head.weights[0].numpy())
+    assert f"{len(report.fresh)} start fresh" in report.summary()
+
+
+def test_warm_start_errors_name_the_flag_and_the_variable(data, trained, tmp_path):
+    _, _, run_dir = trained
+    wider = AlbertPretrainer(AlbertConfig.from_preset("tiny", vocab_size=VOCAB, hidden_size=48,
+                                                      num_attention_heads=4))
+    with pytest.raises(CheckpointMismatchError, match=r"--init_checkpoint: .* has shape "
+                                                      r"\[.*32.*\] but the model's .* has shape"):
+        warm_start(str(run_dir), wider, [(("model",), wider)])
+    with pytest.raises(CheckpointMismatchError, match="--init_checkpoint: no checkpoint at"):
+        warm_start(str(tmp_path / "nothing"), wider, [(("model",), wider)])
+    with pytest.raises(CheckpointMismatchError, match="holds none of this model's variables"):
+        warm_start(str(run_dir), wider, [(("no_such_root",), wider)])
+
+
+def test_resuming_with_a_different_model_is_a_clear_error(data, trained, tmp_path):
+    _, _, run_dir = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    other = dataclasses.replace(data[1], num_hidden_layers=2)
+    with pytest.raises(TrainingError, match="holds checkpoints of a different model .*"
+                                            "num_hidden_layers: 4 -> 2"):
+        run(settings_for(data, copy, albert_config=other), create_strategy("one_device"))
+
+
+def test_mixed_float16_scales_the_loss_and_resumes(data, tmp_path):
+    settings = settings_for(data, tmp_path, precision="mixed_float16", num_train_steps=10,
+                            save_checkpoints_steps=10, iterations_per_loop=5, log_steps=5)
+    runner = PretrainingRun(settings, create_strategy("one_device"))
+    assert isinstance(runner.optimizer, keras.optimizers.LossScaleOptimizer)
+    runner.restore()
+    values = runner.train()
+    assert runner.step == 10 and all(np.isfinite(v) for v in values.values())
+    assert all(w.dtype == "float32" for w in runner.model.weights)
+    scale = float(runner.optimizer.dynamic_scale.numpy())
+    resumed = PretrainingRun(dataclasses.replace(settings, num_train_steps=15),
+                             create_strategy("one_device"))
+    assert resumed.restore() == 10
+    assert float(resumed.optimizer.dynamic_scale.numpy()) == scale  # the scale is checkpointed
+    resumed.train()
+    assert resumed.step == 15
 
 
 def test_bad_settings_are_clear_errors(data, tmp_path):
@@ -138,6 +246,17 @@ def test_command_line_errors(data, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_flags_come_from_a_flagfile(data, tmp_path):
+    command = pretrain_command(data, tmp_path / "x")
+    flagfile = tmp_path / "pretrain.flags"
+    flagfile.write_text("\n".join(arg if not arg.startswith("--albert_config_file")
+                                   else "--albert_config_file=/from/flagfile.json"
+                                   for arg in command[2:]) + "\n")
+    result = subprocess.run([*command[:2], f"--flagfile={flagfile}"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode != 0 and "/from/flagfile.json" in result.stderr
+
+
 MIRRORED_SCRIPT = r"""
 import json, sys
 import tensorflow as tf
@@ -197,3 +316,69 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_pa
         for name in reader.get_variable_to_shape_map():
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH":
                 assert np.isfinite(reader.get_tensor(name)).all(), name
+
+
+MULTI_WORKER_SCRIPT = r"""
+import json, os, sys
+import numpy as np
+from albert_tf.training.distribution import create_strategy
+strategy = create_strategy("multi_worker")
+from albert_tf.config import AlbertConfig
+from albert_tf.training.pretraining import PretrainingSettings, PretrainingRun
+files, config_file, out, index = json.loads(sys.argv[1])
+settings = PretrainingSettings(
+    input_files=files, output_dir=out, albert_config=AlbertConfig.from_json_file(config_file),
+    max_seq_length=%d, max_predictions_per_seq=%d, train_batch_size=16, learning_rate=0.005,
+    num_train_steps=6, num_warmup_steps=2, save_checkpoints_steps=3, iterations_per_loop=3,
+    log_steps=3, seed=2)
+runner = PretrainingRun(settings, strategy)
+runner.restore()
+values = runner.train()
+np.savez(os.path.join(out, "worker%%d.npz" %% index),
+         **{str(i): w.numpy() for i, w in enumerate(runner.model.weights)})
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "step": runner.step, **values}))
+""" % (SEQ, PREDICTIONS)
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_mirrored_with_two_local_workers(data, tmp_path):
+    files, _, config_file = data
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        workers.append(subprocess.Popen(
+            [sys.executable, "-c", MULTI_WORKER_SCRIPT,
+             json.dumps([files, config_file, str(tmp_path), index])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env=dict(os.environ, TF_CONFIG=tf_config, TF_CPP_MIN_LOG_LEVEL="2")))
+    outputs = []
+    for worker in workers:
+        try:
+            stdout, stderr = worker.communicate(timeout=400)
+        finally:
+            for other in workers:
+                if other.poll() is None and worker.returncode is None:
+                    other.kill()
+        assert worker.returncode == 0, stderr[-3000:]
+        outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert [o["replicas"] for o in outputs] == [2, 2] and [o["step"] for o in outputs] == [6, 6]
+    assert outputs[0]["loss"] == pytest.approx(outputs[1]["loss"], rel=1e-6)
+    chief, other = np.load(tmp_path / "worker0.npz"), np.load(tmp_path / "worker1.npz")
+    assert len(chief.files) > 20
+    for name in chief.files:
+        np.testing.assert_array_equal(other[name], chief[name], err_msg=name)
+    # Only the chief keeps checkpoints; the other worker's scratch copies are gone.
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
+    assert not glob.glob(str(tmp_path / "scratch" / "*" / "ckpt-*"))
+    assert (tmp_path / "encoder" / "encoder.index").exists()
+

@@ -10,11 +10,17 @@ SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pe", "du", "ran",
              "bor", "fin", "ex", "zu", "gli"]
 
 
-def write_corpus(path, documents: int, seed: int = 0, sentences=(3, 15), words=(4, 18)) -> str:
+def write_corpus(path, documents: int, seed: int = 0, sentences=(3, 15), words=(4, 18),
+                 titled: bool = False) -> str:
+    """With `titled`, every document opens with a title drawn from its own small vocabulary:
+    text with a sentence-order signal (where a document starts) that SOP can learn."""
     rng = np.random.default_rng(seed)
     vocabulary = ["".join(rng.choice(SYLLABLES, rng.integers(1, 5))) for _ in range(800)]
+    title_words = ["title", "chapter", "part", "section", "book", "volume"]
     lines = []
     for _ in range(documents):
+        if titled:
+            lines.append(" ".join(rng.choice(title_words, rng.integers(*words))).capitalize())
         for _ in range(rng.integers(*sentences)):
             sentence = " ".join(rng.choice(vocabulary, rng.integers(*words)))
             lines.append(sentence.capitalize() + ".")

@@ -29,6 +29,10 @@ def create_strategy(name: str = "auto", num_gpus: Optional[int] = None,
     """
     if name not in STRATEGIES:
         raise StrategyError(f"--strategy must be one of {STRATEGIES}, got {name!r}")
+    if name == "multi_worker":
+        # Collective ops must be configured before anything initializes the TF runtime
+        # (listing devices does), so this comes first.
+        return _log(_multi_worker_strategy())
     gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
     if num_gpus is not None:
         if num_gpus > len(gpus):
@@ -41,15 +45,6 @@ def create_strategy(name: str = "auto", num_gpus: Optional[int] = None,
     elif name == "mirrored":
         devices = gpus or [device.name for device in tf.config.list_logical_devices("CPU")]
         strategy = tf.distribute.MirroredStrategy(devices)
-    elif name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise StrategyError("--strategy=multi_worker needs the TF_CONFIG environment "
-                                "variable (cluster and task of this worker)")
-        try:
-            json.loads(os.environ["TF_CONFIG"])
-        except ValueError as error:
-            raise StrategyError(f"TF_CONFIG is not valid JSON: {error}") from None
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
         if not tpu:
             raise StrategyError("--strategy=tpu needs --tpu (a TPU name or grpc:// address)")
@@ -57,6 +52,25 @@ def create_strategy(name: str = "auto", num_gpus: Optional[int] = None,
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         strategy = tf.distribute.TPUStrategy(resolver)
+    return _log(strategy)
+
+
+def _multi_worker_strategy() -> tf.distribute.Strategy:
+    if "TF_CONFIG" not in os.environ:
+        raise StrategyError("--strategy=multi_worker needs the TF_CONFIG environment "
+                            "variable (cluster and task of this worker)")
+    try:
+        json.loads(os.environ["TF_CONFIG"])
+    except ValueError as error:
+        raise StrategyError(f"TF_CONFIG is not valid JSON: {error}") from None
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as error:
+        raise StrategyError(f"cannot start MultiWorkerMirroredStrategy ({error}): create the "
+                            "strategy before any other TensorFlow work") from None
+
+
+def _log(strategy: tf.distribute.Strategy) -> tf.distribute.Strategy:
     logging.info("strategy %s with %d replica(s)", type(strategy).__name__,
                  strategy.num_replicas_in_sync)
     return strategy

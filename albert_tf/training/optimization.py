@@ -1,5 +1,6 @@
 """ALBERT's optimizer: LAMB or AdamW with decoupled weight decay 0.01 (not on LayerNorm or
-bias variables), global-norm clipping 1.0, linear warmup then polynomial decay.
+bias variables), linear warmup then polynomial decay; and global-norm gradient clipping
+that gives the same step whatever the replica count.
 
 Keras's own `Lamb` and `AdamW` do the updates. One difference from the original TF1 LAMB:
 Keras applies the weight decay outside the trust ratio (decoupled, like AdamW), the
@@ -7,9 +8,10 @@ original folded it into the update before computing the ratio.
 """
 
 import re
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Sequence
 
 import keras
+import tensorflow as tf
 
 # Matched against each variable's full path: Keras 3's own `var_names` option only sees the
 # short name ("gamma"), which would miss LayerNorm scales.
@@ -63,7 +65,6 @@ def weight_decay_excluded(variables: Iterable[keras.Variable]) -> List[keras.Var
 def create_optimizer(name: str, learning_rate: float, num_train_steps: int,
                      num_warmup_steps: int = 0, start_warmup_step: int = 0,
                      poly_power: float = 1.0, weight_decay: float = 0.01,
-                     clip_norm: Optional[float] = 1.0,
                      variables: Iterable[keras.Variable] = ()) -> keras.optimizers.Optimizer:
     """The pretraining/fine-tuning optimizer.
 
@@ -75,15 +76,14 @@ def create_optimizer(name: str, learning_rate: float, num_train_steps: int,
         start_warmup_step: Step the warmup starts from.
         poly_power: Decay power (1 = linear).
         weight_decay: Decoupled decay, not applied to LayerNorm or bias variables.
-        clip_norm: Global gradient-norm clip (None: no clipping).
         variables: The model's trainable variables, to exclude LayerNorm and bias ones
             from weight decay.
 
     Example:
 
     >>> optimizer = create_optimizer("lamb", 1e-3, num_train_steps=100)
-    >>> type(optimizer).__name__, optimizer.global_clipnorm
-    ('Lamb', 1.0)
+    >>> type(optimizer).__name__, optimizer.weight_decay
+    ('Lamb', 0.01)
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"--optimizer must be one of {OPTIMIZERS}, got {name!r}")
@@ -91,6 +91,34 @@ def create_optimizer(name: str, learning_rate: float, num_train_steps: int,
                                      start_warmup_step, poly_power)
     cls = keras.optimizers.Lamb if name == "lamb" else keras.optimizers.AdamW
     optimizer = cls(learning_rate=schedule, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
-                    weight_decay=weight_decay, global_clipnorm=clip_norm)
+                    weight_decay=weight_decay)
     optimizer.exclude_from_weight_decay(var_list=weight_decay_excluded(variables))
     return optimizer
+
+
+def clipped_replica_gradients(gradients: Sequence[tf.Tensor], clip_norm: Optional[float],
+                              loss_scale=1.0) -> List[tf.Tensor]:
+    """Gradients to hand to `optimizer.apply_gradients` inside `strategy.run`, clipped by
+    the norm of the *global* gradient.
+
+    Keras clips each replica's partial gradient before summing across replicas, so its
+    `global_clipnorm` makes the update depend on the replica count. This all-reduces first,
+    clips the sum (its norm measured unscaled when a loss scale is in use), and divides by
+    the replica count, so the optimizer's own sum restores exactly the clipped global
+    gradient: one device and N replicas take the same step. An extra all-reduce of the
+    gradients costs little for ALBERT, whose shared layers keep them small.
+
+    Args:
+        gradients: This replica's gradients of its share of the loss.
+        clip_norm: Global-norm threshold; None for no clipping.
+        loss_scale: The scale the loss was multiplied by (mixed_float16).
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context else 1
+    if replicas > 1:
+        gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, list(gradients))
+    factor = tf.constant(1.0 / replicas)
+    if clip_norm:
+        norm = tf.linalg.global_norm(gradients) / tf.cast(loss_scale, tf.float32)
+        factor = factor * clip_norm / tf.maximum(norm, clip_norm)
+    return [gradient * tf.cast(factor, gradient.dtype) for gradient in gradients]

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 from typing import Dict, Optional, Sequence
 
@@ -31,9 +32,11 @@ from albert_tf.data.pretraining_dataset import pretraining_dataset
 from albert_tf.io_utils import write_atomically
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.pretraining_loss import pretraining_losses
-from albert_tf.training.optimization import create_optimizer
+from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
+from albert_tf.training.warm_start import warm_start
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+CLIP_NORM = 1.0
 LOGGED = ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
 
 
@@ -70,6 +73,7 @@ class PretrainingSettings:
     jit_compile: bool = False
     seed: int = 12345
     log_steps: int = 100
+    peak_flops: Optional[float] = None
 
 
 def _check(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> None:
@@ -88,6 +92,8 @@ def _check(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> N
             raise TrainingError(f"--{flag} must be at least 1, got {getattr(settings, flag)}")
     if settings.do_eval and not settings.eval_files:
         raise TrainingError("--do_eval needs --eval_file")
+    if settings.peak_flops is not None and settings.peak_flops <= 0:
+        raise TrainingError(f"--peak_flops must be positive, got {settings.peak_flops}")
 
 
 def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions: int) -> float:
@@ -105,11 +111,12 @@ def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions:
 class PretrainingRun:
     """Builds model, optimizer, data and checkpointing for `settings` in `strategy`."""
 
-    def __init__(self, settings: PretrainingSettings, strategy: tf.distribute.Strategy,
-                 peak_flops: Optional[float] = None):
+    def __init__(self, settings: PretrainingSettings, strategy: tf.distribute.Strategy):
         _check(settings, strategy)
         self.settings, self.strategy = settings, strategy
-        self.peak_flops = peak_flops
+        # Under MultiWorkerMirrored only the chief keeps checkpoints and summaries; the other
+        # workers must still take part in saving, so they write to a scratch folder.
+        self.is_chief = strategy.extended.should_checkpoint
         keras.mixed_precision.set_global_policy(settings.precision)
         with strategy.scope():
             self.model = AlbertPretrainer(settings.albert_config)
@@ -122,29 +129,45 @@ class PretrainingRun:
             self.optimizer = optimizer
             self.optimizer.build(self.model.trainable_variables)
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.checkpoint_dir = os.path.join(settings.output_dir, "checkpoints")
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(settings.output_dir, "checkpoints"),
+            self.checkpoint, self.checkpoint_dir if self.is_chief else self._scratch_dir(),
             max_to_keep=settings.keep_checkpoint_max)
         self._train_loop = None
+
+    def _scratch_dir(self) -> str:
+        resolver = self.strategy.cluster_resolver
+        return os.path.join(self.settings.output_dir, "scratch",
+                            f"{resolver.task_type}_{resolver.task_id}")
 
     @property
     def step(self) -> int:
         return int(self.optimizer.iterations.numpy())
 
     def restore(self) -> int:
-        """Restores the latest checkpoint, else warm-starts from init_checkpoint; returns
-        the step reached."""
-        latest = self.manager.latest_checkpoint
+        """Restores the latest checkpoint (every worker reads the chief's), else
+        warm-starts model weights from init_checkpoint; returns the step reached."""
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            except (AssertionError, ValueError) as error:
+                raise TrainingError(
+                    f"cannot resume from {latest}: it was written by a different model or "
+                    f"optimizer ({str(error).splitlines()[0][:300]}); rerun with the settings "
+                    "that wrote it, or use a new --output_dir") from None
             logging.info("resumed from %s at step %d", latest, self.step)
         elif self.settings.init_checkpoint:
-            source = self.settings.init_checkpoint
-            if os.path.isdir(source):
-                source = tf.train.latest_checkpoint(source) or source
-            tf.train.Checkpoint(model=self.model).restore(source).expect_partial()
-            logging.info("warm-started model weights from %s", source)
+            warm_start(self.settings.init_checkpoint, self.model,
+                       [(("model",), self.model), (("encoder",), self.model.encoder)])
         return self.step
+
+    def _save(self, step: int) -> None:
+        path = self.manager.save(checkpoint_number=step)
+        if self.is_chief:
+            logging.info("saved %s", path)
+        else:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
 
     def _dataset(self, files, batch_size, is_training, skip_batches=0):
         settings = self.settings
@@ -179,12 +202,13 @@ class PretrainingRun:
 
     def _train_step(self, features):
         variables = self.model.trainable_variables
+        loss_scale = (self.optimizer.dynamic_scale
+                      if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer) else 1.0)
         with tf.GradientTape() as tape:
             values = self._replica_step(features, training=True)
-            loss = values["loss"]
-            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-                loss = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(loss, variables)
+            loss = values["loss"] * tf.cast(loss_scale, values["loss"].dtype)
+        gradients = clipped_replica_gradients(tape.gradient(loss, variables), CLIP_NORM,
+                                              loss_scale)
         self.optimizer.apply_gradients(zip(gradients, variables))
         return values
 
@@ -214,7 +238,8 @@ class PretrainingRun:
         iterator = iter(self._dataset(settings.input_files, settings.train_batch_size, True,
                                       skip_batches=start_step))
         loop = self._make_train_loop()
-        writer = tf.summary.create_file_writer(os.path.join(settings.output_dir, "train"))
+        writer = (tf.summary.create_file_writer(os.path.join(settings.output_dir, "train"))
+                  if self.is_chief else tf.summary.create_noop_writer())
         flops = model_flops_per_sequence(settings.albert_config, settings.max_seq_length,
                                          settings.max_predictions_per_seq)
         step, values = start_step, {}
@@ -228,7 +253,7 @@ class PretrainingRun:
             if not all(math.isfinite(v) for v in values.values()):
                 raise TrainingError(
                     f"non-finite loss at step {step + steps} ({values}); stopping. The last "
-                    f"good checkpoint is {self.manager.latest_checkpoint}")
+                    f"good checkpoint is {tf.train.latest_checkpoint(self.checkpoint_dir)}")
             step = self.step
             if step % settings.log_steps == 0 or step == settings.num_train_steps:
                 now = time.monotonic()
@@ -237,30 +262,33 @@ class PretrainingRun:
                 last_time, last_step = now, step
                 self._log(writer, step, values, sequences_per_second, flops)
             if step % settings.save_checkpoints_steps == 0 or step == settings.num_train_steps:
-                path = self.manager.save(checkpoint_number=step)
-                logging.info("saved %s", path)
-        self.save_encoder()
+                self._save(step)
+        if self.is_chief:
+            self.save_encoder()
         return values
 
     def _log(self, writer, step, values, sequences_per_second, flops) -> None:
         settings = self.settings
         learning_rate = float(self.optimizer.learning_rate)
         tokens_per_second = sequences_per_second * settings.max_seq_length
+        utilization = (sequences_per_second * flops
+                       / (settings.peak_flops * self.strategy.num_replicas_in_sync)
+                       if settings.peak_flops else None)
         with writer.as_default(step=step):
             for name, value in values.items():
                 tf.summary.scalar(name, value)
             tf.summary.scalar("learning_rate", learning_rate)
             tf.summary.scalar("sequences_per_second", sequences_per_second)
             tf.summary.scalar("tokens_per_second", tokens_per_second)
-            if self.peak_flops:
-                tf.summary.scalar("model_flops_utilization",
-                                  sequences_per_second * flops / self.peak_flops)
+            if utilization is not None:
+                tf.summary.scalar("model_flops_utilization", utilization)
         writer.flush()
         logging.info("step %d/%d | loss %.4f (mlm %.4f, sop %.4f) | mlm acc %.3f, sop acc %.3f "
-                     "| lr %.3g | %.1f seq/s, %.0f tokens/s", step, settings.num_train_steps,
+                     "| lr %.3g | %.1f seq/s, %.0f tokens/s%s", step, settings.num_train_steps,
                      values["loss"], values["mlm_loss"], values["sop_loss"],
                      values["mlm_accuracy"], values["sop_accuracy"], learning_rate,
-                     sequences_per_second, tokens_per_second)
+                     sequences_per_second, tokens_per_second,
+                     "" if utilization is None else f", MFU {utilization:.1%}")
 
     def save_encoder(self) -> str:
         """Writes the encoder's weights alone (no optimizer slots) for fine-tuning."""
@@ -294,8 +322,9 @@ class PretrainingRun:
             raise TrainingError("the eval files hold no full batch")
         results = {name: total / batches for name, total in totals.items()}
         results.update(step=self.step, eval_batches=batches)
-        write_atomically(os.path.join(settings.output_dir, "eval_results.json"),
-                         (json.dumps(results, indent=2) + "\n").encode())
+        if self.is_chief:
+            write_atomically(os.path.join(settings.output_dir, "eval_results.json"),
+                             (json.dumps(results, indent=2) + "\n").encode())
         logging.info("eval at step %d over %d batches: %s", self.step, batches, results)
         return results
 
@@ -305,7 +334,20 @@ def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict
     if not (settings.do_train or settings.do_eval):
         raise TrainingError("at least one of --do_train and --do_eval must be set")
     os.makedirs(settings.output_dir, exist_ok=True)
-    settings.albert_config.to_json_file(os.path.join(settings.output_dir, "albert_config.json"))
+    config_file = os.path.join(settings.output_dir, "albert_config.json")
+    if (tf.train.latest_checkpoint(os.path.join(settings.output_dir, "checkpoints"))
+            and os.path.exists(config_file)):
+        previous = AlbertConfig.from_json_file(config_file)
+        changed = [f"{name}: {value} -> {getattr(settings.albert_config, name)}"
+                   for name, value in previous.to_dict().items()
+                   if getattr(settings.albert_config, name) != value]
+        if changed:
+            raise TrainingError(
+                f"--output_dir {settings.output_dir} holds checkpoints of a different model "
+                f"({config_file}: {', '.join(changed)}); use a new --output_dir to start "
+                "afresh, or the same config to resume")
+    if strategy.extended.should_checkpoint:
+        settings.albert_config.to_json_file(config_file)
     runner = PretrainingRun(settings, strategy)
     runner.restore()
     results: Dict[str, object] = {}
