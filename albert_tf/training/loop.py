@@ -1,0 +1,323 @@
+"""The training loop shared by pretraining and fine-tuning, under any tf.distribute strategy.
+
+A custom loop (`strategy.run` inside a `tf.function`, `iterations_per_loop` steps per call)
+rather than `model.fit`, because `fit` fails under MultiWorkerMirroredStrategy on this
+stack and losses such as the masked LM's must be normalized by a *global* count, which
+needs an all-reduce inside the step.
+
+A task subclasses `TrainingLoop` and supplies the model, the per-replica losses and the
+training data. Each replica returns its *contribution* to every logged value (its share of
+the global-batch value), so summing over replicas gives the one-device number and the
+optimizer's sum of gradients gives the one-device update.
+
+Resuming: the step is the optimizer's iteration count, restored from the latest checkpoint
+together with weights and optimizer slots; the training data skips the batches already
+consumed, so with a fixed seed a resumed run sees exactly the batches an uninterrupted one
+would. Under MultiWorkerMirrored only the chief keeps checkpoints and summaries.
+"""
+
+import dataclasses
+import math
+import os
+import shutil
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.config import AlbertConfig
+from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
+from albert_tf.training.warm_start import Candidate, warm_start
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+CLIP_NORM = 1.0
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot continue (bad settings, non-finite loss); the message says why."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LoopSettings:
+    """The flags every training script shares, as plain values (defaults: pretraining's)."""
+
+    output_dir: str
+    albert_config: AlbertConfig
+    init_checkpoint: Optional[str] = None
+    train_batch_size: int = 4096
+    eval_batch_size: int = 64
+    learning_rate: float = 0.00176
+    optimizer: str = "lamb"
+    poly_power: float = 1.0
+    num_train_steps: int = 125000
+    num_warmup_steps: int = 3125
+    start_warmup_step: int = 0
+    save_checkpoints_steps: int = 5000
+    keep_checkpoint_max: int = 5
+    iterations_per_loop: int = 1000
+    precision: str = "float32"
+    jit_compile: bool = False
+    seed: int = 12345
+    log_steps: int = 100
+    peak_flops: Optional[float] = None
+
+
+def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy) -> None:
+    replicas = strategy.num_replicas_in_sync
+    for flag, batch in (("train_batch_size", settings.train_batch_size),
+                        ("eval_batch_size", settings.eval_batch_size)):
+        if batch < 1 or batch % replicas:
+            raise TrainingError(f"--{flag}={batch} must be a positive multiple of the "
+                                f"{replicas} replica(s)")
+    if settings.precision not in PRECISIONS:
+        raise TrainingError(f"--precision must be one of {PRECISIONS}, got "
+                            f"{settings.precision!r}")
+    for flag in ("num_train_steps", "save_checkpoints_steps", "iterations_per_loop",
+                 "log_steps", "keep_checkpoint_max"):
+        if getattr(settings, flag) < 1:
+            raise TrainingError(f"--{flag} must be at least 1, got {getattr(settings, flag)}")
+    if settings.peak_flops is not None and settings.peak_flops <= 0:
+        raise TrainingError(f"--peak_flops must be positive, got {settings.peak_flops}")
+
+
+def check_output_dir_config(output_dir: str, config: AlbertConfig,
+                            strategy: tf.distribute.Strategy) -> None:
+    """Refuses to resume another model's checkpoints; records the config for this run."""
+    os.makedirs(output_dir, exist_ok=True)
+    config_file = os.path.join(output_dir, "albert_config.json")
+    if (tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
+            and os.path.exists(config_file)):
+        previous = AlbertConfig.from_json_file(config_file)
+        changed = [f"{name}: {value} -> {getattr(config, name)}"
+                   for name, value in previous.to_dict().items()
+                   if getattr(config, name) != value]
+        if changed:
+            raise TrainingError(
+                f"--output_dir {output_dir} holds checkpoints of a different model "
+                f"({config_file}: {', '.join(changed)}); use a new --output_dir to start "
+                "afresh, or the same config to resume")
+    if strategy.extended.should_checkpoint:
+        config.to_json_file(config_file)
+
+
+def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions: int = 0,
+                             num_classes: int = 2) -> float:
+    """Training FLOPs of one sequence (forward + backward = 3x forward; a multiply-add
+    counts 2), for model-FLOPs utilization. `predictions` masked-LM positions go through
+    the vocabulary projection; the pooler and a `num_classes` head sit on top."""
+    hidden, inter = config.hidden_size, config.intermediate_size
+    per_layer = (2 * seq_length * (4 * hidden * hidden + 2 * hidden * inter)
+                 + 2 * 2 * seq_length * seq_length * hidden)
+    embedding = 2 * seq_length * config.embedding_size * hidden
+    mlm_head = 2 * predictions * (hidden * config.embedding_size
+                                  + config.embedding_size * config.vocab_size)
+    pooled_heads = 2 * (hidden * hidden + hidden * num_classes)
+    return 3.0 * (config.num_hidden_layers * per_layer + embedding + mlm_head + pooled_heads)
+
+
+class TrainingLoop:
+    """Model, optimizer, checkpoints, summaries and the distributed step loop.
+
+    Subclasses implement `build_model`, `replica_losses`, `train_dataset` and
+    `warm_start_roots`, and set `logged` (the names `replica_losses` returns, "loss" first),
+    `sequence_length` and `flops_per_sequence` (for tokens/s and MFU).
+    """
+
+    logged: Tuple[str, ...] = ("loss",)
+    sequence_length: int = 0
+    flops_per_sequence: float = 0.0
+
+    def __init__(self, settings: LoopSettings, strategy: tf.distribute.Strategy):
+        check_loop_settings(settings, strategy)
+        self.settings, self.strategy = settings, strategy
+        # Under MultiWorkerMirrored only the chief keeps checkpoints and summaries; the other
+        # workers must still take part in saving, so they write to a scratch folder.
+        self.is_chief = strategy.extended.should_checkpoint
+        keras.mixed_precision.set_global_policy(settings.precision)
+        with strategy.scope():
+            self.model = self.build_model()
+            optimizer = create_optimizer(
+                settings.optimizer, settings.learning_rate, settings.num_train_steps,
+                settings.num_warmup_steps, settings.start_warmup_step, settings.poly_power,
+                variables=self.model.trainable_variables)
+            if settings.precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            self.optimizer.build(self.model.trainable_variables)
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.checkpoint_dir = os.path.join(settings.output_dir, "checkpoints")
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.checkpoint_dir if self.is_chief else self._scratch_dir(),
+            max_to_keep=settings.keep_checkpoint_max)
+
+    # -- what a task supplies --------------------------------------------------------------
+
+    def build_model(self) -> keras.Model:
+        raise NotImplementedError
+
+    def replica_losses(self, features: Dict[str, tf.Tensor], training: bool,
+                       global_batch: int) -> Dict[str, tf.Tensor]:
+        """This replica's contribution to each name in `logged` ("loss" is minimized)."""
+        raise NotImplementedError
+
+    def train_dataset(self, context: tf.distribute.InputContext) -> tf.data.Dataset:
+        """The repeating training data for one input pipeline (batched per replica)."""
+        raise NotImplementedError
+
+    def warm_start_roots(self) -> List[Candidate]:
+        """Where `init_checkpoint` may keep parts of this model."""
+        raise NotImplementedError
+
+    # -- shared machinery ------------------------------------------------------------------
+
+    def _scratch_dir(self) -> str:
+        resolver = self.strategy.cluster_resolver
+        return os.path.join(self.settings.output_dir, "scratch",
+                            f"{resolver.task_type}_{resolver.task_id}")
+
+    @property
+    def step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint (every worker reads the chief's), else
+        warm-starts model weights from init_checkpoint; returns the step reached."""
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        if latest:
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            except (AssertionError, ValueError) as error:
+                raise TrainingError(
+                    f"cannot resume from {latest}: it was written by a different model or "
+                    f"optimizer ({str(error).splitlines()[0][:300]}); rerun with the settings "
+                    "that wrote it, or use a new --output_dir") from None
+            logging.info("resumed from %s at step %d", latest, self.step)
+        elif self.settings.init_checkpoint:
+            self.warm_start_report = warm_start(self.settings.init_checkpoint, self.model,
+                                                self.warm_start_roots())
+        return self.step
+
+    def save(self, step: int) -> None:
+        path = self.manager.save(checkpoint_number=step)
+        if self.is_chief:
+            logging.info("saved %s", path)
+        else:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+
+    def distribute(self, dataset_fn: Callable[[tf.distribute.InputContext], tf.data.Dataset]):
+        return self.strategy.distribute_datasets_from_function(dataset_fn)
+
+    def _train_step(self, features):
+        variables = self.model.trainable_variables
+        loss_scale = (self.optimizer.dynamic_scale
+                      if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer) else 1.0)
+        with tf.GradientTape() as tape:
+            values = self.replica_losses(features, True, self.settings.train_batch_size)
+            loss = values["loss"] * tf.cast(loss_scale, values["loss"].dtype)
+        gradients = clipped_replica_gradients(tape.gradient(loss, variables), CLIP_NORM,
+                                              loss_scale)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return values
+
+    def _make_train_loop(self):
+        step_fn = (tf.function(self._train_step, jit_compile=True)
+                   if self.settings.jit_compile else self._train_step)
+
+        def loop(iterator, steps):
+            values = {name: tf.constant(0.0) for name in self.logged}
+            for _ in tf.range(steps):
+                per_replica = self.strategy.run(step_fn, args=(next(iterator),))
+                values = {name: self.strategy.reduce("sum", per_replica[name], axis=None)
+                          for name in self.logged}
+            return values
+
+        return tf.function(loop)
+
+    def train(self, on_checkpoint: Optional[Callable[[int], None]] = None) -> Dict[str, float]:
+        """Trains from the current step (call `restore` first) to num_train_steps, saving
+        every save_checkpoints_steps and calling `on_checkpoint(step)` after each save;
+        returns the last logged values."""
+        settings = self.settings
+        start_step = self.step
+        if start_step >= settings.num_train_steps:
+            logging.info("already at step %d of %d: nothing to train", start_step,
+                         settings.num_train_steps)
+            return {}
+        iterator = iter(self.distribute(
+            lambda context: self.train_dataset(context).skip(start_step)))
+        loop = self._make_train_loop()
+        writer = (tf.summary.create_file_writer(os.path.join(settings.output_dir, "train"))
+                  if self.is_chief else tf.summary.create_noop_writer())
+        step, values = start_step, {}
+        last_time, last_step = time.monotonic(), start_step
+        while step < settings.num_train_steps:
+            steps = min(settings.iterations_per_loop, settings.num_train_steps - step,
+                        settings.save_checkpoints_steps - step % settings.save_checkpoints_steps,
+                        settings.log_steps - step % settings.log_steps)
+            outputs = loop(iterator, tf.constant(steps))
+            values = {name: float(value) for name, value in outputs.items()}
+            if not all(math.isfinite(v) for v in values.values()):
+                raise TrainingError(
+                    f"non-finite loss at step {step + steps} ({values}); stopping. The last "
+                    f"good checkpoint is {tf.train.latest_checkpoint(self.checkpoint_dir)}")
+            step = self.step
+            if step % settings.log_steps == 0 or step == settings.num_train_steps:
+                now = time.monotonic()
+                sequences_per_second = ((step - last_step) * settings.train_batch_size
+                                        / max(now - last_time, 1e-9))
+                self._log(writer, step, values, sequences_per_second)
+                last_time, last_step = time.monotonic(), step
+            if step % settings.save_checkpoints_steps == 0 or step == settings.num_train_steps:
+                self.save(step)
+                if on_checkpoint:
+                    on_checkpoint(step)
+                last_time = time.monotonic()  # evaluation time is not training throughput
+        return values
+
+    def _log(self, writer, step: int, values: Dict[str, float],
+             sequences_per_second: float) -> None:
+        settings = self.settings
+        learning_rate = float(self.optimizer.learning_rate)
+        tokens_per_second = sequences_per_second * self.sequence_length
+        utilization = (sequences_per_second * self.flops_per_sequence
+                       / (settings.peak_flops * self.strategy.num_replicas_in_sync)
+                       if settings.peak_flops else None)
+        with writer.as_default(step=step):
+            for name, value in values.items():
+                tf.summary.scalar(name, value)
+            tf.summary.scalar("learning_rate", learning_rate)
+            tf.summary.scalar("sequences_per_second", sequences_per_second)
+            tf.summary.scalar("tokens_per_second", tokens_per_second)
+            if utilization is not None:
+                tf.summary.scalar("model_flops_utilization", utilization)
+        writer.flush()
+        logging.info("step %d/%d | %s | lr %.3g | %.1f seq/s, %.0f tokens/s%s", step,
+                     settings.num_train_steps,
+                     ", ".join(f"{name} {value:.4f}" for name, value in values.items()),
+                     learning_rate, sequences_per_second, tokens_per_second,
+                     "" if utilization is None else f", MFU {utilization:.1%}")
+
+    def mean_losses(self, dataset: tf.data.Dataset, global_batch: int,
+                    max_batches: Optional[int] = None) -> Dict[str, float]:
+        """Means of the logged values over the full batches of a distributed dataset."""
+
+        @tf.function
+        def eval_step(features):
+            per_replica = self.strategy.run(
+                lambda f: self.replica_losses(f, False, global_batch), args=(features,))
+            return {name: self.strategy.reduce("sum", per_replica[name], axis=None)
+                    for name in self.logged}
+
+        totals: Dict[str, float] = {name: 0.0 for name in self.logged}
+        batches = 0
+        for features in dataset:
+            if max_batches is not None and batches >= max_batches:
+                break
+            for name, value in eval_step(features).items():
+                totals[name] += float(value)
+            batches += 1
+        if not batches:
+            raise TrainingError("the eval data holds no full batch")
+        return {name: total / batches for name, total in totals.items()} | {"batches": batches}
