@@ -12,46 +12,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from albert_tf.training.pretraining import PRECISIONS, PretrainingSettings  # noqa: E402
+from albert_tf.training.pretraining import PretrainingSettings  # noqa: E402
+from training_flags import (define_training_flags, exit_on_user_error,  # noqa: E402
+                            strategy_and_config, training_values)
 
 _DEFAULTS = {f.name: f.default for f in PretrainingSettings.__dataclass_fields__.values()}
 
+define_training_flags(PretrainingSettings)
 flags.DEFINE_string("input_file", None, "Training TFRecords: comma-separated globs.")
 flags.DEFINE_string("eval_file", None, "Eval TFRecords (default: --input_file).")
-flags.DEFINE_string("output_dir", None, "Checkpoints, summaries, results.", required=True)
-flags.DEFINE_string("albert_config_file", None, "albert_config.json (or use --preset).")
-flags.DEFINE_string("preset", None, "A named config (base, large, xlarge, xxlarge, tiny).")
-flags.DEFINE_string("init_checkpoint", None, "Warm-start model weights from this checkpoint.")
 flags.DEFINE_integer("max_seq_length", _DEFAULTS["max_seq_length"], "Record sequence length.")
 flags.DEFINE_integer("max_predictions_per_seq", _DEFAULTS["max_predictions_per_seq"],
                      "Record prediction slots.")
-flags.DEFINE_integer("train_batch_size", _DEFAULTS["train_batch_size"], "Global batch size.")
-flags.DEFINE_integer("eval_batch_size", _DEFAULTS["eval_batch_size"], "Global eval batch size.")
-flags.DEFINE_float("learning_rate", _DEFAULTS["learning_rate"], "Peak learning rate.")
-flags.DEFINE_enum("optimizer", _DEFAULTS["optimizer"], ["lamb", "adamw"], "Optimizer.")
-flags.DEFINE_float("poly_power", _DEFAULTS["poly_power"], "Polynomial decay power.")
-flags.DEFINE_integer("num_train_steps", _DEFAULTS["num_train_steps"], "Training steps.")
-flags.DEFINE_integer("num_warmup_steps", _DEFAULTS["num_warmup_steps"], "Warmup steps.")
-flags.DEFINE_integer("start_warmup_step", _DEFAULTS["start_warmup_step"], "Warmup start.")
-flags.DEFINE_integer("save_checkpoints_steps", _DEFAULTS["save_checkpoints_steps"],
-                     "Checkpoint interval.")
-flags.DEFINE_integer("keep_checkpoint_max", _DEFAULTS["keep_checkpoint_max"],
-                     "Checkpoints kept.")
-flags.DEFINE_integer("iterations_per_loop", _DEFAULTS["iterations_per_loop"],
-                     "Steps per tf.function call.")
 flags.DEFINE_bool("do_train", True, "Train.")
 flags.DEFINE_bool("do_eval", False, "Evaluate MLM/SOP on --eval_file.")
 flags.DEFINE_integer("max_eval_steps", _DEFAULTS["max_eval_steps"], "Most eval batches.")
-flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker", "tpu"],
-                  "tf.distribute strategy; auto picks the available devices.")
-flags.DEFINE_string("tpu", None, "TPU name or grpc:// address.")
-flags.DEFINE_integer("num_gpus", None, "GPUs to use (default: all).")
-flags.DEFINE_enum("precision", _DEFAULTS["precision"], list(PRECISIONS), "Compute precision.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
-flags.DEFINE_integer("seed", _DEFAULTS["seed"], "Seed for weights and data order.")
-flags.DEFINE_integer("log_steps", _DEFAULTS["log_steps"], "Steps between progress lines.")
-flags.DEFINE_float("peak_flops", None, "Peak FLOP/s of one replica's device at the chosen "
-                   "precision; when given, model-FLOPs utilization is logged.")
 
 
 def main(argv):
@@ -59,21 +34,12 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     import keras
 
-    from albert_tf.config import AlbertConfig, ConfigError
-    from albert_tf.data.files import InputFileError, expand_file_patterns
-    from albert_tf.data.pretraining_dataset import PretrainingRecordError
-    from albert_tf.training.distribution import StrategyError, create_strategy
-    from albert_tf.training.pretraining import TrainingError, run
-    from albert_tf.training.warm_start import CheckpointMismatchError
+    from albert_tf.data.files import expand_file_patterns
+    from albert_tf.training.pretraining import run
 
     values = flags.FLAGS
-    try:
-        # First: multi-worker collectives must be set up before any other TF work.
-        strategy = create_strategy(values.strategy, values.num_gpus, values.tpu)
-        if bool(values.albert_config_file) == bool(values.preset):
-            raise ConfigError("give exactly one of --albert_config_file and --preset")
-        config = (AlbertConfig.from_json_file(values.albert_config_file)
-                  if values.albert_config_file else AlbertConfig.from_preset(values.preset))
+    with exit_on_user_error("run_pretraining"):
+        strategy, config = strategy_and_config(values)
         train_files = expand_file_patterns(values.input_file, "input_file") \
             if values.do_train else []
         eval_files = expand_file_patterns(values.eval_file or values.input_file,
@@ -81,18 +47,11 @@ def main(argv):
             if values.do_eval else []
         keras.utils.set_random_seed(values.seed)
         settings = PretrainingSettings(
-            input_files=train_files, eval_files=eval_files, output_dir=values.output_dir,
-            albert_config=config, **{name: values[name].value for name in (
-                "init_checkpoint", "max_seq_length", "max_predictions_per_seq",
-                "train_batch_size", "eval_batch_size", "learning_rate", "optimizer",
-                "poly_power", "num_train_steps", "num_warmup_steps", "start_warmup_step",
-                "save_checkpoints_steps", "keep_checkpoint_max", "iterations_per_loop",
-                "do_train", "do_eval", "max_eval_steps", "precision", "jit_compile", "seed",
-                "log_steps", "peak_flops")})
+            input_files=train_files, eval_files=eval_files, albert_config=config,
+            **training_values(values), **{name: values[name].value for name in (
+                "max_seq_length", "max_predictions_per_seq", "do_train", "do_eval",
+                "max_eval_steps")})
         results = run(settings, strategy)
-    except (CheckpointMismatchError, ConfigError, InputFileError, PretrainingRecordError,
-            StrategyError, TrainingError) as error:
-        raise SystemExit(f"run_pretraining: {error}") from None
     logging.info("done: %s", results)
 
 

@@ -16,8 +16,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["albert_tf", "albert_tf.*"]),
     # The entry scripts live at the top level as thin wrappers around library code.
-    py_modules=["albert_params", "create_pretraining_data", "run_pretraining",
-                "train_sentencepiece"],
+    py_modules=["albert_params", "create_pretraining_data", "run_classifier", "run_pretraining",
+                "train_sentencepiece", "training_flags"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
@@ -36,6 +36,7 @@ setup(
             "albert-train-spm=train_sentencepiece:run",
             "albert-create-pretraining-data=create_pretraining_data:run",
             "albert-pretrain=run_pretraining:run",
+            "albert-classify=run_classifier:run",
         ],
     },
     classifiers=[

@@ -1,0 +1,147 @@
+"""Fine-tuning features: `[CLS] a [SEP] b [SEP]` packing, TFRecord cache, tf.data input.
+
+Truncation is longest-first from the end, as the original `_truncate_seq_pair`: while the
+pair is too long, drop the last token of the longer segment (of `b` on a tie).
+
+Each split is encoded once into `<cache_dir>/<split>.tfrecord` with a JSON sidecar that
+records what it was built from (task, labels, tokenizer model, casing, sequence length);
+a later run reuses it only when all of those match.
+"""
+
+import hashlib
+import json
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.data.example_encoding import ExampleEncoder
+from albert_tf.data.glue import InputExample, Task, TaskDataError
+from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
+from albert_tf.io_utils import atomic_path, write_atomically
+
+ENCODE_BATCH = 1024
+
+
+def truncate_longest_first(tokens_a: List[int], tokens_b: List[int], max_tokens: int) -> None:
+    """Drops tokens from the end of the longer list (b on a tie) until both fit, in place."""
+    while len(tokens_a) + len(tokens_b) > max_tokens:
+        (tokens_a if len(tokens_a) > len(tokens_b) else tokens_b).pop()
+
+
+def pack(tokens_a: List[int], tokens_b: Optional[List[int]],
+         max_seq_length: int) -> Tuple[List[int], List[int], List[int]]:
+    """(input_ids, input_mask, segment_ids), each max_seq_length long."""
+    tokens_a = list(tokens_a)
+    if tokens_b is None:
+        del tokens_a[max_seq_length - 2:]
+        ids = [CLS_ID] + tokens_a + [SEP_ID]
+        segments = [0] * len(ids)
+    else:
+        tokens_b = list(tokens_b)
+        truncate_longest_first(tokens_a, tokens_b, max_seq_length - 3)
+        ids = [CLS_ID] + tokens_a + [SEP_ID] + tokens_b + [SEP_ID]
+        segments = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
+    padding = max_seq_length - len(ids)
+    return ids + [0] * padding, [1] * len(ids) + [0] * padding, segments + [0] * padding
+
+
+def label_value(task: Task, example: InputExample):
+    """The label id (classification), the score (regression), or -1 / 0.0 for test rows."""
+    if task.is_regression:
+        return 0.0 if example.label is None else float(example.label)
+    return -1 if example.label is None else task.labels.index(example.label)
+
+
+def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: AlbertTokenizer,
+                    max_seq_length: int) -> Dict[str, np.ndarray]:
+    """Feature arrays [n, max_seq_length] plus `label_ids` [n] (int64 or float32)."""
+    if max_seq_length < 5:
+        raise TaskDataError(f"--max_seq_length={max_seq_length}: need at least 5 ([CLS] a [SEP] "
+                         "b [SEP])")
+    columns: Dict[str, list] = {"input_ids": [], "input_mask": [], "segment_ids": []}
+    for start in range(0, len(examples), ENCODE_BATCH):
+        chunk = examples[start:start + ENCODE_BATCH]
+        tokens_a = tokenizer.encode_batch([e.text_a for e in chunk])
+        tokens_b = (tokenizer.encode_batch([e.text_b for e in chunk])
+                    if chunk and chunk[0].text_b is not None else [None] * len(chunk))
+        for a, b in zip(tokens_a, tokens_b):
+            for name, values in zip(columns, pack(a, b, max_seq_length)):
+                columns[name].append(values)
+    features = {name: np.asarray(values, np.int64).reshape(-1, max_seq_length)
+                for name, values in columns.items()}
+    labels = [label_value(task, e) for e in examples]
+    features["label_ids"] = np.asarray(labels, np.float32 if task.is_regression else np.int64)
+    return features
+
+
+def _fingerprint(task: Task, tokenizer: AlbertTokenizer, max_seq_length: int,
+                 source: str) -> Dict[str, object]:
+    stat = os.stat(source)
+    return {"task": task.name, "labels": list(task.labels or []),
+            "source": os.path.abspath(source), "source_size": stat.st_size,
+            "source_mtime": stat.st_mtime,
+            "spm_model_sha256": hashlib.sha256(tokenizer.model_proto).hexdigest(),
+            "lower_case": tokenizer.lower_case, "max_seq_length": max_seq_length}
+
+
+def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
+                 tokenizer: AlbertTokenizer,
+                 max_seq_length: int) -> Tuple[str, List[InputExample], int]:
+    """(TFRecord path, examples, count) of one split, encoding it unless a matching cache
+    exists."""
+    source = task.path(data_dir, split)
+    examples = task.read(data_dir, split)
+    if not examples:
+        raise TaskDataError(f"{source}: no examples")
+    path = os.path.join(cache_dir, f"{split}.tfrecord")
+    sidecar = path + ".json"
+    fingerprint = _fingerprint(task, tokenizer, max_seq_length, source)
+    if os.path.exists(path) and os.path.exists(sidecar):
+        with open(sidecar, encoding="utf-8") as handle:
+            if json.load(handle) == {**fingerprint, "examples": len(examples)}:
+                logging.info("using cached %s (%d examples)", path, len(examples))
+                return path, examples, len(examples)
+    features = encode_examples(examples, task, tokenizer, max_seq_length)
+    labels = {"label_ids": features.pop("label_ids")[:, None]}
+    records = (ExampleEncoder().encode_batch(features, labels) if task.is_regression
+               else ExampleEncoder().encode_batch({**features, **labels}, {}))
+    with atomic_path(path) as temp_path, tf.io.TFRecordWriter(temp_path) as writer:
+        for record in records:
+            writer.write(record)
+    write_atomically(sidecar, (json.dumps({**fingerprint, "examples": len(examples)},
+                                          indent=2) + "\n").encode())
+    truncated = int(np.sum(features["input_mask"][:, -1]))
+    logging.info("encoded %s: %d examples -> %s (%d filled all %d positions, possibly "
+                 "truncated)", source, len(examples), path, truncated, max_seq_length)
+    return path, examples, len(examples)
+
+
+def classifier_dataset(path: str, max_seq_length: int, batch_size: int, is_training: bool,
+                       regression: bool, input_context: Optional[tf.distribute.InputContext]
+                       = None, seed: Optional[int] = None, shuffle_buffer: int = 10000
+                       ) -> tf.data.Dataset:
+    """Batches of int32 features and `label_ids` (float32 for regression). Training data
+    is sharded per input pipeline, shuffled, repeated, and drops the last partial batch;
+    eval/predict data keeps every example in file order."""
+    spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
+            for name in ("input_ids", "input_mask", "segment_ids")}
+    spec["label_ids"] = tf.io.FixedLenFeature([], tf.float32 if regression else tf.int64)
+    dataset = tf.data.TFRecordDataset(path)
+    if input_context:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+        if is_training:
+            dataset = dataset.shard(input_context.num_input_pipelines,
+                                    input_context.input_pipeline_id)
+    if is_training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed).repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=is_training)
+
+    def parse(records):
+        parsed = tf.io.parse_example(records, spec)
+        return {name: value if value.dtype == tf.float32 else tf.cast(value, tf.int32)
+                for name, value in parsed.items()}
+
+    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

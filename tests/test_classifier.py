@@ -1,0 +1,161 @@
+"""Fine-tuning: packing, cached features, warm start, and an end-to-end run on real SST-2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf.config import AlbertConfig
+from albert_tf.data.classifier_data import cached_split, pack, truncate_longest_first
+from albert_tf.data.glue import get_task
+from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+from albert_tf.models import AlbertPretrainer
+from albert_tf.training.classifier import ClassifierRun, ClassifierSettings, run
+from albert_tf.training.distribution import create_strategy
+from tests.test_glue import GLUE_DIR
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SST2 = os.path.join(GLUE_DIR, "SST-2")
+needs_sst2 = pytest.mark.skipif(not os.path.exists(os.path.join(SST2, "train.tsv")),
+                                reason="SST-2 not present in ../shared/data/glue")
+
+
+def test_truncation_drops_from_the_end_of_the_longer_segment():
+    a, b = list(range(10)), list(range(100, 104))
+    truncate_longest_first(a, b, 8)
+    assert (a, b) == ([0, 1, 2, 3], [100, 101, 102, 103])  # a shrank to b's length, then tie
+    a, b = [1, 2, 3], [4, 5, 6]
+    truncate_longest_first(a, b, 5)
+    assert (a, b) == ([1, 2, 3], [4, 5])  # on a tie b loses first
+    ids, mask, segments = pack([7, 8, 9], [5, 6], 8)
+    assert ids == [2, 7, 8, 9, 3, 5, 6, 3] and mask == [1] * 8
+    assert segments == [0, 0, 0, 0, 0, 1, 1, 1]
+    ids, mask, segments = pack([7, 8, 9, 10, 11], None, 5)
+    assert ids == [2, 7, 8, 9, 3] and segments == [0] * 5
+    ids, mask, _ = pack([7], None, 5)
+    assert ids == [2, 7, 3, 0, 0] and mask == [1, 1, 1, 0, 0]
+
+
+@pytest.fixture(scope="module")
+def sst2(tmp_path_factory):
+    """A slice of real SST-2 train, the real dev set, a SentencePiece model, a tiny config."""
+    if not os.path.exists(os.path.join(SST2, "train.tsv")):
+        pytest.skip("SST-2 not present in ../shared/data/glue")
+    folder = tmp_path_factory.mktemp("sst2")
+    data = folder / "SST-2"
+    data.mkdir()
+    with open(os.path.join(SST2, "train.tsv"), encoding="utf-8") as handle:
+        lines = handle.readlines()
+    (data / "train.tsv").write_text("".join(lines[:4001]), encoding="utf-8")
+    for split in ("dev", "test"):
+        (data / f"{split}.tsv").write_bytes(open(os.path.join(SST2, f"{split}.tsv"), "rb").read())
+    corpus = folder / "corpus.txt"
+    corpus.write_text("".join(line.split("\t")[0] + "\n" for line in lines[1:20001]),
+                      encoding="utf-8")
+    spm_model = train_sentencepiece([str(corpus)], str(folder / "spm"), vocab_size=2000)
+    config = AlbertConfig.from_preset("tiny", vocab_size=2000, hidden_size=64,
+                                      intermediate_size=128, num_hidden_layers=2,
+                                      embedding_size=32)
+    return str(data), spm_model, config, folder
+
+
+def settings_for(sst2, output_dir, **overrides):
+    data, spm_model, config, _ = sst2
+    values = dict(task=get_task("SST-2"), data_dir=data, spm_model_file=spm_model,
+                  albert_config=config, output_dir=str(output_dir), max_seq_length=64,
+                  train_batch_size=32, eval_batch_size=64, predict_batch_size=64,
+                  learning_rate=1e-3, num_train_steps=400, num_warmup_steps=40,
+                  save_checkpoints_steps=200, iterations_per_loop=50, log_steps=100,
+                  do_train=True, do_eval=True, do_predict=True, seed=3)
+    values.update(overrides)
+    return ClassifierSettings(**values)
+
+
+def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
+    results = run(settings_for(sst2, tmp_path), create_strategy("one_device"))
+    dev = get_task("SST-2").read(sst2[0], "dev")
+    majority = max(np.mean([e.label == "1" for e in dev]), np.mean([e.label == "0" for e in dev]))
+    assert results["best"]["accuracy"] > majority + 0.1, (results, majority)
+
+    report = json.loads((tmp_path / "eval_results.json").read_text())
+    assert [e["step"] for e in report["evaluations"]] == [200, 400]
+    assert report["best"] == max(report["evaluations"], key=lambda e: e["accuracy"])
+    assert report["main_metric"] == "accuracy"
+    assert (tmp_path / "best" / "model.index").exists()
+
+    lines = (tmp_path / "SST-2.tsv").read_text().splitlines()
+    test = get_task("SST-2").read(sst2[0], "test")
+    assert lines[0] == "index\tprediction" and len(lines) == len(test) + 1
+    assert [line.split("\t")[0] for line in lines[1:]] == [e.index for e in test]
+    assert {line.split("\t")[1] for line in lines[1:]} <= {"0", "1"}
+
+
+def test_features_are_cached_and_rebuilt_when_settings_change(sst2, tmp_path):
+    data, spm_model, _, _ = sst2
+    tokenizer = AlbertTokenizer(spm_model)
+    task = get_task("SST-2")
+    path, examples, count = cached_split(task, "dev", data, str(tmp_path), tokenizer, 32)
+    first = os.stat(path).st_mtime_ns
+    assert cached_split(task, "dev", data, str(tmp_path), tokenizer, 32)[0] == path
+    assert os.stat(path).st_mtime_ns == first
+    records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    assert len(records) == count == len(examples)
+    parsed = tf.train.Example.FromString(records[0]).features.feature
+    expected = pack(tokenizer.encode(examples[0].text_a), None, 32)[0]
+    assert list(parsed["input_ids"].int64_list.value) == expected
+    assert list(parsed["label_ids"].int64_list.value) == [int(examples[0].label)]
+    cached_split(task, "dev", data, str(tmp_path), tokenizer, 48)
+    assert len(tf.train.Example.FromString(next(
+        tf.data.TFRecordDataset(path).as_numpy_iterator())).features.feature[
+            "input_ids"].int64_list.value) == 48
+
+
+def test_warm_start_from_a_pretraining_checkpoint_reports_the_fresh_head(sst2, tmp_path):
+    _, _, config, _ = sst2
+    pretrainer = AlbertPretrainer(config)
+    prefix = tf.train.Checkpoint(model=pretrainer).write(str(tmp_path / "pretrained" / "ckpt"))
+    runner = ClassifierRun(settings_for(sst2, tmp_path / "run", init_checkpoint=prefix),
+                           create_strategy("one_device"))
+    assert runner.restore() == 0
+    for expected, got in zip(pretrainer.encoder.weights, runner.model.encoder.weights):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy(), err_msg=got.path)
+    report = runner.warm_start_report
+    assert report.root == "model/encoder"
+    assert report.fresh and all(name.startswith("classifier/") for name in report.fresh)
+
+
+def test_regression_reports_pearson_and_spearman(tmp_path, sst2):
+    stsb = os.path.join(GLUE_DIR, "STS-B")
+    if not os.path.exists(os.path.join(stsb, "train.tsv")):
+        pytest.skip("STS-B not present")
+    data = tmp_path / "STS-B"
+    data.mkdir()
+    for split, rows in (("train", 801), ("dev", 201)):
+        with open(os.path.join(stsb, f"{split}.tsv"), encoding="utf-8") as handle:
+            (data / f"{split}.tsv").write_text("".join(handle.readlines()[:rows]))
+    settings = settings_for(sst2, tmp_path / "run", task=get_task("STS-B"), data_dir=str(data),
+                            num_train_steps=40, save_checkpoints_steps=40, do_predict=False)
+    results = run(settings, create_strategy("one_device"))
+    assert set(results["best"]) == {"step", "pearson", "spearman", "examples"}
+    assert results["best"]["examples"] == 200 and -1 <= results["best"]["pearson"] <= 1
+
+
+def test_command_line_errors(sst2, tmp_path):
+    data, spm_model, config, folder = sst2
+    config_file = folder / "config.json"
+    config.to_json_file(str(config_file))
+    base = [sys.executable, os.path.join(ROOT, "run_classifier.py"), f"--data_dir={data}",
+            f"--output_dir={tmp_path}", f"--spm_model_file={spm_model}",
+            f"--albert_config_file={config_file}", "--do_train", "--strategy=one_device"]
+    result = subprocess.run(base + ["--task_name=sst"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode != 0
+    assert "run_classifier: --task_name: unknown task 'sst'; supported: CoLA" in result.stderr
+    result = subprocess.run(base + ["--task_name=custom"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode != 0 and "--task_name=custom needs --text_a_column" in result.stderr
+    assert "Traceback" not in result.stderr
