@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
-from albert_tf.data.classifier_data import cached_split, pack, truncate_longest_first
-from albert_tf.data.glue import get_task
+from albert_tf.data.classifier_data import (cached_split, encode_examples, pack,
+                                            truncate_longest_first)
+from albert_tf.data.glue import InputExample, TaskDataError, get_task
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
 from albert_tf.models import AlbertPretrainer
 from albert_tf.training.classifier import ClassifierRun, ClassifierSettings, run
@@ -38,6 +39,8 @@ def test_truncation_drops_from_the_end_of_the_longer_segment():
     assert ids == [2, 7, 8, 9, 3] and segments == [0] * 5
     ids, mask, _ = pack([7], None, 5)
     assert ids == [2, 7, 3, 0, 0] and mask == [1, 1, 1, 0, 0]
+    with pytest.raises(TaskDataError, match="--max_seq_length=4: need at least 5"):
+        encode_examples([InputExample("0", "a")], get_task("SST-2"), None, 4)
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +101,12 @@ def test_features_are_cached_and_rebuilt_when_settings_change(sst2, tmp_path):
     data, spm_model, _, _ = sst2
     tokenizer = AlbertTokenizer(spm_model)
     task = get_task("SST-2")
-    path, examples, count = cached_split(task, "dev", data, str(tmp_path), tokenizer, 32)
+    path, examples = cached_split(task, "dev", data, str(tmp_path), tokenizer, 32)
     first = os.stat(path).st_mtime_ns
     assert cached_split(task, "dev", data, str(tmp_path), tokenizer, 32)[0] == path
     assert os.stat(path).st_mtime_ns == first
     records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
-    assert len(records) == count == len(examples)
+    assert len(records) == len(examples) == 872
     parsed = tf.train.Example.FromString(records[0]).features.feature
     expected = pack(tokenizer.encode(examples[0].text_a), None, 32)[0]
     assert list(parsed["input_ids"].int64_list.value) == expected

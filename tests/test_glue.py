@@ -109,6 +109,10 @@ def test_custom_csv_collects_labels_from_train(tmp_path):
     assert train[0].text_a == "Great, really" and train[0].label == "good"
     with pytest.raises(TaskDataError, match=r"no column 'text' in the header"):
         custom_task(str(tmp_path), "text", None, "stars", regression=False)
+    write(tmp_path / "test.tsv", "review\nok\n")
+    with pytest.raises(TaskDataError, match=r"exactly one of .tsv or .csv, found \['.tsv', '.csv'\]"):
+        custom_task(str(tmp_path), "review", None, "stars", regression=False)
+    (tmp_path / "test.tsv").unlink()
     regression = custom_task(str(tmp_path), "review", None, "stars", regression=True)
     with pytest.raises(TaskDataError, match=r"train.csv:2: score 'good' is not a number"):
         regression.read(str(tmp_path), "train")

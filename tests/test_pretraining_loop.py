@@ -159,6 +159,16 @@ def test_resuming_with_a_different_model_is_a_clear_error(data, trained, tmp_pat
         run(settings_for(data, copy, albert_config=other), create_strategy("one_device"))
 
 
+def test_resuming_with_another_optimizer_setup_is_a_clear_error(data, trained, tmp_path):
+    _, _, run_dir = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    with pytest.raises(TrainingError, match="cannot resume from .*ckpt-600: it was written by "
+                                            "a different model or optimizer"):
+        run(settings_for(data, copy, precision="mixed_float16", num_train_steps=700),
+            create_strategy("one_device"))
+
+
 def test_mixed_float16_scales_the_loss_and_resumes(data, tmp_path):
     settings = settings_for(data, tmp_path, precision="mixed_float16", num_train_steps=10,
                             save_checkpoints_steps=10, iterations_per_loop=5, log_steps=5)
@@ -182,6 +192,8 @@ def test_bad_settings_are_clear_errors(data, tmp_path):
         run(settings_for(data, tmp_path, train_batch_size=0), create_strategy("one_device"))
     with pytest.raises(TrainingError, match="at least one of --do_train and --do_eval"):
         run(settings_for(data, tmp_path, do_train=False), create_strategy("one_device"))
+    with pytest.raises(TrainingError, match="--peak_flops must be positive, got -1"):
+        run(settings_for(data, tmp_path, peak_flops=-1.0), create_strategy("one_device"))
 
 
 def pretrain_command(data, output_dir, *extra):

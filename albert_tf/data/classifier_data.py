@@ -89,8 +89,8 @@ def _fingerprint(task: Task, tokenizer: AlbertTokenizer, max_seq_length: int,
 
 def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
                  tokenizer: AlbertTokenizer,
-                 max_seq_length: int) -> Tuple[str, List[InputExample], int]:
-    """(TFRecord path, examples, count) of one split, encoding it unless a matching cache
+                 max_seq_length: int) -> Tuple[str, List[InputExample]]:
+    """(TFRecord path, examples) of one split, encoding it unless a matching cache
     exists."""
     source = task.path(data_dir, split)
     examples = task.read(data_dir, split)
@@ -103,7 +103,7 @@ def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
         with open(sidecar, encoding="utf-8") as handle:
             if json.load(handle) == {**fingerprint, "examples": len(examples)}:
                 logging.info("using cached %s (%d examples)", path, len(examples))
-                return path, examples, len(examples)
+                return path, examples
     features = encode_examples(examples, task, tokenizer, max_seq_length)
     labels = {"label_ids": features.pop("label_ids")[:, None]}
     records = (ExampleEncoder().encode_batch(features, labels) if task.is_regression
@@ -116,7 +116,7 @@ def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
     truncated = int(np.sum(features["input_mask"][:, -1]))
     logging.info("encoded %s: %d examples -> %s (%d filled all %d positions, possibly "
                  "truncated)", source, len(examples), path, truncated, max_seq_length)
-    return path, examples, len(examples)
+    return path, examples
 
 
 def classifier_dataset(path: str, max_seq_length: int, batch_size: int, is_training: bool,

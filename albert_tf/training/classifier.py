@@ -67,6 +67,7 @@ class ClassifierRun(TrainingLoop):
         super().__init__(settings, strategy)
         self.best_dir = os.path.join(settings.output_dir, "best")
         self.history: List[Dict[str, float]] = []
+        self._splits: Dict[str, tuple] = {}
 
     def build_model(self) -> AlbertClassifier:
         return AlbertClassifier(self.settings.albert_config, self.task.num_outputs,
@@ -83,15 +84,20 @@ class ClassifierRun(TrainingLoop):
         return step
 
     def split(self, name: str):
-        return cached_split(self.task, name, self.settings.data_dir, self.cache_dir,
-                            self.tokenizer, self.settings.max_seq_length)
+        """(TFRecord path, examples) of a split, read and encoded once per run."""
+        if name not in self._splits:
+            self._splits[name] = cached_split(self.task, name, self.settings.data_dir,
+                                              self.cache_dir, self.tokenizer,
+                                              self.settings.max_seq_length)
+        return self._splits[name]
 
     def _dataset(self, path: str, batch_size: int, is_training: bool, context=None):
         return classifier_dataset(path, self.settings.max_seq_length, batch_size, is_training,
                                   self.task.is_regression, context, seed=self.settings.seed)
 
     def train_dataset(self, context):
-        return self._dataset(self._train_path, self.settings.train_batch_size, True, context)
+        return self._dataset(self.split("train")[0], self.settings.train_batch_size, True,
+                             context)
 
     def replica_losses(self, features, training, global_batch):
         logits = self.model(features, training=training)  # [batch, outputs] float32
@@ -109,7 +115,7 @@ class ClassifierRun(TrainingLoop):
     # -- training with evaluation ----------------------------------------------------------
 
     def train(self, on_checkpoint=None) -> Dict[str, float]:
-        self._train_path, _, count = self.split("train")
+        count = len(self.split("train")[1])
         logging.info("training on %d examples, %d steps of %d (%.1f epochs)", count,
                      self.settings.num_train_steps, self.settings.train_batch_size,
                      self.settings.num_train_steps * self.settings.train_batch_size / count)
@@ -131,7 +137,7 @@ class ClassifierRun(TrainingLoop):
         mismatched) add their metrics with the split's suffix."""
         results: Dict[str, float] = {"step": self.step}
         for split in [s for s in self.task.files if s == "dev" or s.startswith("dev_")]:
-            path, examples, _ = self.split(split)
+            path, examples = self.split(split)
             outputs = self.predict_outputs(path, self.settings.eval_batch_size)
             if self.task.is_regression:
                 labels, predictions = [float(e.label) for e in examples], outputs
@@ -182,18 +188,18 @@ class ClassifierRun(TrainingLoop):
     def restore_best(self) -> str:
         """Loads the best evaluated weights (else keeps the current ones); returns which."""
         prefix = os.path.join(self.best_dir, "model")
-        if tf.io.gfile.exists(prefix + ".index"):
-            tf.train.Checkpoint(model=self.model).read(prefix).expect_partial()
-            return f"best ({self.task.main_metric} at step {self.best['step']})" \
-                if self.best else "best"
-        return f"latest (step {self.step})"
+        if not tf.io.gfile.exists(prefix + ".index"):
+            return f"latest (step {self.step})"
+        tf.train.Checkpoint(model=self.model).read(prefix).expect_partial()
+        best = self.best
+        return f"best ({self.task.main_metric} at step {best['step']})" if best else "best"
 
     def predict(self) -> List[str]:
         """Writes `<submission name>.tsv` (`index<TAB>prediction`) for each test split."""
         which = self.restore_best()
         written = []
         for split, name in self.task.submission_names.items():
-            path, examples, _ = self.split(split)
+            path, examples = self.split(split)
             outputs = self.predict_outputs(path, self.settings.predict_batch_size)
             if self.task.is_regression:
                 predictions = [f"{value:.3f}" for value in outputs]

@@ -188,7 +188,7 @@ class TrainingLoop:
         if latest:
             try:
                 self.checkpoint.restore(latest).assert_existing_objects_matched()
-            except (AssertionError, ValueError) as error:
+            except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise TrainingError(
                     f"cannot resume from {latest}: it was written by a different model or "
                     f"optimizer ({str(error).splitlines()[0][:300]}); rerun with the settings "

@@ -114,10 +114,7 @@ def _match(graph, root_id: int, root: keras.layers.Layer) -> Dict[int, object]:
         if node_id in matches:
             continue
         matches[node_id] = live
-        try:
-            children = tf.train.TrackableView(live).children(live)
-        except (AttributeError, TypeError):
-            continue
+        children = tf.train.TrackableView(live).children(live)
         for child in graph.nodes[node_id].children:
             if child.local_name in children:
                 stack.append((child.node_id, children[child.local_name]))
