@@ -162,3 +162,100 @@ def test_command_line_errors(sst2, tmp_path):
                             timeout=300)
     assert result.returncode != 0 and "--task_name=custom needs --text_a_column" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def final_state(output_dir, step):
+    reader = tf.train.load_checkpoint(str(output_dir / "checkpoints" / f"ckpt-{step}"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def test_a_crashed_fine_tuning_run_resumes_with_its_evaluation_history(sst2, tmp_path):
+    _, _, config, _ = sst2
+    deterministic = dict(albert_config=config.replace(hidden_dropout_prob=0.0,
+                                                      attention_probs_dropout_prob=0.0),
+                         dropout_rate=0.0, num_train_steps=90, save_checkpoints_steps=30,
+                         iterations_per_loop=30, do_predict=False)
+    straight = run(settings_for(sst2, tmp_path / "straight", **deterministic),
+                   create_strategy("one_device"))
+
+    class Crash(Exception):
+        pass
+
+    crashed = ClassifierRun(settings_for(sst2, tmp_path / "crashed", **deterministic),
+                            create_strategy("one_device"))
+    crashed.restore()
+
+    def evaluate_then_crash(step):
+        crashed.evaluate_and_keep_best(step)
+        if step == 60:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        crashed.train(evaluate_then_crash)
+    report = json.loads((tmp_path / "crashed" / "eval_results.json").read_text())
+    assert [e["step"] for e in report["evaluations"]] == [30, 60]
+
+    resumed = run(settings_for(sst2, tmp_path / "crashed", **deterministic),
+                  create_strategy("one_device"))
+    report = json.loads((tmp_path / "crashed" / "eval_results.json").read_text())
+    expected = json.loads((tmp_path / "straight" / "eval_results.json").read_text())
+    assert [e["step"] for e in report["evaluations"]] == [30, 60, 90]
+    for got, want in zip(report["evaluations"], expected["evaluations"]):
+        assert got["accuracy"] == pytest.approx(want["accuracy"], abs=1.5 / 872), (got, want)
+    assert resumed["best"]["step"] == straight["best"]["step"]
+    want, got = final_state(tmp_path / "straight", 90), final_state(tmp_path / "crashed", 90)
+    assert want.keys() == got.keys()
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+MIRRORED_SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+import keras
+from albert_tf.config import AlbertConfig
+from albert_tf.data.glue import get_task
+from albert_tf.training.classifier import ClassifierSettings, run
+from albert_tf.training.distribution import create_strategy
+data, spm_model, config_file, out = json.loads(sys.argv[1])
+config = AlbertConfig.from_json_file(config_file).replace(
+    hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+results = {}
+for name in ("one_device", "mirrored"):
+    keras.utils.set_random_seed(7)
+    strategy = create_strategy(name)
+    settings = ClassifierSettings(
+        task=get_task("SST-2"), data_dir=data, spm_model_file=spm_model, albert_config=config,
+        output_dir=out + "/" + name, max_seq_length=64, train_batch_size=32,
+        eval_batch_size=64, learning_rate=1e-3, num_train_steps=20, num_warmup_steps=4,
+        save_checkpoints_steps=20, iterations_per_loop=10, log_steps=10, dropout_rate=0.0,
+        do_train=True, do_eval=True, seed=3)
+    values = run(settings, strategy)
+    results[name] = {"replicas": strategy.num_replicas_in_sync, **values["train"],
+                     **{"eval_" + k: v for k, v in values["eval"].items()}}
+print(json.dumps(results))
+"""
+
+
+def test_mirrored_fine_tuning_over_two_cpus_matches_one_device(sst2, tmp_path):
+    data, spm_model, config, folder = sst2
+    config_file = tmp_path / "config.json"
+    config.to_json_file(str(config_file))
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT,
+         json.dumps([data, spm_model, str(config_file), str(tmp_path)])],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    one, two = values["one_device"], values["mirrored"]
+    assert one["replicas"] == 1 and two["replicas"] == 2
+    for name in ("loss", "accuracy", "eval_accuracy"):
+        assert two[name] == pytest.approx(one[name], rel=1e-4, abs=1.5 / 872), name
+    want, got = final_state(tmp_path / "one_device", 20), final_state(tmp_path / "mirrored", 20)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)

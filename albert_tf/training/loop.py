@@ -13,7 +13,8 @@ optimizer's sum of gradients gives the one-device update.
 Resuming: the step is the optimizer's iteration count, restored from the latest checkpoint
 together with weights and optimizer slots; the training data skips the batches already
 consumed, so with a fixed seed a resumed run sees exactly the batches an uninterrupted one
-would. Under MultiWorkerMirrored only the chief keeps checkpoints and summaries.
+would (and ends with the same weights when dropout is off: Keras does not checkpoint the
+state of its dropout seed generators, so after a resume the dropout masks differ). Under MultiWorkerMirrored only the chief keeps checkpoints and summaries.
 """
 
 import dataclasses
@@ -136,6 +137,9 @@ class TrainingLoop:
         # workers must still take part in saving, so they write to a scratch folder.
         self.is_chief = strategy.extended.should_checkpoint
         keras.mixed_precision.set_global_policy(settings.precision)
+        # The seed fixes the initial weights and dropout too, not only the data order, so two
+        # runs with the same settings in one process train identically.
+        keras.utils.set_random_seed(settings.seed)
         with strategy.scope():
             self.model = self.build_model()
             optimizer = create_optimizer(
