@@ -36,6 +36,10 @@ flags.DEFINE_integer("predict_batch_size", _DEFAULTS["predict_batch_size"],
 flags.DEFINE_bool("do_train", False, "Fine-tune on train.")
 flags.DEFINE_bool("do_eval", False, "Evaluate on dev after every checkpoint.")
 flags.DEFINE_bool("do_predict", False, "Write GLUE submission files for the test split(s).")
+flags.DEFINE_string("export_dir", None, "Export the best weights for TF Serving to "
+                    "<export_dir>/<export_model_name>/<version>/ when done.")
+flags.DEFINE_string("export_model_name", None, "Model name under --export_dir (default: the "
+                    "task name, lower-cased).")
 flags.DEFINE_string("text_a_column", None, "custom: the first text column's header name.")
 flags.DEFINE_string("text_b_column", None, "custom: the second text column, if any.")
 flags.DEFINE_string("label_column", "label", "custom: the label column's header name.")
@@ -59,19 +63,17 @@ def load_task(values):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    import keras
-
     from albert_tf.training.classifier import run
 
     values = flags.FLAGS
     with exit_on_user_error("run_classifier"):
         strategy, config = strategy_and_config(values)
-        keras.utils.set_random_seed(values.seed)
         settings = ClassifierSettings(
             task=load_task(values), albert_config=config, **training_values(values, RENAMES),
             **{name: values[name].value for name in (
                 "data_dir", "spm_model_file", "do_lower_case", "max_seq_length",
-                "predict_batch_size", "do_train", "do_eval", "do_predict")})
+                "predict_batch_size", "do_train", "do_eval", "do_predict", "export_dir",
+                "export_model_name")})
         results = run(settings, strategy)
     logging.info("done: %s", results)
 

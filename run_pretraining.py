@@ -32,8 +32,6 @@ flags.DEFINE_integer("max_eval_steps", _DEFAULTS["max_eval_steps"], "Most eval b
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    import keras
-
     from albert_tf.data.files import expand_file_patterns
     from albert_tf.training.pretraining import run
 
@@ -45,7 +43,6 @@ def main(argv):
         eval_files = expand_file_patterns(values.eval_file or values.input_file,
                                           "eval_file" if values.eval_file else "input_file") \
             if values.do_eval else []
-        keras.utils.set_random_seed(values.seed)
         settings = PretrainingSettings(
             input_files=train_files, eval_files=eval_files, albert_config=config,
             **training_values(values), **{name: values[name].value for name in (

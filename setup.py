@@ -16,8 +16,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["albert_tf", "albert_tf.*"]),
     # The entry scripts live at the top level as thin wrappers around library code.
-    py_modules=["albert_params", "create_pretraining_data", "run_classifier", "run_pretraining",
-                "train_sentencepiece", "training_flags"],
+    py_modules=["albert_params", "create_pretraining_data", "export_model", "run_classifier",
+                "run_pretraining", "train_sentencepiece", "training_flags"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
@@ -26,6 +26,7 @@ setup(
         "keras-nlp>=0.32,<0.33",
         "sentencepiece>=0.2,<0.3",
         "tensorboard>=2.20",
+        "tensorflow-serving-api>=2.21,<2.22",
         "absl-py>=2.0,<3",
         "numpy>=1.26,<3",
     ],
@@ -37,6 +38,7 @@ setup(
             "albert-create-pretraining-data=create_pretraining_data:run",
             "albert-pretrain=run_pretraining:run",
             "albert-classify=run_classifier:run",
+            "albert-export=export_model:run",
         ],
     },
     classifiers=[

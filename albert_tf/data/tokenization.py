@@ -101,14 +101,24 @@ class AlbertTokenizer:
         """True when the piece starts a word (whole-word masking groups the rest with it)."""
         return self._word_start[token_id]
 
-    def encode_tf(self, texts) -> tf.RaggedTensor:
-        """Graph path: string tensor [batch] -> int32 ragged ids [batch, (tokens)]."""
+    @property
+    def tf_tokenizer(self) -> tf_text.SentencepieceTokenizer:
+        """The tensorflow-text op over the same model (created once, on first use).
+
+        Its resource is owned by an eager kernel, and `tf.random.set_seed` (which
+        `keras.utils.set_random_seed` calls) clears the kernel cache and so deletes it:
+        seed first, then tokenize in the graph.
+        """
         if self._tf_tokenizer is None:
             self._tf_tokenizer = tf_text.SentencepieceTokenizer(
                 model=self.model_proto, out_type=tf.int32)
+        return self._tf_tokenizer
+
+    def encode_tf(self, texts) -> tf.RaggedTensor:
+        """Graph path: string tensor [batch] -> int32 ragged ids [batch, (tokens)]."""
         texts = preprocess_text_tf(tf.convert_to_tensor(texts, tf.string),
                                    self.lower_case, self.keep_accents)
-        return self._tf_tokenizer.tokenize(texts)
+        return self.tf_tokenizer.tokenize(texts)
 
 
 def train_sentencepiece(

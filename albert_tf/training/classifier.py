@@ -42,6 +42,8 @@ class ClassifierSettings(LoopSettings):
     do_train: bool = True
     do_eval: bool = False
     do_predict: bool = False
+    export_dir: Optional[str] = None
+    export_model_name: Optional[str] = None  # default: the task name, lower-cased
     train_batch_size: int = 32
     eval_batch_size: int = 8
     learning_rate: float = 5e-5
@@ -68,6 +70,7 @@ class ClassifierRun(TrainingLoop):
         self.best_dir = os.path.join(settings.output_dir, "best")
         self.history: List[Dict[str, float]] = []
         self._splits: Dict[str, tuple] = {}
+        self._predict = None
 
     def build_model(self) -> AlbertClassifier:
         return AlbertClassifier(self.settings.albert_config, self.task.num_outputs,
@@ -126,8 +129,10 @@ class ClassifierRun(TrainingLoop):
 
     def predict_outputs(self, path: str, batch_size: int) -> np.ndarray:
         """Logits [n, classes] (classification) or scores [n] (regression), in file order."""
-        predict = tf.function(lambda features: self.model(features, training=False))
-        outputs = [predict(features).numpy()
+        if self._predict is None:  # traced once per run, not once per evaluation
+            self._predict = tf.function(lambda features: self.model(features, training=False),
+                                        reduce_retracing=True)
+        outputs = [self._predict(features).numpy()
                    for features in self._dataset(path, batch_size, False)]
         outputs = np.concatenate(outputs)
         return outputs[:, 0] if self.task.is_regression else outputs
@@ -215,6 +220,18 @@ class ClassifierRun(TrainingLoop):
             written.append(target)
         return written
 
+    def export(self) -> str:
+        """Exports the best (else latest) weights for TF Serving; returns the version folder."""
+        from albert_tf.export.saved_model import (ServingModule, export_saved_model,
+                                                  load_serving_model)
+
+        model = load_serving_model(self.settings.albert_config, self.settings.output_dir,
+                                   self.task.num_outputs, flag="output_dir")
+        module = ServingModule(model, self.tokenizer, self.settings.max_seq_length,
+                               self.task.labels, text_pair=self.task.text_b is not None)
+        name = self.settings.export_model_name or self.task.name.lower()
+        return export_saved_model(module, self.settings.export_dir, name)
+
 
 def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:
     """Trains, evaluates and predicts as the settings ask; returns what each produced."""
@@ -233,4 +250,6 @@ def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[
         results["best"] = runner.best
     if settings.do_predict:
         results["predictions"] = runner.predict()
+    if settings.export_dir and runner.is_chief:
+        results["export"] = runner.export()
     return results

@@ -1,0 +1,104 @@
+"""Export a trained ALBERT as a SavedModel that TF Serving loads.
+
+Writes `<export_dir>/<model_name>/<version>/` (the next free version; never replaces one)
+with a raw-text `serving_default` signature (in-graph SentencePiece), an ids-only
+signature, and warm-up requests. Examples:
+
+    # a classifier fine-tuned with run_classifier (its best weights are used)
+    python export_model.py --init_checkpoint=runs/sst2 --task_name=SST-2 \
+        --spm_model_file=spm/albert.model --max_seq_length=128 --export_dir=exports
+
+    # a pretrained encoder: encode / serving_default / encode_text_pair signatures
+    python export_model.py --init_checkpoint=runs/pretrain --encoder_only \
+        --spm_model_file=spm/albert.model --export_dir=exports --model_name=albert_encoder
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+from training_flags import exit_on_user_error  # noqa: E402
+
+flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix, checkpoint folder, or run "
+                    "folder of run_classifier / run_pretraining.", required=True)
+flags.DEFINE_string("albert_config_file", None,
+                    "albert_config.json (default: the one in the run folder).")
+flags.DEFINE_string("spm_model_file", None, "SentencePiece model (for the text signatures).")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the text (as in training).")
+flags.DEFINE_string("task_name", None, "The fine-tuning task (GLUE name or 'custom'); gives "
+                    "the labels and whether the text signature takes a pair.")
+flags.DEFINE_list("labels", None, "custom: label strings in id order.")
+flags.DEFINE_enum("task_type", "classification", ["classification", "regression"],
+                  "custom: what the model predicts.")
+flags.DEFINE_bool("text_pair", False, "custom: the text signature takes text_a and text_b.")
+flags.DEFINE_bool("encoder_only", False, "Export the encoder (pooled and sequence outputs).")
+flags.DEFINE_string("export_dir", None, "Folder TF Serving watches.", required=True)
+flags.DEFINE_string("model_name", "albert", "Model name (a folder under --export_dir).")
+flags.DEFINE_integer("max_seq_length", 512, "Longest packed input.")
+flags.DEFINE_bool("text_signatures", True, "Export raw-text signatures (tensorflow-text ops); "
+                  "--notext_signatures writes an ids-only model with core ops only.")
+flags.DEFINE_list("warmup_texts", None, "Texts for the warm-up requests (default: two "
+                  "built-in sentences).")
+
+
+def config_file(values) -> str:
+    if values.albert_config_file:
+        return values.albert_config_file
+    candidate = os.path.join(values.init_checkpoint, "albert_config.json")
+    if os.path.isfile(candidate):
+        return candidate
+    from albert_tf.config import ConfigError
+    raise ConfigError(f"--albert_config_file is needed: no albert_config.json in "
+                      f"{values.init_checkpoint}")
+
+
+def task_outputs(values):
+    """(labels or None, number of outputs or None for an encoder, text pair)."""
+    from albert_tf.data.glue import TaskDataError, get_task
+    from albert_tf.export.saved_model import ExportError
+
+    if values.encoder_only:
+        return None, None, False
+    if not values.task_name:
+        raise ExportError("give --task_name (a classifier) or --encoder_only")
+    if values.task_name.lower() != "custom":
+        task = get_task(values.task_name)
+        return task.labels, task.num_outputs, task.text_b is not None
+    if values.task_type == "regression":
+        return None, 1, values.text_pair
+    if not values.labels:
+        raise TaskDataError("--task_name=custom classification needs --labels")
+    return values.labels, len(values.labels), values.text_pair
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from albert_tf.config import AlbertConfig
+    from albert_tf.data.tokenization import AlbertTokenizer
+    from albert_tf.export.saved_model import (ServingModule, export_saved_model,
+                                              load_serving_model)
+
+    values = flags.FLAGS
+    with exit_on_user_error("export_model"):
+        labels, num_outputs, pair = task_outputs(values)
+        config = AlbertConfig.from_json_file(config_file(values))
+        model = load_serving_model(config, values.init_checkpoint, num_outputs)
+        tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)
+                     if values.spm_model_file else None)
+        module = ServingModule(model, tokenizer, values.max_seq_length, labels, pair,
+                               values.text_signatures)
+        path = export_saved_model(module, values.export_dir, values.model_name,
+                                  values.warmup_texts or ())
+    logging.info("done: %s", path)
+    print(path)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

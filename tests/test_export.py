@@ -1,0 +1,298 @@
+"""SavedModel export: layout, signatures, equality with the Keras model in a fresh process,
+warm-up records, serving edge cases, saved_model_cli and the export_model.py script."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf.config import AlbertConfig
+from albert_tf.data.classifier_data import pack
+from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+from albert_tf.export import saved_model as saved_model_lib
+from albert_tf.export.client import request_inputs
+from albert_tf.export.saved_model import (ExportError, ServingModule, existing_versions,
+                                          export_saved_model, load_serving_model)
+from albert_tf.models import AlbertClassifier, AlbertEncoder, AlbertPretrainer
+from albert_tf.training.warm_start import CheckpointMismatchError
+from tests.test_tokenization import UNICODE_TEXTS
+from tests.text_corpus import write_corpus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEQ = 24
+LABELS = ["contradiction", "entailment", "neutral"]
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A SentencePiece model, a config, and checkpoints of a classifier and an encoder."""
+    folder = tmp_path_factory.mktemp("export")
+    corpus = write_corpus(folder / "corpus.txt", 40, seed=8)
+    with open(corpus, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(UNICODE_TEXTS * 3))
+    spm_model = train_sentencepiece([corpus], str(folder / "spm"), vocab_size=300)
+    config = AlbertConfig.from_preset("tiny", vocab_size=300, max_position_embeddings=64)
+    config.to_json_file(str(folder / "albert_config.json"))
+    classifier = AlbertClassifier(config, len(LABELS))
+    tf.train.Checkpoint(model=classifier).write(str(folder / "classifier" / "model"))
+    encoder = AlbertEncoder(config)
+    tf.train.Checkpoint(encoder=encoder).write(str(folder / "encoder" / "encoder"))
+    return folder, spm_model, config
+
+
+def load(assets, num_outputs):
+    folder, _, config = assets
+    name = "classifier/model" if num_outputs else "encoder/encoder"
+    return load_serving_model(config, str(folder / name), num_outputs)
+
+
+def keras_outputs(model, tokenizer, text_a, text_b=None):
+    """Reference: the Python packing path, padded to SEQ, through the Keras model."""
+    rows = [pack(tokenizer.encode(a), tokenizer.encode(b) if text_b is not None else None, SEQ)
+            for a, b in zip(text_a, text_b if text_b is not None else text_a)]
+    features = {name: np.array([row[i] for row in rows], "int32")
+                for i, name in enumerate(("input_ids", "input_mask", "segment_ids"))}
+    return features, model(features, training=False)
+
+
+FRESH_PROCESS = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the SentencePiece ops)
+path, requests = sys.argv[1], json.load(sys.stdin)
+loaded = tf.saved_model.load(path)
+answers = {"signatures": sorted(loaded.signatures),
+           "imports_albert_tf": any(m.startswith("albert_tf") for m in sys.modules)}
+for key, (signature, inputs) in requests.items():
+    function = loaded.signatures[signature]
+    tensors = {name: tf.constant(value, tf.string if isinstance(value[0], str) else tf.int32)
+               for name, value in inputs.items()}
+    try:
+        outputs = function(**tensors)
+        answers[key] = {name: value.numpy().tolist() if value.dtype != tf.string
+                        else [v.decode() for v in value.numpy()] for name, value in outputs.items()}
+    except tf.errors.InvalidArgumentError as error:
+        answers[key] = {"error": error.message}
+print(json.dumps(answers))
+"""
+
+
+def run_fresh(path, requests):
+    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, path],
+                            input=json.dumps(requests), capture_output=True, text=True,
+                            timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_classifier_export_serves_text_and_ids_in_a_process_without_albert_tf(assets, tmp_path):
+    _, spm_model, _ = assets
+    model = load(assets, len(LABELS))
+    tokenizer = AlbertTokenizer(spm_model)
+    module = ServingModule(model, tokenizer, SEQ, LABELS, text_pair=True)
+    path = export_saved_model(module, str(tmp_path), "nli")
+    assert path == str(tmp_path / "nli" / "1")
+
+    rng = np.random.default_rng(0)
+    long_text = " ".join(["kalomi neru tavo"] * 200)  # far beyond SEQ tokens
+    text_a = UNICODE_TEXTS + [long_text, "", "Ça marche très bien"]
+    text_b = [text_a[i] for i in rng.permutation(len(text_a))]
+    features, want = keras_outputs(model, tokenizer, text_a, text_b)
+    batch_256 = [text_a[i % len(text_a)] for i in range(256)]
+    answers = run_fresh(path, {
+        "text": ("serving_default", {"text_a": text_a, "text_b": text_b}),
+        "ids": ("serve_ids", {name: value.tolist() for name, value in features.items()}),
+        "one": ("serving_default", {"text_a": [text_a[1]], "text_b": [text_b[1]]}),
+        "many": ("serving_default", {"text_a": batch_256, "text_b": batch_256[::-1]}),
+        "mismatch": ("serving_default", {"text_a": ["a", "b"], "text_b": ["c"]}),
+        "too_long": ("serve_ids", {name: np.ones((1, SEQ + 1), "int32").tolist()
+                                   for name in features}),
+    })
+    assert answers["signatures"] == ["serve_ids", "serving_default"]
+    assert answers["imports_albert_tf"] is False
+    want = want.numpy()
+    for key in ("text", "ids"):
+        np.testing.assert_allclose(answers[key]["logits"], want, atol=1e-5, err_msg=key)
+        probabilities = np.exp(want) / np.exp(want).sum(-1, keepdims=True)
+        np.testing.assert_allclose(answers[key]["probabilities"], probabilities, atol=1e-5)
+        assert answers[key]["label"] == [LABELS[i] for i in want.argmax(-1)]
+    np.testing.assert_allclose(answers["one"]["logits"], want[1:2], atol=1e-5)
+    assert np.array(answers["many"]["logits"]).shape == (256, 3)
+    assert "text_a and text_b must hold the same number of texts" in answers["mismatch"]["error"]
+    assert f"more than max_seq_length={SEQ}" in answers["too_long"]["error"]
+
+
+def test_warmup_records_parse_and_replay(assets, tmp_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, spm_model, _ = assets
+    module = ServingModule(load(assets, len(LABELS)), AlbertTokenizer(spm_model), SEQ, LABELS,
+                           text_pair=True)
+    path = export_saved_model(module, str(tmp_path), "nli", warmup_texts=["first", "second"])
+    loaded = tf.saved_model.load(path)
+    records = list(tf.data.TFRecordDataset(
+        os.path.join(path, "assets.extra", "tf_serving_warmup_requests")).as_numpy_iterator())
+    seen = set()
+    for record in records:
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        assert request.model_spec.name == "nli"
+        inputs = request_inputs(request)
+        signature = request.model_spec.signature_name
+        outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert outputs["logits"].shape == (2, 3)
+        seen.add(signature)
+    assert seen == {"serving_default", "serve_ids"}
+    assert set(request_inputs(request)) <= {"text_a", "text_b", "input_ids", "input_mask",
+                                            "segment_ids"}
+
+
+def test_versions_count_up_and_a_failed_export_leaves_nothing(assets, tmp_path, monkeypatch):
+    _, spm_model, _ = assets
+    module = ServingModule(load(assets, len(LABELS)), AlbertTokenizer(spm_model), SEQ, LABELS,
+                           text_signatures=True, text_pair=True)
+    (tmp_path / "nli" / "7").mkdir(parents=True)
+    (tmp_path / "nli" / "7" / "keep.txt").write_text("an older version")
+    (tmp_path / "nli" / "notes").mkdir()
+    assert export_saved_model(module, str(tmp_path), "nli").endswith(os.path.join("nli", "8"))
+    assert (tmp_path / "nli" / "7" / "keep.txt").read_text() == "an older version"
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(saved_model_lib.tf.saved_model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(module, str(tmp_path), "nli")
+    assert existing_versions(str(tmp_path / "nli")) == [7, 8]
+    assert sorted(os.listdir(tmp_path / "nli")) == ["7", "8", "notes"]
+    with pytest.raises(ExportError, match="--model_name='../x': expected a plain folder name"):
+        export_saved_model(module, str(tmp_path), "../x")
+
+
+def test_encoder_export_returns_pooled_and_sequence_outputs(assets, tmp_path):
+    _, spm_model, _ = assets
+    encoder = load(assets, None)
+    tokenizer = AlbertTokenizer(spm_model)
+    path = export_saved_model(ServingModule(encoder, tokenizer, SEQ), str(tmp_path), "encoder")
+    texts = ["Ελληνικά κείμενα", "kalomi neru tavo shipe"]
+    features, want = keras_outputs(encoder, tokenizer, texts)
+    answers = run_fresh(path, {
+        "ids": ("encode", {name: value.tolist() for name, value in features.items()}),
+        "text": ("serving_default", {"text_a": texts}),
+        "pair": ("encode_text_pair", {"text_a": texts, "text_b": texts[::-1]}),
+    })
+    assert answers["signatures"] == ["encode", "encode_text_pair", "serving_default"]
+    for key in ("ids", "text"):
+        np.testing.assert_allclose(answers[key]["pooled_output"], want["pooled_output"],
+                                   atol=1e-5)
+    mask = features["input_mask"].astype(bool)
+    sequence = np.array(answers["ids"]["sequence_output"])
+    np.testing.assert_allclose(sequence[mask], want["sequence_output"].numpy()[mask], atol=1e-5)
+    _, pair_want = keras_outputs(encoder, tokenizer, texts, texts[::-1])
+    np.testing.assert_allclose(answers["pair"]["pooled_output"], pair_want["pooled_output"],
+                               atol=1e-5)
+
+
+def test_ids_only_export_needs_no_tensorflow_text_and_saved_model_cli_runs_it(assets, tmp_path):
+    model = AlbertClassifier(assets[2], 1)  # a regressor: one output named score
+    module = ServingModule(model, None, SEQ, text_signatures=False)
+    path = export_saved_model(module, str(tmp_path), "stsb")
+    script = ("import sys, tensorflow as tf\n"
+              "loaded = tf.saved_model.load(sys.argv[1])\n"
+              "print(sorted(loaded.signatures), 'tensorflow_text' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script, path], capture_output=True,
+                            text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "['serve_ids'] False"
+
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run([cli, "show", "--dir", path, "--all"], capture_output=True,
+                           text=True, timeout=300, env=ENV)
+    assert shown.returncode == 0 and "signature_def['serve_ids']" in shown.stdout
+    assert "outputs['score']" in shown.stdout
+    ran = subprocess.run(
+        [cli, "run", "--dir", path, "--tag_set", "serve", "--signature_def", "serve_ids",
+         "--input_exprs", "input_ids=[[2,7,9,3]];input_mask=[[1,1,1,1]];segment_ids=[[0,0,0,0]]"],
+        capture_output=True, text=True, timeout=300, env=ENV)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    features = {"input_ids": np.array([[2, 7, 9, 3]], "int32"),
+                "input_mask": np.ones((1, 4), "int32"), "segment_ids": np.zeros((1, 4), "int32")}
+    want = float(model(features)[0, 0])
+    printed = ran.stdout[ran.stdout.index("Result for output key score:"):].split("\n")[1]
+    assert float(printed.strip("[] ")) == pytest.approx(want, abs=1e-5)
+
+
+def test_saved_model_cli_with_tensorflow_text_loaded_runs_the_full_export(assets, tmp_path):
+    _, spm_model, _ = assets
+    module = ServingModule(load(assets, len(LABELS)), AlbertTokenizer(spm_model), SEQ, LABELS)
+    path = export_saved_model(module, str(tmp_path), "single")
+    # The README's command: saved_model_cli itself does not load tensorflow-text's ops.
+    command = [sys.executable, "-c", "import sys, tensorflow_text; from tensorflow.python.tools."
+               "saved_model_cli import main; sys.argv[0] = 'saved_model_cli'; sys.exit(main())",
+               "run", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default",
+               "--input_exprs", "text_a=['a first text', 'Ça marche']"]
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=300, env=ENV)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "Result for output key label:" in ran.stdout
+    assert ran.stdout.count("b'") >= 2 and any(label in ran.stdout for label in LABELS)
+
+
+def test_export_settings_errors(assets):
+    folder, spm_model, config = assets
+    model = load(assets, len(LABELS))
+    tokenizer = AlbertTokenizer(spm_model)
+    with pytest.raises(ExportError, match="2 labels .* for a classifier with 3 outputs"):
+        ServingModule(model, tokenizer, SEQ, LABELS[:2])
+    with pytest.raises(ExportError, match="the classifier has 3 outputs: pass its labels"):
+        ServingModule(model, tokenizer, SEQ)
+    with pytest.raises(ExportError, match="--max_seq_length=65: must be between 5 and the "
+                                          r"model's max_position_embeddings \(64\)"):
+        ServingModule(model, tokenizer, 65, LABELS)
+    with pytest.raises(ExportError, match="text signatures need the SentencePiece model"):
+        ServingModule(model, None, SEQ, LABELS)
+    small = AlbertClassifier(config.replace(vocab_size=100), 3)
+    with pytest.raises(ExportError, match="300 pieces, more than the model's vocab_size 100"):
+        ServingModule(small, tokenizer, SEQ, LABELS)
+    pretrained = tf.train.Checkpoint(model=AlbertPretrainer(config)).write(
+        str(folder / "pretrained" / "ckpt"))
+    with pytest.raises(ExportError, match="does not hold a classifier with 3 outputs: missing "
+                                          "classifier/"):
+        load_serving_model(config, pretrained, 3)
+    with pytest.raises(CheckpointMismatchError, match="holds none of this model's variables"):
+        load_serving_model(config, str(folder / "encoder" / "encoder"), 3)
+
+
+def test_export_model_script(assets, tmp_path):
+    folder, spm_model, _ = assets
+    run_dir = tmp_path / "run"
+    (run_dir / "best").mkdir(parents=True)
+    for suffix in (".index", ".data-00000-of-00001"):
+        source = folder / "classifier" / f"model{suffix}"
+        (run_dir / "best" / f"model{suffix}").write_bytes(source.read_bytes())
+    (run_dir / "albert_config.json").write_bytes((folder / "albert_config.json").read_bytes())
+    base = [sys.executable, os.path.join(ROOT, "export_model.py"), f"--init_checkpoint={run_dir}",
+            f"--spm_model_file={spm_model}", f"--export_dir={tmp_path / 'exports'}",
+            f"--max_seq_length={SEQ}"]
+    result = subprocess.run(base + ["--task_name=MNLI", "--model_name=mnli"],
+                            capture_output=True, text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "exports" / "mnli" / "1")
+    loaded = tf.saved_model.load(str(tmp_path / "exports" / "mnli" / "1"))
+    outputs = loaded.signatures["serving_default"](text_a=tf.constant(["a"]),
+                                                   text_b=tf.constant(["b"]))
+    assert outputs["label"].numpy()[0].decode() in LABELS
+
+    for extra, message in [
+            ([], "give --task_name (a classifier) or --encoder_only"),
+            (["--task_name=SST-2"], "but the model's classifier"),
+            (["--task_name=custom"], "--task_name=custom classification needs --labels"),
+            (["--encoder_only", "--model_name=a/b"], "expected a plain folder name")]:
+        result = subprocess.run(base + extra, capture_output=True, text=True, timeout=300,
+                                env=ENV)
+        assert result.returncode != 0 and message in result.stderr, (extra, result.stderr[-1500:])
+        assert "Traceback" not in result.stderr
