@@ -16,8 +16,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["albert_tf", "albert_tf.*"]),
     # The entry scripts live at the top level as thin wrappers around library code.
-    py_modules=["albert_params", "create_pretraining_data", "export_model", "run_classifier",
-                "run_pretraining", "train_sentencepiece", "training_flags"],
+    py_modules=["albert_params", "convert_checkpoint", "create_pretraining_data", "export_model",
+                "run_classifier", "run_pretraining", "train_sentencepiece", "training_flags"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
@@ -39,6 +39,7 @@ setup(
             "albert-pretrain=run_pretraining:run",
             "albert-classify=run_classifier:run",
             "albert-export=export_model:run",
+            "albert-convert=convert_checkpoint:run",
         ],
     },
     classifiers=[

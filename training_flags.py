@@ -89,9 +89,10 @@ def _user_errors():
     from albert_tf.data.glue import TaskDataError
     from albert_tf.data.pretraining_dataset import PretrainingRecordError
     from albert_tf.data.tokenization import TokenizerError
+    from albert_tf.export.conversion import ConversionError
     from albert_tf.export.saved_model import ExportError
     from albert_tf.training.distribution import StrategyError
     from albert_tf.training.loop import TrainingError
     from albert_tf.training.warm_start import CheckpointMismatchError
-    return (CheckpointMismatchError, ConfigError, ExportError, InputFileError,
+    return (CheckpointMismatchError, ConfigError, ConversionError, ExportError, InputFileError,
             PretrainingRecordError, StrategyError, TaskDataError, TokenizerError, TrainingError)

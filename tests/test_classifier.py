@@ -79,7 +79,8 @@ def settings_for(sst2, output_dir, **overrides):
 
 
 def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
-    results = run(settings_for(sst2, tmp_path), create_strategy("one_device"))
+    results = run(settings_for(sst2, tmp_path, export_dir=str(tmp_path / "exports")),
+                  create_strategy("one_device"))
     dev = get_task("SST-2").read(sst2[0], "dev")
     majority = max(np.mean([e.label == "1" for e in dev]), np.mean([e.label == "0" for e in dev]))
     assert results["best"]["accuracy"] > majority + 0.1, (results, majority)
@@ -95,6 +96,12 @@ def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
     assert lines[0] == "index\tprediction" and len(lines) == len(test) + 1
     assert [line.split("\t")[0] for line in lines[1:]] == [e.index for e in test]
     assert {line.split("\t")[1] for line in lines[1:]} <= {"0", "1"}
+
+    # The export serves the best weights: raw text gives the submission's labels.
+    assert results["export"] == str(tmp_path / "exports" / "sst-2" / "1")
+    served = tf.saved_model.load(results["export"]).signatures["serving_default"]
+    labels = served(text_a=tf.constant([e.text_a for e in test[:200]]))["label"].numpy()
+    assert [label.decode() for label in labels] == [line.split("\t")[1] for line in lines[1:201]]
 
 
 def test_features_are_cached_and_rebuilt_when_settings_change(sst2, tmp_path):

@@ -1,0 +1,361 @@
+"""Checkpoint conversion from the original google-research ALBERT and from Hugging Face.
+
+Both sources are read by name and mapped onto an `AlbertPretrainer` of this project
+(encoder, MLM head, SOP head). Original TF1 checkpoints keep `bert/...` and `cls/...`
+names (optionally under `module/`, as TF-Hub modules do) with one transformer block per
+`group_<g>/inner_group_<k>`; Hugging Face keeps `albert.encoder.albert_layer_groups.<g>.
+albert_layers.<k>...` with PyTorch's `[out, in]` dense weights, which are transposed.
+Hugging Face files are read without PyTorch: `model.safetensors` directly, and
+`pytorch_model.bin` (PyTorch's zip format) by unpickling only tensor records.
+
+The result is `<output_dir>/ckpt-1` (`tf.train.Checkpoint(model=pretrainer)`, or
+`encoder=` when the source has no pretraining heads), `albert_config.json`, and
+`conversion_report.txt`; `--init_checkpoint=<output_dir>` then warm-starts from it.
+"""
+
+import collections
+import dataclasses
+import json
+import os
+import pickle
+import re
+import shutil
+import struct
+import uuid
+import zipfile
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.config import AlbertConfig
+from albert_tf.models.pretrainer import AlbertPretrainer
+
+# Our variable path -> (source name, transpose). Built per config by the functions below.
+NameMap = Dict[str, Tuple[str, bool]]
+REPORT_FILE = "conversion_report.txt"
+ORIGINAL_SKIPPED = re.compile(r"(^|/)(adam_m|adam_v|global_step|LAMB|lamb_m|lamb_v)($|/)|"
+                              r"^(global_step|good_steps|current_loss_scale)$")
+HF_SKIPPED = re.compile(r"(^|\.)(position_ids|decoder\.weight|decoder\.bias)$")
+
+
+class ConversionError(ValueError):
+    """A source that cannot be converted; the message names the variable or file."""
+
+
+def block_positions(pretrainer: AlbertPretrainer) -> Dict[int, Tuple[int, int]]:
+    """Block index -> (group, inner) of the original layout (needs sharing="all")."""
+    config = pretrainer.encoder.albert_config
+    if config.sharing != "all":
+        raise ConversionError(f"checkpoints of the original layout share whole blocks; the "
+                              f"config's sharing={config.sharing!r} has no counterpart")
+    positions = {}
+    for step, block in enumerate(pretrainer.encoder.block_schedule):
+        layer, inner = divmod(step, config.inner_group_num)
+        positions.setdefault(block, (config.group_of_layer(layer), inner))
+    return positions
+
+
+_BLOCK_PARTS = {  # our sub-path -> (original sub-path, Hugging Face sub-path)
+    "attention_1/query": ("attention_1/self/query", "attention.query"),
+    "attention_1/key": ("attention_1/self/key", "attention.key"),
+    "attention_1/value": ("attention_1/self/value", "attention.value"),
+    "attention_1/dense": ("attention_1/output/dense", "attention.dense"),
+    "attention_1/LayerNorm": ("LayerNorm", "attention.LayerNorm"),
+    "ffn_1/intermediate": ("ffn_1/intermediate/dense", "ffn"),
+    "ffn_1/output": ("ffn_1/intermediate/output/dense", "ffn_output"),
+    "ffn_1/LayerNorm_1": ("LayerNorm_1", "full_layer_layer_norm"),
+}
+
+
+def _dense(ours: str, original: str, hf: str, style: str) -> NameMap:
+    if style == "original":
+        return {f"{ours}/kernel": (f"{original}/kernel", False),
+                f"{ours}/bias": (f"{original}/bias", False)}
+    return {f"{ours}/kernel": (f"{hf}.weight", True), f"{ours}/bias": (f"{hf}.bias", False)}
+
+
+def _layer_norm(ours: str, original: str, hf: str, style: str) -> NameMap:
+    if style == "original":
+        return {f"{ours}/gamma": (f"{original}/gamma", False),
+                f"{ours}/beta": (f"{original}/beta", False)}
+    return {f"{ours}/gamma": (f"{hf}.weight", False), f"{ours}/beta": (f"{hf}.bias", False)}
+
+
+def name_map(pretrainer: AlbertPretrainer, style: str) -> NameMap:
+    """Every variable of the pretrainer -> its name in an `original` or `hf` source."""
+    original = style == "original"
+    names: NameMap = {}
+    for ours, (tf1, hf) in {
+            "embeddings/word_embeddings/embeddings": ("bert/embeddings/word_embeddings",
+                                                      "albert.embeddings.word_embeddings.weight"),
+            "embeddings/token_type_embeddings/embeddings": (
+                "bert/embeddings/token_type_embeddings",
+                "albert.embeddings.token_type_embeddings.weight"),
+            "embeddings/position_embeddings": ("bert/embeddings/position_embeddings",
+                                               "albert.embeddings.position_embeddings.weight"),
+            "predictions/output_bias": ("cls/predictions/output_bias", "predictions.bias"),
+            "seq_relationship/output/bias": ("cls/seq_relationship/output_bias",
+                                             "sop_classifier.classifier.bias")}.items():
+        names[ours] = (tf1 if original else hf, False)
+    names["seq_relationship/output/kernel"] = (
+        ("cls/seq_relationship/output_weights" if original
+         else "sop_classifier.classifier.weight"), True)
+    names.update(_layer_norm("embeddings/LayerNorm", "bert/embeddings/LayerNorm",
+                             "albert.embeddings.LayerNorm", style))
+    names.update(_dense("embeddings/embedding_hidden_mapping_in",
+                        "bert/encoder/embedding_hidden_mapping_in",
+                        "albert.encoder.embedding_hidden_mapping_in", style))
+    names.update(_dense("pooler", "bert/pooler/dense", "albert.pooler", style))
+    names.update(_dense("predictions/transform", "cls/predictions/transform/dense",
+                        "predictions.dense", style))
+    names.update(_layer_norm("predictions/LayerNorm", "cls/predictions/transform/LayerNorm",
+                             "predictions.LayerNorm", style))
+    for block, (group, inner) in block_positions(pretrainer).items():
+        tf1_prefix = f"bert/encoder/transformer/group_{group}/inner_group_{inner}/"
+        hf_prefix = f"albert.encoder.albert_layer_groups.{group}.albert_layers.{inner}."
+        for ours, (tf1, hf) in _BLOCK_PARTS.items():
+            part = _layer_norm if ours.endswith("LayerNorm") or ours.endswith("LayerNorm_1") \
+                else _dense
+            names.update(part(f"transformer_block_{block}/{ours}", tf1_prefix + tf1,
+                              hf_prefix + hf, style))
+    return names
+
+
+# -- readers --------------------------------------------------------------------------------
+
+_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16,
+                       "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
+                       "U8": np.uint8, "BOOL": np.bool_}
+
+
+def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
+    return (raw.astype(np.uint32) << 16).view(np.float32)
+
+
+def read_safetensors(path: str) -> Dict[str, np.ndarray]:
+    """Every tensor of a `.safetensors` file (8-byte header length, JSON header, data)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 8:
+        raise ConversionError(f"{path}: not a safetensors file (too short)")
+    (header_size,) = struct.unpack("<Q", data[:8])
+    try:
+        header = json.loads(data[8:8 + header_size])
+    except (ValueError, UnicodeDecodeError):
+        raise ConversionError(f"{path}: not a safetensors file (bad header)") from None
+    body = memoryview(data)[8 + header_size:]
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        if entry["dtype"] == "BF16":
+            array = _bfloat16_to_float32(np.frombuffer(body[begin:end], np.uint16))
+        elif entry["dtype"] in _SAFETENSORS_DTYPES:
+            array = np.frombuffer(body[begin:end], _SAFETENSORS_DTYPES[entry["dtype"]])
+        else:
+            raise ConversionError(f"{path}: {name} has unsupported dtype {entry['dtype']}")
+        tensors[name] = array.reshape(entry["shape"]).copy()
+    return tensors
+
+
+_TORCH_STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
+                   "HalfStorage": np.float16, "BFloat16Storage": "bfloat16",
+                   "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
+                   "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+
+
+def _rebuild_tensor(storage, offset, size, stride, *unused):
+    """`torch._utils._rebuild_tensor_v2` for NumPy: a strided view of the storage."""
+    itemsize = storage.itemsize
+    array = np.lib.stride_tricks.as_strided(
+        storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride))
+    return np.array(array)
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    """Unpickles a PyTorch state dict, allowing only tensor-rebuilding globals."""
+
+    def __init__(self, handle, archive: zipfile.ZipFile, root: str, path: str):
+        super().__init__(handle)
+        self.archive, self.root, self.path = archive, root, path
+
+    def find_class(self, module, name):
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if module == "torch" and name in _TORCH_STORAGES:
+            return name
+        raise ConversionError(f"{self.path}: unexpected object {module}.{name} in the pickle "
+                              "(only tensors are read; convert the file to safetensors)")
+
+    def persistent_load(self, pid):
+        _, storage_type, key, _, _ = pid
+        dtype = _TORCH_STORAGES[storage_type]
+        raw = self.archive.read(f"{self.root}/data/{key}")
+        if dtype == "bfloat16":
+            return _bfloat16_to_float32(np.frombuffer(raw, np.uint16))
+        return np.frombuffer(raw, dtype)
+
+
+def read_torch_zip(path: str) -> Dict[str, np.ndarray]:
+    """A `pytorch_model.bin` state dict (PyTorch >= 1.6 zip format) without PyTorch."""
+    if not zipfile.is_zipfile(path):
+        raise ConversionError(f"{path}: not PyTorch's zip format (an older torch.save file?); "
+                              "re-save it with a current PyTorch or use model.safetensors")
+    with zipfile.ZipFile(path) as archive:
+        pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
+        if not pickles:
+            raise ConversionError(f"{path}: no data.pkl inside")
+        root = pickles[0][:-len("/data.pkl")]
+        with archive.open(pickles[0]) as handle:
+            state = _TorchUnpickler(handle, archive, root, path).load()
+    return {name: np.asarray(value) for name, value in state.items()}
+
+
+def read_original(path: str) -> Dict[str, np.ndarray]:
+    """Every variable of a TF1 checkpoint, with a TF-Hub `module/` prefix removed."""
+    reader = tf.train.load_checkpoint(path)
+    return {name[len("module/"):] if name.startswith("module/") else name: reader.get_tensor(name)
+            for name in reader.get_variable_to_shape_map()}
+
+
+def hf_config(values: Mapping[str, object], source: str) -> AlbertConfig:
+    """A Hugging Face `config.json` as an `AlbertConfig` (HF's `gelu_new` is the original
+    tanh `gelu`; HF's `gelu` is the exact one)."""
+    fields = {field.name for field in dataclasses.fields(AlbertConfig)}
+    kept = {key: value for key, value in values.items() if key in fields}
+    activations = {"gelu_new": "gelu", "gelu": "gelu_exact"}
+    if "hidden_act" in kept:
+        kept["hidden_act"] = activations.get(kept["hidden_act"], kept["hidden_act"])
+    return AlbertConfig.from_dict(kept, source=source)
+
+
+# -- conversion -----------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class ConversionReport:
+    source: str
+    mapped: List[Tuple[str, str]]
+    skipped: List[str]
+    missing: List[str]
+    unused: List[str]
+    wrote: str = ""
+
+    def text(self) -> str:
+        lines = [f"converted {self.source}: {len(self.mapped)} mapped, {len(self.skipped)} "
+                 f"skipped, {len(self.missing)} missing, {len(self.unused)} unused"]
+        if self.wrote:
+            lines.append(f"wrote {self.wrote}")
+        lines += [f"mapped  {ours} <- {source}" for ours, source in self.mapped]
+        lines += [f"skipped {name}" for name in self.skipped]
+        lines += [f"missing {name}" for name in self.missing]
+        lines += [f"unused  {name}" for name in self.unused]
+        return "\n".join(lines) + "\n"
+
+
+def assign_weights(pretrainer: AlbertPretrainer, tensors: Mapping[str, np.ndarray],
+                   names: NameMap, skipped: Callable[[str], bool],
+                   source: str) -> ConversionReport:
+    """Assigns every mapped tensor (transposing PyTorch dense weights); returns the report.
+    Encoder weights the source lacks are an error; missing heads are reported."""
+    by_path = {variable.path: variable for variable in pretrainer.weights}
+    mapped, missing, used = [], [], set()
+    for path, (name, transpose) in names.items():
+        if name not in tensors:
+            missing.append(path)
+            continue
+        value = tensors[name].T if transpose else tensors[name]
+        variable = by_path[path]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ConversionError(f"{source}: {name} has shape {list(tensors[name].shape)}"
+                                  f"{' (transposed ' + str(list(value.shape)) + ')' if transpose else ''}"
+                                  f" but {path} needs {list(variable.shape)}")
+        variable.assign(value.astype(variable.dtype))
+        mapped.append((path, name))
+        used.add(name)
+    encoder_paths = {variable.path for variable in pretrainer.encoder.weights}
+    if any(path in encoder_paths for path in missing):
+        lost = [f"{path} ({names[path][0]})" for path in missing if path in encoder_paths]
+        raise ConversionError(f"{source}: the encoder weights {', '.join(lost[:6])}"
+                              f"{' ...' if len(lost) > 6 else ''} are missing (is the config "
+                              "right for this checkpoint: num_hidden_groups, inner_group_num?)")
+    rest = sorted(set(tensors) - used)
+    return ConversionReport(source=source, mapped=mapped,
+                            skipped=[name for name in rest if skipped(name)], missing=missing,
+                            unused=[name for name in rest if not skipped(name)])
+
+
+def _strip_hf_prefix(tensors: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """AlbertModel files name the encoder without `albert.`; AlbertForPreTraining with it."""
+    if any(name.startswith("albert.") for name in tensors):
+        return tensors
+    return {(f"albert.{name}" if name.split(".")[0] in ("embeddings", "encoder", "pooler")
+             else name): value for name, value in tensors.items()}
+
+
+def load_source(source: str, config_file: Optional[str]) -> Tuple[Dict, AlbertConfig, str]:
+    """(tensors, config, style) of an original checkpoint or a Hugging Face folder/file."""
+    hf_file = None
+    if os.path.isdir(source):
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if os.path.isfile(os.path.join(source, name)):
+                hf_file = os.path.join(source, name)
+                break
+    elif source.endswith((".safetensors", ".bin")) and os.path.isfile(source):
+        hf_file = source
+    if hf_file:
+        folder = os.path.dirname(hf_file)
+        config_file = config_file or os.path.join(folder, "config.json")
+        if not os.path.isfile(config_file):
+            raise ConversionError(f"{config_file}: Hugging Face config.json not found "
+                                  "(pass --config_file)")
+        with open(config_file, encoding="utf-8") as handle:
+            config = hf_config(json.load(handle), config_file)
+        reader = read_safetensors if hf_file.endswith(".safetensors") else read_torch_zip
+        return _strip_hf_prefix(reader(hf_file)), config, "hf"
+    try:
+        prefix = tf.train.latest_checkpoint(source) if os.path.isdir(source) else source
+        tensors = read_original(prefix or source)
+    except (tf.errors.OpError, ValueError):
+        raise ConversionError(f"{source}: neither a TF checkpoint nor a Hugging Face "
+                              "model (model.safetensors / pytorch_model.bin)") from None
+    if not config_file:
+        folder = source if os.path.isdir(source) else os.path.dirname(source)
+        config_file = os.path.join(folder, "albert_config.json")
+    if not os.path.isfile(config_file):
+        raise ConversionError(f"{config_file}: albert_config.json not found (pass --config_file)")
+    return tensors, AlbertConfig.from_json_file(config_file), "original"
+
+
+def convert_checkpoint(source: str, output_dir: str,
+                       config_file: Optional[str] = None) -> ConversionReport:
+    """Converts `source` into a checkpoint of this project in a new `output_dir`."""
+    if os.path.exists(output_dir) and os.listdir(output_dir):
+        raise ConversionError(f"{output_dir}: already exists and is not empty")
+    tensors, config, style = load_source(source, config_file)
+    pretrainer = AlbertPretrainer(config, dtype="float32")
+    skipped = ORIGINAL_SKIPPED.search if style == "original" else HF_SKIPPED.search
+    report = assign_weights(pretrainer, tensors, name_map(pretrainer, style), skipped, source)
+    heads_complete = not report.missing
+    checkpoint = (tf.train.Checkpoint(model=pretrainer) if heads_complete
+                  else tf.train.Checkpoint(encoder=pretrainer.encoder))
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    temp_dir = os.path.join(parent, f".{os.path.basename(output_dir)}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        prefix = tf.train.CheckpointManager(checkpoint, temp_dir, max_to_keep=1).save()
+        config.to_json_file(os.path.join(temp_dir, "albert_config.json"))
+        report.wrote = os.path.join(output_dir, os.path.basename(prefix)) + (
+            "" if heads_complete else " (encoder only: the source has no pretraining heads)")
+        with open(os.path.join(temp_dir, REPORT_FILE), "w", encoding="utf-8") as handle:
+            handle.write(report.text())
+        if os.path.isdir(output_dir):
+            os.rmdir(output_dir)  # empty (checked above)
+        os.rename(temp_dir, output_dir)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    logging.info("%s", report.text().splitlines()[0])
+    return report

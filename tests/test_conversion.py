@@ -1,0 +1,382 @@
+"""Checkpoint conversion: synthetic original (TF1) and Hugging Face checkpoints written
+here, converted, and checked against a NumPy forward pass over the raw arrays."""
+
+import collections
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import types
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf.config import AlbertConfig
+from albert_tf.export.conversion import (ConversionError, convert_checkpoint, read_safetensors,
+                                         read_torch_zip)
+from albert_tf.models import AlbertClassifier, AlbertPretrainer
+from albert_tf.training.warm_start import warm_start
+from tests.reference import feed_forward, gelu_tanh, layer_norm, self_attention
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BATCH, SEQ, PREDICTIONS = 2, 10, 3
+
+
+def make_config(groups, inner):
+    return AlbertConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_hidden_layers=4,
+                        num_hidden_groups=groups, inner_group_num=inner, num_attention_heads=4,
+                        intermediate_size=48, max_position_embeddings=32)
+
+
+def original_arrays(config, seed=0):
+    """Random values under the original names (LayerNorms and biases included)."""
+    rng = np.random.default_rng(seed)
+    V, E, H, I = (config.vocab_size, config.embedding_size, config.hidden_size,
+                  config.intermediate_size)
+    shapes = {"bert/embeddings/word_embeddings": (V, E),
+              "bert/embeddings/token_type_embeddings": (2, E),
+              "bert/embeddings/position_embeddings": (config.max_position_embeddings, E),
+              "bert/embeddings/LayerNorm/gamma": (E,), "bert/embeddings/LayerNorm/beta": (E,),
+              "bert/encoder/embedding_hidden_mapping_in/kernel": (E, H),
+              "bert/encoder/embedding_hidden_mapping_in/bias": (H,),
+              "bert/pooler/dense/kernel": (H, H), "bert/pooler/dense/bias": (H,),
+              "cls/predictions/transform/dense/kernel": (H, E),
+              "cls/predictions/transform/dense/bias": (E,),
+              "cls/predictions/transform/LayerNorm/gamma": (E,),
+              "cls/predictions/transform/LayerNorm/beta": (E,),
+              "cls/predictions/output_bias": (V,),
+              "cls/seq_relationship/output_weights": (2, H),
+              "cls/seq_relationship/output_bias": (2,)}
+    for g in range(config.num_hidden_groups):
+        for k in range(config.inner_group_num):
+            p = f"bert/encoder/transformer/group_{g}/inner_group_{k}/"
+            for name in ("query", "key", "value"):
+                shapes[p + f"attention_1/self/{name}/kernel"] = (H, H)
+                shapes[p + f"attention_1/self/{name}/bias"] = (H,)
+            shapes.update({p + "attention_1/output/dense/kernel": (H, H),
+                           p + "attention_1/output/dense/bias": (H,),
+                           p + "LayerNorm/gamma": (H,), p + "LayerNorm/beta": (H,),
+                           p + "ffn_1/intermediate/dense/kernel": (H, I),
+                           p + "ffn_1/intermediate/dense/bias": (I,),
+                           p + "ffn_1/intermediate/output/dense/kernel": (I, H),
+                           p + "ffn_1/intermediate/output/dense/bias": (H,),
+                           p + "LayerNorm_1/gamma": (H,), p + "LayerNorm_1/beta": (H,)})
+    return {name: rng.normal(0.0, 0.3, shape).astype("float32")
+            for name, shape in shapes.items()}
+
+
+def reference(a, config, batch):
+    """The original ALBERT forward pass over the raw arrays."""
+    ids, mask, segments = batch["input_ids"], batch["input_mask"], batch["segment_ids"]
+    x = (a["bert/embeddings/word_embeddings"][ids]
+         + a["bert/embeddings/token_type_embeddings"][segments]
+         + a["bert/embeddings/position_embeddings"][:ids.shape[1]])
+    x = layer_norm(x, a["bert/embeddings/LayerNorm/gamma"], a["bert/embeddings/LayerNorm/beta"])
+    h = (x @ a["bert/encoder/embedding_hidden_mapping_in/kernel"]
+         + a["bert/encoder/embedding_hidden_mapping_in/bias"])
+    for layer in range(config.num_hidden_layers):
+        group = int(layer * config.num_hidden_groups / config.num_hidden_layers)
+        for k in range(config.inner_group_num):
+            p = f"bert/encoder/transformer/group_{group}/inner_group_{k}/"
+            attention = {f"{n[0]}_w": a[p + f"attention_1/self/{n}/kernel"]
+                         for n in ("query", "key", "value")}
+            attention.update({f"{n[0]}_b": a[p + f"attention_1/self/{n}/bias"]
+                              for n in ("query", "key", "value")})
+            attention.update(o_w=a[p + "attention_1/output/dense/kernel"],
+                             o_b=a[p + "attention_1/output/dense/bias"],
+                             ln_g=a[p + "LayerNorm/gamma"], ln_b=a[p + "LayerNorm/beta"])
+            h = self_attention(h, mask.astype("float64"), attention, config.num_attention_heads)
+            h = feed_forward(h, {"i_w": a[p + "ffn_1/intermediate/dense/kernel"],
+                                 "i_b": a[p + "ffn_1/intermediate/dense/bias"],
+                                 "o_w": a[p + "ffn_1/intermediate/output/dense/kernel"],
+                                 "o_b": a[p + "ffn_1/intermediate/output/dense/bias"],
+                                 "ln_g": a[p + "LayerNorm_1/gamma"],
+                                 "ln_b": a[p + "LayerNorm_1/beta"]})
+    pooled = np.tanh(h[:, 0] @ a["bert/pooler/dense/kernel"] + a["bert/pooler/dense/bias"])
+    picked = np.take_along_axis(h, batch["masked_lm_positions"][..., None], axis=1)
+    t = gelu_tanh(picked @ a["cls/predictions/transform/dense/kernel"]
+                  + a["cls/predictions/transform/dense/bias"])
+    t = layer_norm(t, a["cls/predictions/transform/LayerNorm/gamma"],
+                   a["cls/predictions/transform/LayerNorm/beta"])
+    mlm = t @ a["bert/embeddings/word_embeddings"].T + a["cls/predictions/output_bias"]
+    sop = pooled @ a["cls/seq_relationship/output_weights"].T + a["cls/seq_relationship/output_bias"]
+    return {"sequence_output": h, "pooled_output": pooled, "mlm_logits": mlm, "sop_logits": sop}
+
+
+def a_batch(config, seed=1):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, config.vocab_size, (BATCH, SEQ)).astype("int32")
+    mask = np.ones((BATCH, SEQ), "int32")
+    mask[1, 7:] = 0
+    segments = np.zeros((BATCH, SEQ), "int32")
+    segments[:, 5:] = 1
+    positions = np.array([[1, 4, 8], [2, 3, 6]], "int32")
+    return {"input_ids": ids, "input_mask": mask, "segment_ids": segments,
+            "masked_lm_positions": positions}
+
+
+def write_tf1_checkpoint(prefix, arrays):
+    with tf.Graph().as_default():
+        variables = [tf.compat.v1.get_variable(name, initializer=value)
+                     for name, value in arrays.items()]
+        saver = tf.compat.v1.train.Saver(variables)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            return saver.save(session, prefix)
+
+
+def check_outputs(output_dir, config, arrays, atol=2e-5):
+    pretrainer = AlbertPretrainer(config)
+    report = warm_start(str(output_dir), pretrainer, [(("model",), pretrainer)])
+    assert report.fresh == []
+    batch = a_batch(config)
+    got = pretrainer(batch, training=False)
+    encoded = pretrainer.encoder({k: batch[k] for k in ("input_ids", "input_mask",
+                                                        "segment_ids")}, training=False)
+    want = reference(arrays, config, batch)
+    valid = batch["input_mask"].astype(bool)
+    np.testing.assert_allclose(encoded["sequence_output"].numpy()[valid],
+                               want["sequence_output"][valid], atol=atol)
+    np.testing.assert_allclose(encoded["pooled_output"], want["pooled_output"], atol=atol)
+    np.testing.assert_allclose(got["mlm_logits"], want["mlm_logits"], atol=atol * 10)
+    np.testing.assert_allclose(got["sop_logits"], want["sop_logits"], atol=atol)
+
+
+@pytest.mark.parametrize("groups, inner", [(1, 1), (1, 2), (2, 1), (2, 2)])
+def test_original_checkpoint_converts_to_the_same_function(tmp_path, groups, inner):
+    config = make_config(groups, inner)
+    arrays = original_arrays(config, seed=groups * 10 + inner)
+    stored = {**arrays, "global_step": np.int64(1000)}
+    stored.update({f"{name}/adam_m": np.zeros_like(value) for name, value in arrays.items()})
+    source = tmp_path / "original"
+    source.mkdir()
+    config.to_json_file(str(source / "albert_config.json"))
+    prefix = write_tf1_checkpoint(str(source / "model.ckpt-1000"), stored)
+    report = convert_checkpoint(prefix, str(tmp_path / "converted"))
+    assert len(report.mapped) == len(arrays) and report.missing == [] and report.unused == []
+    assert "global_step" in report.skipped and len(report.skipped) == len(arrays) + 1
+    assert sorted(os.listdir(tmp_path / "converted")) == [
+        "albert_config.json", "checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index",
+        "conversion_report.txt"]
+    assert AlbertConfig.from_json_file(str(tmp_path / "converted" / "albert_config.json")) == \
+        config
+    check_outputs(tmp_path / "converted", config, arrays)
+
+
+def test_tf_hub_module_prefix_and_encoder_only_sources(tmp_path):
+    config = make_config(1, 1)
+    arrays = original_arrays(config)
+    encoder_only = {f"module/{name}": value for name, value in arrays.items()
+                    if name.startswith("bert/")}
+    prefix = write_tf1_checkpoint(str(tmp_path / "hub" / "variables"), encoder_only)
+    report = convert_checkpoint(prefix, str(tmp_path / "converted"),
+                                config_file=_config_file(tmp_path, config))
+    assert report.missing and all(not p.startswith(("embeddings", "transformer", "pooler"))
+                                  for p in report.missing)
+    assert "encoder only" in report.wrote
+    classifier = AlbertClassifier(config, 2)
+    restored = warm_start(str(tmp_path / "converted"), classifier,
+                          [(("model", "encoder"), classifier.encoder),
+                           (("encoder",), classifier.encoder)])
+    assert restored.root == "encoder" and len(restored.restored) == len(classifier.encoder.weights)
+
+
+def _config_file(folder, config):
+    path = folder / "given_config.json"
+    config.to_json_file(str(path))
+    return str(path)
+
+
+def test_conversion_errors_name_the_variable(tmp_path):
+    config = make_config(2, 1)
+    arrays = original_arrays(config)
+    bad = dict(arrays)
+    bad["bert/pooler/dense/kernel"] = np.zeros((3, 3), "float32")
+    prefix = write_tf1_checkpoint(str(tmp_path / "bad" / "model"), bad)
+    with pytest.raises(ConversionError, match=r"bert/pooler/dense/kernel has shape \[3, 3\] but "
+                                              r"pooler/kernel needs \[32, 32\]"):
+        convert_checkpoint(prefix, str(tmp_path / "out"), _config_file(tmp_path, config))
+    assert not (tmp_path / "out").exists()
+    # A config with more groups than the checkpoint holds
+    prefix = write_tf1_checkpoint(str(tmp_path / "one_group" / "model"),
+                                  original_arrays(make_config(1, 1)))
+    with pytest.raises(ConversionError, match="group_1/inner_group_0/attention_1/self/query/"
+                                              "kernel.*num_hidden_groups"):
+        convert_checkpoint(prefix, str(tmp_path / "out"), _config_file(tmp_path, config))
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(ConversionError, match="already exists and is not empty"):
+        convert_checkpoint(prefix, str(tmp_path / "full"), _config_file(tmp_path, config))
+    with pytest.raises(ConversionError, match="neither a TF checkpoint nor a Hugging Face"):
+        convert_checkpoint(str(tmp_path / "nothing"), str(tmp_path / "out2"))
+
+
+# -- Hugging Face ---------------------------------------------------------------------------
+
+def hf_arrays(arrays, config):
+    """The same values under Hugging Face AlbertForPreTraining names ([out, in] dense)."""
+    def dense(hf, original):
+        return {f"{hf}.weight": arrays[f"{original}/kernel"].T.copy(),
+                f"{hf}.bias": arrays[f"{original}/bias"]}
+
+    def norm(hf, original):
+        return {f"{hf}.weight": arrays[f"{original}/gamma"],
+                f"{hf}.bias": arrays[f"{original}/beta"]}
+
+    out = {"albert.embeddings.word_embeddings.weight": arrays["bert/embeddings/word_embeddings"],
+           "albert.embeddings.token_type_embeddings.weight":
+               arrays["bert/embeddings/token_type_embeddings"],
+           "albert.embeddings.position_embeddings.weight":
+               arrays["bert/embeddings/position_embeddings"],
+           "albert.embeddings.position_ids": np.arange(32)[None].astype("int64"),
+           "predictions.bias": arrays["cls/predictions/output_bias"],
+           "predictions.decoder.weight": arrays["bert/embeddings/word_embeddings"],
+           "predictions.decoder.bias": arrays["cls/predictions/output_bias"],
+           "sop_classifier.classifier.weight": arrays["cls/seq_relationship/output_weights"],
+           "sop_classifier.classifier.bias": arrays["cls/seq_relationship/output_bias"]}
+    out.update(norm("albert.embeddings.LayerNorm", "bert/embeddings/LayerNorm"))
+    out.update(dense("albert.encoder.embedding_hidden_mapping_in",
+                     "bert/encoder/embedding_hidden_mapping_in"))
+    out.update(dense("albert.pooler", "bert/pooler/dense"))
+    out.update(dense("predictions.dense", "cls/predictions/transform/dense"))
+    out.update(norm("predictions.LayerNorm", "cls/predictions/transform/LayerNorm"))
+    for g in range(config.num_hidden_groups):
+        for k in range(config.inner_group_num):
+            hf = f"albert.encoder.albert_layer_groups.{g}.albert_layers.{k}."
+            tf1 = f"bert/encoder/transformer/group_{g}/inner_group_{k}/"
+            for name in ("query", "key", "value"):
+                out.update(dense(hf + f"attention.{name}", tf1 + f"attention_1/self/{name}"))
+            out.update(dense(hf + "attention.dense", tf1 + "attention_1/output/dense"))
+            out.update(norm(hf + "attention.LayerNorm", tf1 + "LayerNorm"))
+            out.update(dense(hf + "ffn", tf1 + "ffn_1/intermediate/dense"))
+            out.update(dense(hf + "ffn_output", tf1 + "ffn_1/intermediate/output/dense"))
+            out.update(norm(hf + "full_layer_layer_norm", tf1 + "LayerNorm_1"))
+    return out
+
+
+def write_safetensors(path, tensors):
+    header, chunks, offset = {}, [], 0
+    for name, value in tensors.items():
+        data = np.ascontiguousarray(value).tobytes()
+        dtype = {"float32": "F32", "int64": "I64"}[str(value.dtype)]
+        header[name] = {"dtype": dtype, "shape": list(value.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    header["__metadata__"] = {"format": "pt"}
+    encoded = json.dumps(header).encode()
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
+
+
+def write_torch_zip(path, tensors, monkeypatch):
+    """PyTorch's zip layout: archive/data.pkl referencing archive/data/<key> storages, with
+    the pickle naming torch's globals (fake modules stand in for torch here)."""
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    class LongStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called while writing")
+
+    for owner, obj, name in ((torch, FloatStorage, "FloatStorage"),
+                             (torch, LongStorage, "LongStorage"),
+                             (utils, _rebuild_tensor_v2, "_rebuild_tensor_v2")):
+        obj.__module__, obj.__qualname__ = owner.__name__, name
+        setattr(owner, name, obj)
+    torch._utils = utils
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+
+    class Storage:
+        def __init__(self, key, array):
+            self.key, self.array = key, array
+
+    class Tensor:
+        def __init__(self, storage):
+            self.storage = storage
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                kind = FloatStorage if obj.array.dtype == np.float32 else LongStorage
+                return ("storage", kind, obj.key, "cpu", obj.array.size)
+            return None
+
+        def reducer_override(self, obj):
+            if isinstance(obj, Tensor):
+                array = obj.storage.array
+                strides = tuple(s // array.itemsize for s in array.strides)
+                return _rebuild_tensor_v2, (obj.storage, 0, array.shape, strides, False,
+                                            collections.OrderedDict())
+            return NotImplemented
+
+    state = collections.OrderedDict()
+    storages = []
+    for index, (name, value) in enumerate(tensors.items()):
+        storage = Storage(str(index), np.ascontiguousarray(value))
+        storages.append(storage)
+        state[name] = Tensor(storage)
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open("archive/data.pkl", "w") as handle:
+            Writer(handle, protocol=2).dump(state)
+        for storage in storages:
+            archive.writestr(f"archive/data/{storage.key}", storage.array.tobytes())
+
+
+@pytest.mark.parametrize("file_format", ["safetensors", "bin"])
+def test_hugging_face_weights_convert_without_pytorch(tmp_path, monkeypatch, file_format):
+    config = make_config(2, 2)
+    arrays = original_arrays(config, seed=5)
+    tensors = hf_arrays(arrays, config)
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    hf_config = {"architectures": ["AlbertForPreTraining"], "model_type": "albert",
+                 "hidden_act": "gelu_new", "pad_token_id": 0, "classifier_dropout_prob": 0.1,
+                 **{k: v for k, v in config.to_dict().items() if k not in ("sharing",
+                                                                            "hidden_act")}}
+    (folder / "config.json").write_text(json.dumps(hf_config))
+    if file_format == "safetensors":
+        write_safetensors(folder / "model.safetensors", tensors)
+        assert read_safetensors(str(folder / "model.safetensors")).keys() == tensors.keys()
+    else:
+        write_torch_zip(folder / "pytorch_model.bin", tensors, monkeypatch)
+        monkeypatch.delitem(sys.modules, "torch")
+        read = read_torch_zip(str(folder / "pytorch_model.bin"))
+        for name, value in tensors.items():
+            np.testing.assert_array_equal(read[name], value, err_msg=name)
+    report = convert_checkpoint(str(folder), str(tmp_path / "converted"))
+    assert report.missing == [] and report.unused == []
+    assert sorted(report.skipped) == ["albert.embeddings.position_ids",
+                                      "predictions.decoder.bias", "predictions.decoder.weight"]
+    converted = AlbertConfig.from_json_file(str(tmp_path / "converted" / "albert_config.json"))
+    assert converted == config  # gelu_new is the original (tanh) gelu
+    check_outputs(tmp_path / "converted", config, arrays)
+
+
+def test_convert_checkpoint_script(tmp_path):
+    config = make_config(1, 2)
+    arrays = original_arrays(config)
+    source = tmp_path / "albert_base"
+    source.mkdir()
+    config.to_json_file(str(source / "albert_config.json"))
+    write_tf1_checkpoint(str(source / "model.ckpt-best"), arrays)
+    command = [sys.executable, os.path.join(ROOT, "convert_checkpoint.py"),
+               f"--source={source / 'model.ckpt-best'}", f"--output_dir={tmp_path / 'out'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{len(arrays)} mapped, 0 skipped, 0 missing, 0 unused" in result.stdout
+    assert "mapped  transformer_block_1/ffn_1/LayerNorm_1/gamma <- bert/encoder/transformer/" \
+           "group_0/inner_group_1/LayerNorm_1/gamma" in result.stdout
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "already exists and is not empty" in again.stderr
+    assert "Traceback" not in again.stderr
