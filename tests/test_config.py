@@ -31,7 +31,7 @@ ORIGINAL_BASE_V2 = {
 def test_original_format_file_loads_and_ignores_variant_keys(tmp_path, caplog):
     path = tmp_path / "albert_config.json"
     path.write_text(json.dumps(ORIGINAL_BASE_V2))
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         config = AlbertConfig.from_json_file(str(path))
     assert config == AlbertConfig.from_preset("base")
     assert config.layer_norm_eps == 1e-12 and config.sharing == "all"

@@ -53,8 +53,10 @@ class TextPacker(tf.Module):
     >>> packer = TextPacker(AlbertTokenizer(train_sentencepiece(
     ...     [corpus], os.path.join(folder, "spm"), vocab_size=40)), max_seq_length=8)
     >>> features = packer(tf.constant(["the cat", "the dog sat on the log"]))
-    >>> features["input_ids"].shape.as_list(), features["input_mask"].numpy()[0].tolist()
-    ([2, 8], [1, 1, 1, 1, 0, 0, 0, 0])
+    >>> features["input_ids"].shape.as_list()  # the longer text fills max_seq_length
+    [2, 8]
+    >>> features["input_ids"].numpy()[:, 0].tolist(), features["input_ids"].numpy()[1, -1]
+    ([2, 2], 3)
     """
 
     def __init__(self, tokenizer: AlbertTokenizer, max_seq_length: int, name=None):
