@@ -55,7 +55,7 @@ class TextPacker(tf.Module):
     >>> features = packer(tf.constant(["the cat", "the dog sat on the log"]))
     >>> features["input_ids"].shape.as_list()  # the longer text fills max_seq_length
     [2, 8]
-    >>> features["input_ids"].numpy()[:, 0].tolist(), features["input_ids"].numpy()[1, -1]
+    >>> features["input_ids"].numpy()[:, 0].tolist(), int(features["input_ids"][1, -1])
     ([2, 2], 3)
     """
 
