@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
-from albert_tf.export.conversion import (ConversionError, convert_checkpoint, read_safetensors,
-                                         read_torch_zip)
+from albert_tf.export.conversion import (ConversionError, convert_checkpoint, hf_config,
+                                         read_safetensors, read_torch_zip)
 from albert_tf.models import AlbertClassifier, AlbertPretrainer
 from albert_tf.training.warm_start import warm_start
 from tests.reference import feed_forward, gelu_tanh, layer_norm, self_attention
@@ -380,3 +380,26 @@ def test_convert_checkpoint_script(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode != 0 and "already exists and is not empty" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_readers_refuse_what_they_cannot_read_safely(tmp_path):
+    (tmp_path / "old.bin").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ConversionError, match="not PyTorch's zip format"):
+        read_torch_zip(str(tmp_path / "old.bin"))
+    # A pickle that would run code when loaded is refused, not executed.
+    with zipfile.ZipFile(tmp_path / "evil.bin", "w") as archive:
+        archive.writestr("archive/data.pkl", b"cos\nsystem\n(S'touch pwned'\ntR.")
+    with pytest.raises(ConversionError, match="unexpected object os.system"):
+        read_torch_zip(str(tmp_path / "evil.bin"))
+    assert not os.path.exists("pwned")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
+    with pytest.raises(ConversionError, match="not a safetensors file"):
+        read_safetensors(str(tmp_path / "bad.safetensors"))
+
+
+def test_hugging_face_activation_names_map_to_the_original_ones():
+    values = make_config(1, 1).to_dict()
+    assert hf_config({**values, "hidden_act": "gelu_new"}, "c").hidden_act == "gelu"
+    assert hf_config({**values, "hidden_act": "gelu"}, "c").hidden_act == "gelu_exact"
+    del values["hidden_act"]  # absent: Hugging Face's default, gelu_new
+    assert hf_config({**values, "model_type": "albert"}, "c") == make_config(1, 1)

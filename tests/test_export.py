@@ -291,7 +291,9 @@ def test_export_model_script(assets, tmp_path):
             ([], "give --task_name (a classifier) or --encoder_only"),
             (["--task_name=SST-2"], "but the model's classifier"),
             (["--task_name=custom"], "--task_name=custom classification needs --labels"),
-            (["--encoder_only", "--model_name=a/b"], "expected a plain folder name")]:
+            (["--encoder_only", "--model_name=a/b"], "expected a plain folder name"),
+            ([f"--init_checkpoint={folder / 'classifier' / 'model'}", "--task_name=MNLI"],
+             "--albert_config_file is needed: no albert_config.json in")]:
         result = subprocess.run(base + extra, capture_output=True, text=True, timeout=300,
                                 env=ENV)
         assert result.returncode != 0 and message in result.stderr, (extra, result.stderr[-1500:])

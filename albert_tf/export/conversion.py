@@ -135,29 +135,28 @@ def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
 
 
 def read_safetensors(path: str) -> Dict[str, np.ndarray]:
-    """Every tensor of a `.safetensors` file (8-byte header length, JSON header, data)."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if len(data) < 8:
-        raise ConversionError(f"{path}: not a safetensors file (too short)")
-    (header_size,) = struct.unpack("<Q", data[:8])
+    """Every tensor of a `.safetensors` file (8-byte header length, JSON header, data),
+    read through a memory map so only the converted copies take memory."""
+    data = np.memmap(path, dtype=np.uint8, mode="r")
     try:
-        header = json.loads(data[8:8 + header_size])
-    except (ValueError, UnicodeDecodeError):
-        raise ConversionError(f"{path}: not a safetensors file (bad header)") from None
-    body = memoryview(data)[8 + header_size:]
+        (header_size,) = struct.unpack("<Q", data[:8].tobytes())
+        header = json.loads(data[8:8 + header_size].tobytes())
+    except (struct.error, ValueError, UnicodeDecodeError):
+        raise ConversionError(f"{path}: not a safetensors file (no readable header)") from None
+    body = data[8 + header_size:]
     tensors = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
         begin, end = entry["data_offsets"]
+        raw = body[begin:end]
         if entry["dtype"] == "BF16":
-            array = _bfloat16_to_float32(np.frombuffer(body[begin:end], np.uint16))
+            array = _bfloat16_to_float32(raw.view(np.uint16))
         elif entry["dtype"] in _SAFETENSORS_DTYPES:
-            array = np.frombuffer(body[begin:end], _SAFETENSORS_DTYPES[entry["dtype"]])
+            array = raw.view(_SAFETENSORS_DTYPES[entry["dtype"]])
         else:
             raise ConversionError(f"{path}: {name} has unsupported dtype {entry['dtype']}")
-        tensors[name] = array.reshape(entry["shape"]).copy()
+        tensors[name] = np.array(array).reshape(entry["shape"])
     return tensors
 
 
@@ -271,9 +270,10 @@ def assign_weights(pretrainer: AlbertPretrainer, tensors: Mapping[str, np.ndarra
         value = tensors[name].T if transpose else tensors[name]
         variable = by_path[path]
         if tuple(value.shape) != tuple(variable.shape):
-            raise ConversionError(f"{source}: {name} has shape {list(tensors[name].shape)}"
-                                  f"{' (transposed ' + str(list(value.shape)) + ')' if transpose else ''}"
-                                  f" but {path} needs {list(variable.shape)}")
+            stored = list(tensors[name].shape)
+            as_read = f" (transposed: {list(value.shape)})" if transpose else ""
+            raise ConversionError(f"{source}: {name} has shape {stored}{as_read} but {path} "
+                                  f"needs {list(variable.shape)}")
         variable.assign(value.astype(variable.dtype))
         mapped.append((path, name))
         used.add(name)
