@@ -39,6 +39,8 @@ flags.DEFINE_string("model_name", "albert", "Model name (a folder under --export
 flags.DEFINE_integer("max_seq_length", 512, "Longest packed input.")
 flags.DEFINE_bool("text_signatures", True, "Export raw-text signatures (tensorflow-text ops); "
                   "--notext_signatures writes an ids-only model with core ops only.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
+                  "Compute precision of the served model (outputs stay float32).")
 flags.DEFINE_list("warmup_texts", None, "Texts for the warm-up requests (default: two "
                   "built-in sentences).")
 
@@ -85,7 +87,8 @@ def main(argv):
     with exit_on_user_error("export_model"):
         labels, num_outputs, pair = task_outputs(values)
         config = AlbertConfig.from_json_file(config_file(values))
-        model = load_serving_model(config, values.init_checkpoint, num_outputs)
+        model = load_serving_model(config, values.init_checkpoint, num_outputs,
+                                   dtype=values.precision)
         tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)
                      if values.spm_model_file else None)
         module = ServingModule(model, tokenizer, values.max_seq_length, labels, pair,

@@ -282,10 +282,17 @@ def test_export_model_script(assets, tmp_path):
                             capture_output=True, text=True, timeout=300, env=ENV)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "exports" / "mnli" / "1")
-    loaded = tf.saved_model.load(str(tmp_path / "exports" / "mnli" / "1"))
-    outputs = loaded.signatures["serving_default"](text_a=tf.constant(["a"]),
-                                                   text_b=tf.constant(["b"]))
-    assert outputs["label"].numpy()[0].decode() in LABELS
+    result = subprocess.run(base + ["--task_name=MNLI", "--model_name=mnli",
+                                    "--precision=mixed_bfloat16"],
+                            capture_output=True, text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    texts = {"text_a": tf.constant(["kalomi neru", "Ça marche"]),
+             "text_b": tf.constant(["tavo", "bien"])}
+    full, half = (tf.saved_model.load(str(tmp_path / "exports" / "mnli" / version))
+                  .signatures["serving_default"](**texts) for version in ("1", "2"))
+    assert full["logits"].dtype == half["logits"].dtype == tf.float32
+    np.testing.assert_allclose(half["logits"], full["logits"], atol=0.05)
+    assert set(label.decode() for label in full["label"].numpy()) <= set(LABELS)
 
     for extra, message in [
             ([], "give --task_name (a classifier) or --encoder_only"),

@@ -19,6 +19,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
 from albert_tf.data.tokenization import train_sentencepiece
 from albert_tf.models import AlbertPretrainer
+from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 from albert_tf.training.pretraining import (PretrainingRun, PretrainingSettings, TrainingError,
                                             run)
@@ -187,6 +188,18 @@ def test_mixed_float16_scales_the_loss_and_resumes(data, tmp_path):
     assert resumed.step == 15
 
 
+def test_auto_precision_and_jit_resolve_for_the_device(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(distribution, "cpu_has_bfloat16", lambda: True)
+    runner = PretrainingRun(settings_for(data, tmp_path, precision="auto"),
+                            create_strategy("one_device"))
+    assert (runner.precision, runner.jit_compile) == ("mixed_bfloat16", False)
+    assert runner.model.dtype_policy.name == "mixed_bfloat16"
+    monkeypatch.setattr(distribution, "cpu_has_bfloat16", lambda: False)
+    runner = PretrainingRun(settings_for(data, tmp_path / "b", precision="auto",
+                                         jit_compile=True), create_strategy("one_device"))
+    assert (runner.precision, runner.jit_compile) == ("float32", True)
+
+
 def test_bad_settings_are_clear_errors(data, tmp_path):
     with pytest.raises(TrainingError, match="--train_batch_size=0 must be a positive multiple"):
         run(settings_for(data, tmp_path, train_batch_size=0), create_strategy("one_device"))
@@ -277,6 +290,7 @@ tf.config.set_logical_device_configuration(
     [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 import keras
 from albert_tf.config import AlbertConfig
+from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 from albert_tf.training.pretraining import PretrainingSettings, PretrainingRun
 files, config_file, out = json.loads(sys.argv[1])
@@ -333,6 +347,7 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_pa
 MULTI_WORKER_SCRIPT = r"""
 import json, os, sys
 import numpy as np
+from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 strategy = create_strategy("multi_worker")
 from albert_tf.config import AlbertConfig

@@ -55,6 +55,49 @@ def create_strategy(name: str = "auto", num_gpus: Optional[int] = None,
     return _log(strategy)
 
 
+def device_type(strategy: tf.distribute.Strategy) -> str:
+    """"tpu", "gpu" or "cpu": what the strategy's replicas run on."""
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "tpu"
+    devices = " ".join(strategy.extended.worker_devices).upper()
+    return "gpu" if "GPU" in devices else "cpu"
+
+
+def cpu_has_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AVX512-BF16 or AMX)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            flags = set(handle.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def _gpu_has_bfloat16() -> bool:
+    details = [tf.config.experimental.get_device_details(device)
+               for device in tf.config.list_physical_devices("GPU")]
+    return bool(details) and all(detail.get("compute_capability", (0, 0)) >= (8, 0)
+                                 for detail in details)
+
+
+def auto_precision(strategy: tf.distribute.Strategy) -> str:
+    """`--precision=auto`: mixed_bfloat16 on TPUs, on GPUs from Ampere on and on CPUs with
+    bfloat16 instructions (measured on an AVX512-BF16 CPU: ALBERT-base pretraining 1.6x
+    float32, BENCHMARKS.md); mixed_float16 on older GPUs; float32 otherwise."""
+    kind = device_type(strategy)
+    if kind == "tpu":
+        return "mixed_bfloat16"
+    if kind == "gpu":
+        return "mixed_bfloat16" if _gpu_has_bfloat16() else "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+def auto_jit_compile(strategy: tf.distribute.Strategy) -> bool:
+    """The default of `--jit_compile`: XLA on TPUs and GPUs, not on CPUs, where it slowed
+    the ALBERT-base pretraining step (float32 0.91x, bfloat16 0.55x; BENCHMARKS.md)."""
+    return device_type(strategy) != "cpu"
+
+
 def _multi_worker_strategy() -> tf.distribute.Strategy:
     if "TF_CONFIG" not in os.environ:
         raise StrategyError("--strategy=multi_worker needs the TF_CONFIG environment "

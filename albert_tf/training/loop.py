@@ -29,10 +29,11 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.config import AlbertConfig
+from albert_tf.training.distribution import auto_jit_compile, auto_precision, device_type
 from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
 from albert_tf.training.warm_start import Candidate, warm_start
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 CLIP_NORM = 1.0
 
 
@@ -59,7 +60,7 @@ class LoopSettings:
     keep_checkpoint_max: int = 5
     iterations_per_loop: int = 1000
     precision: str = "float32"
-    jit_compile: bool = False
+    jit_compile: Optional[bool] = None  # None: the device type's measured best
     seed: int = 12345
     log_steps: int = 100
     peak_flops: Optional[float] = None
@@ -136,7 +137,13 @@ class TrainingLoop:
         # Under MultiWorkerMirrored only the chief keeps checkpoints and summaries; the other
         # workers must still take part in saving, so they write to a scratch folder.
         self.is_chief = strategy.extended.should_checkpoint
-        keras.mixed_precision.set_global_policy(settings.precision)
+        self.precision = (auto_precision(strategy) if settings.precision == "auto"
+                          else settings.precision)
+        self.jit_compile = (auto_jit_compile(strategy) if settings.jit_compile is None
+                            else settings.jit_compile)
+        logging.info("precision %s, XLA %s (%s device)", self.precision,
+                     "on" if self.jit_compile else "off", device_type(strategy))
+        keras.mixed_precision.set_global_policy(self.precision)
         # The seed fixes the initial weights and dropout too, not only the data order, so two
         # runs with the same settings in one process train identically.
         keras.utils.set_random_seed(settings.seed)
@@ -146,7 +153,7 @@ class TrainingLoop:
                 settings.optimizer, settings.learning_rate, settings.num_train_steps,
                 settings.num_warmup_steps, settings.start_warmup_step, settings.poly_power,
                 variables=self.model.trainable_variables)
-            if settings.precision == "mixed_float16":
+            if self.precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.optimizer = optimizer
             self.optimizer.build(self.model.trainable_variables)
@@ -225,9 +232,12 @@ class TrainingLoop:
         self.optimizer.apply_gradients(zip(gradients, variables))
         return values
 
-    def _make_train_loop(self):
+    def make_train_loop(self):
+        """A tf.function `loop(iterator, steps)` running `steps` training steps on a
+        distributed iterator and returning the last step's logged values (also what the
+        benchmarks time)."""
         step_fn = (tf.function(self._train_step, jit_compile=True)
-                   if self.settings.jit_compile else self._train_step)
+                   if self.jit_compile else self._train_step)
 
         def loop(iterator, steps):
             values = {name: tf.constant(0.0) for name in self.logged}
@@ -251,7 +261,7 @@ class TrainingLoop:
             return {}
         iterator = iter(self.distribute(
             lambda context: self.train_dataset(context).skip(start_step)))
-        loop = self._make_train_loop()
+        loop = self.make_train_loop()
         writer = (tf.summary.create_file_writer(os.path.join(settings.output_dir, "train"))
                   if self.is_chief else tf.summary.create_noop_writer())
         step, values = start_step, {}
