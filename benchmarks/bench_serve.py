@@ -19,7 +19,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 flags.DEFINE_string("preset", "base", "Model size.")
 flags.DEFINE_integer("seq", 128, "Tokens per request.")
@@ -94,6 +94,7 @@ def main(_):
     from tests.text_corpus import write_corpus
 
     values = flags.FLAGS
+    logging.set_verbosity(logging.WARNING)
     folder = tempfile.mkdtemp(prefix="bench_serve-")
     corpus = write_corpus(os.path.join(folder, "corpus.txt"), 300, seed=3)
     spm_model = train_sentencepiece([corpus], os.path.join(folder, "spm"), vocab_size=4000)
@@ -105,7 +106,7 @@ def main(_):
     texts = [" ".join(words[i * 200:(i + 1) * 200]) for i in range(values.batch)]
     assert all(len(tokenizer.encode(text)) >= values.seq for text in texts)
     rng = np.random.default_rng(0)
-    ids = rng.integers(5, 4000, (values.batch, values.seq)).astype("int32")
+    ids = rng.integers(5, tokenizer.vocab_size, (values.batch, values.seq)).astype("int32")
     ids[:, 0], ids[:, -1] = 2, 3
     ours_ids = {"input_ids": ids, "input_mask": np.ones_like(ids),
                 "segment_ids": np.zeros_like(ids)}

@@ -112,7 +112,6 @@ def keras_hub_step(config, batch, precision, xla):
     import keras
     import keras_hub
     import tensorflow as tf
-    from keras_hub.src.layers.modeling.masked_lm_head import MaskedLMHead
 
     keras.mixed_precision.set_global_policy(POLICIES[precision])
     backbone = keras_hub.models.AlbertBackbone(
@@ -121,7 +120,7 @@ def keras_hub_step(config, batch, precision, xla):
         hidden_dim=config.hidden_size, intermediate_dim=config.intermediate_size,
         num_groups=config.num_hidden_groups, num_inner_repetitions=config.inner_group_num,
         dropout=config.hidden_dropout_prob, max_sequence_length=config.max_position_embeddings)
-    mlm_head = MaskedLMHead(vocabulary_size=config.vocab_size,
+    mlm_head = keras_hub.layers.MaskedLMHead(vocabulary_size=config.vocab_size,
                             token_embedding=backbone.token_embedding,
                             intermediate_activation=lambda x: keras.activations.gelu(
                                 x, approximate=True), dtype=backbone.dtype_policy)
