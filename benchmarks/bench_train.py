@@ -113,6 +113,8 @@ def keras_hub_step(config, batch, precision, xla):
     import keras_hub
     import tensorflow as tf
 
+    from albert_tf.models.pretraining_loss import pretraining_losses
+
     keras.mixed_precision.set_global_policy(POLICIES[precision])
     backbone = keras_hub.models.AlbertBackbone(
         vocabulary_size=config.vocab_size, num_layers=config.num_hidden_layers,
@@ -140,15 +142,11 @@ def keras_hub_step(config, batch, precision, xla):
             encoded = backbone({"token_ids": data["input_ids"],
                                 "segment_ids": data["segment_ids"],
                                 "padding_mask": data["input_mask"]}, training=True)
-            mlm_logits = tf.cast(mlm_head(encoded["sequence_output"],
-                                          data["masked_lm_positions"]), tf.float32)
-            sop_logits = tf.cast(sop_head(encoded["pooled_output"]), tf.float32)
-            mlm = tf.nn.sparse_softmax_cross_entropy_with_logits(data["masked_lm_ids"],
-                                                                 mlm_logits)
-            weights = data["masked_lm_weights"]
-            loss = (tf.reduce_sum(mlm * weights) / tf.reduce_sum(weights) + tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(data["next_sentence_labels"],
-                                                               sop_logits)))
+            mlm_logits = mlm_head(encoded["sequence_output"], data["masked_lm_positions"])
+            sop_logits = sop_head(encoded["pooled_output"])
+            loss = pretraining_losses(mlm_logits, sop_logits, data["masked_lm_ids"],
+                                      data["masked_lm_weights"],
+                                      data["next_sentence_labels"])["loss"]
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 

@@ -213,6 +213,9 @@ def test_conversion_errors_name_the_variable(tmp_path):
         convert_checkpoint(prefix, str(tmp_path / "full"), _config_file(tmp_path, config))
     with pytest.raises(ConversionError, match="neither a TF checkpoint nor a Hugging Face"):
         convert_checkpoint(str(tmp_path / "nothing"), str(tmp_path / "out2"))
+    with pytest.raises(ConversionError, match="the config's sharing='ffn' has no counterpart"):
+        convert_checkpoint(prefix, str(tmp_path / "out3"),
+                           _config_file(tmp_path, make_config(1, 1).replace(sharing="ffn")))
 
 
 # -- Hugging Face ---------------------------------------------------------------------------
@@ -395,6 +398,11 @@ def test_readers_refuse_what_they_cannot_read_safely(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
     with pytest.raises(ConversionError, match="not a safetensors file"):
         read_safetensors(str(tmp_path / "bad.safetensors"))
+    header = json.dumps({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}})
+    (tmp_path / "fp8.safetensors").write_bytes(
+        struct.pack("<Q", len(header)) + header.encode() + b"\x00\x00")
+    with pytest.raises(ConversionError, match="w has unsupported dtype F8_E4M3"):
+        read_safetensors(str(tmp_path / "fp8.safetensors"))
 
 
 def test_hugging_face_activation_names_map_to_the_original_ones():

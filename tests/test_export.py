@@ -246,6 +246,9 @@ def test_export_settings_errors(assets):
     folder, spm_model, config = assets
     model = load(assets, len(LABELS))
     tokenizer = AlbertTokenizer(spm_model)
+    with pytest.raises(ExportError, match="can export an AlbertClassifier or an AlbertEncoder, "
+                                          "not AlbertPretrainer"):
+        ServingModule(AlbertPretrainer(config), tokenizer, SEQ)
     with pytest.raises(ExportError, match="2 labels .* for a classifier with 3 outputs"):
         ServingModule(model, tokenizer, SEQ, LABELS[:2])
     with pytest.raises(ExportError, match="the classifier has 3 outputs: pass its labels"):

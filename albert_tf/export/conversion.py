@@ -116,8 +116,7 @@ def name_map(pretrainer: AlbertPretrainer, style: str) -> NameMap:
         tf1_prefix = f"bert/encoder/transformer/group_{group}/inner_group_{inner}/"
         hf_prefix = f"albert.encoder.albert_layer_groups.{group}.albert_layers.{inner}."
         for ours, (tf1, hf) in _BLOCK_PARTS.items():
-            part = _layer_norm if ours.endswith("LayerNorm") or ours.endswith("LayerNorm_1") \
-                else _dense
+            part = _layer_norm if "LayerNorm" in ours else _dense
             names.update(part(f"transformer_block_{block}/{ours}", tf1_prefix + tf1,
                               hf_prefix + hf, style))
     return names

@@ -35,6 +35,7 @@ from albert_tf.export.text_packing import TextPacker
 from albert_tf.models.base import ENCODER_INPUT_NAMES
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder
+from albert_tf.training.classifier import best_weights_prefix
 from albert_tf.training.warm_start import warm_start
 
 SERVING_DEFAULT = "serving_default"
@@ -234,7 +235,7 @@ def load_serving_model(config: AlbertConfig, checkpoint: str, num_outputs: Optio
     (`mixed_bfloat16` serves 1.65x faster on a bfloat16-capable CPU, BENCHMARKS.md) with
     every weight read from `checkpoint`: a prefix, a checkpoint folder, or a run folder (a
     fine-tuning run's `best/` weights first). A weight the checkpoint lacks is an error."""
-    best = os.path.join(checkpoint, "best", "model")
+    best = best_weights_prefix(checkpoint)
     if tf.io.gfile.exists(best + ".index"):
         checkpoint = best
     if num_outputs is None:

@@ -28,6 +28,11 @@ from albert_tf.training.warm_start import Candidate
 RESULTS_FILE = "eval_results.json"
 
 
+def best_weights_prefix(output_dir: str) -> str:
+    """Where a fine-tuning run keeps the weights of its best evaluation."""
+    return os.path.join(output_dir, "best", "model")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ClassifierSettings(LoopSettings):
     """The run_classifier flags as plain values (defaults: the original run_classifier)."""
@@ -67,10 +72,12 @@ class ClassifierRun(TrainingLoop):
         self.tokenizer = AlbertTokenizer(settings.spm_model_file, settings.do_lower_case)
         self.cache_dir = os.path.join(settings.output_dir, "data")
         super().__init__(settings, strategy)
-        self.best_dir = os.path.join(settings.output_dir, "best")
+        self.best_prefix = best_weights_prefix(settings.output_dir)
         self.history: List[Dict[str, float]] = []
         self._splits: Dict[str, tuple] = {}
-        self._predict = None
+        # Traced once per run (not once per evaluation); batches of any size reuse it.
+        self._predict = tf.function(lambda features: self.model(features, training=False),
+                                    reduce_retracing=True)
 
     def build_model(self) -> AlbertClassifier:
         return AlbertClassifier(self.settings.albert_config, self.task.num_outputs,
@@ -129,9 +136,6 @@ class ClassifierRun(TrainingLoop):
 
     def predict_outputs(self, path: str, batch_size: int) -> np.ndarray:
         """Logits [n, classes] (classification) or scores [n] (regression), in file order."""
-        if self._predict is None:  # traced once per run, not once per evaluation
-            self._predict = tf.function(lambda features: self.model(features, training=False),
-                                        reduce_retracing=True)
         outputs = [self._predict(features).numpy()
                    for features in self._dataset(path, batch_size, False)]
         outputs = np.concatenate(outputs)
@@ -177,7 +181,7 @@ class ClassifierRun(TrainingLoop):
         metric = self.task.main_metric
         if previous_best is None or results[metric] > previous_best[metric]:
             if self.is_chief:
-                tf.train.Checkpoint(model=self.model).write(os.path.join(self.best_dir, "model"))
+                tf.train.Checkpoint(model=self.model).write(self.best_prefix)
             logging.info("new best %s %.4f at step %d", metric, results[metric], step)
         if self.is_chief:
             self._write_history()
@@ -192,10 +196,9 @@ class ClassifierRun(TrainingLoop):
 
     def restore_best(self) -> str:
         """Loads the best evaluated weights (else keeps the current ones); returns which."""
-        prefix = os.path.join(self.best_dir, "model")
-        if not tf.io.gfile.exists(prefix + ".index"):
+        if not tf.io.gfile.exists(self.best_prefix + ".index"):
             return f"latest (step {self.step})"
-        tf.train.Checkpoint(model=self.model).read(prefix).expect_partial()
+        tf.train.Checkpoint(model=self.model).read(self.best_prefix).expect_partial()
         best = self.best
         return f"best ({self.task.main_metric} at step {best['step']})" if best else "best"
 
