@@ -26,9 +26,10 @@ test: $(STAMP)
 	@$(PYTHON) -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
+# DEMO_ARGS passes overrides, e.g. make demo DEMO_ARGS="--corpus=my.txt --pretrain_steps=3000"
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(PYTHON) albert_params.py --preset=tiny
-	$(PYTHON) albert_params.py --preset=base
+	$(PYTHON) run_demo.py $(DEMO_ARGS)
 
 clean:
-	rm -rf .venv build *.egg-info .pytest_cache
+	rm -rf .venv build *.egg-info .pytest_cache demo_run

@@ -17,7 +17,8 @@ setup(
     packages=find_packages(include=["albert_tf", "albert_tf.*"]),
     # The entry scripts live at the top level as thin wrappers around library code.
     py_modules=["albert_params", "convert_checkpoint", "create_pretraining_data", "export_model",
-                "run_classifier", "run_pretraining", "train_sentencepiece", "training_flags"],
+                "query_saved_model", "run_classifier", "run_demo", "run_pretraining",
+                "train_sentencepiece", "training_flags"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
@@ -29,6 +30,7 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",
         "absl-py>=2.0,<3",
         "numpy>=1.26,<3",
+        "matplotlib>=3.8,<4",  # the demo report's plots
     ],
     extras_require={"test": ["pytest>=8,<10"]},
     entry_points={
@@ -40,6 +42,7 @@ setup(
             "albert-classify=run_classifier:run",
             "albert-export=export_model:run",
             "albert-convert=convert_checkpoint:run",
+            "albert-demo=run_demo:run",
         ],
     },
     classifiers=[

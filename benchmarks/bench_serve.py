@@ -4,10 +4,14 @@ keras-hub AlbertBackbone classifier exported with `model.export`.
 Each model is exported (random weights, ALBERT-base shape, 2 classes), then loaded in a
 fresh process that imports only TensorFlow and tensorflow-text, as a model server would.
 Reported per signature: batch-1 latency p50/p99 over --calls requests and batch-32
-throughput, every request padded or written to fill --seq tokens. Run by hand:
+throughput, every request padded or written to fill --seq tokens. With --rounds=R the
+three models are measured R times in turn (ours ids, ours text, keras-hub, ours ids, ...)
+so that drifts of the machine hit all of them alike; the table shows each round and the
+summary the median over rounds. Run by hand:
 
     .venv/bin/python benchmarks/bench_serve.py
     .venv/bin/python benchmarks/bench_serve.py --precisions=float32,bfloat16 --calls=100
+    .venv/bin/python benchmarks/bench_serve.py --rounds=3 --calls=50 --batch_calls=2
 """
 
 import json
@@ -27,6 +31,7 @@ flags.DEFINE_integer("calls", 100, "Batch-1 requests timed per signature.")
 flags.DEFINE_integer("batch", 32, "Throughput batch size.")
 flags.DEFINE_integer("batch_calls", 10, "Batched requests timed per signature.")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "Compute precision of the exports.")
+flags.DEFINE_integer("rounds", 1, "Times each model is measured, interleaved.")
 
 SERVE = r"""
 import json, sys, time
@@ -121,10 +126,10 @@ def main(_):
     for precision in values.precisions:
         ours = export_ours(config, spm_model, precision, folder)
         hub = export_keras_hub(config, precision, folder)
-        for name, path, signature, inputs in (
-                (f"ours {precision} serve_ids", ours, "serve_ids", ours_ids),
-                (f"ours {precision} text", ours, "serving_default", {"text_a": texts}),
-                (f"keras_hub {precision} ids", hub, "serve", hub_ids)):
+        models = ((f"ours {precision} serve_ids", ours, "serve_ids", ours_ids),
+                  (f"ours {precision} text", ours, "serving_default", {"text_a": texts}),
+                  (f"keras_hub {precision} ids", hub, "serve", hub_ids))
+        for name, path, signature, inputs in models * values.rounds:
             batch = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in inputs.items()}
             single = {k: v[:1] for k, v in batch.items()}
             done = subprocess.run(
@@ -136,9 +141,11 @@ def main(_):
                 print(f"{name}: failed\n{done.stderr[-1500:]}", flush=True)
                 continue
             row = json.loads(done.stdout.strip().splitlines()[-1])
-            results[name] = row
+            results.setdefault(name, []).append(row)
             print(f"{name:<28} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
                   f"{row['sequences_per_second']:>10.1f}", flush=True)
+    results = {name: {key: float(np.median([row[key] for row in rows])) for key in rows[0]}
+               for name, rows in results.items()}
     for precision in values.precisions:
         ours, hub = (results.get(f"ours {precision} serve_ids"),
                      results.get(f"keras_hub {precision} ids"))

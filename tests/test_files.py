@@ -20,3 +20,12 @@ def test_one_unmatched_pattern_among_several_is_reported(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(InputFileError, match=r"pattern '.*typo\*\.txt' matches no file"):
         expand_file_patterns(f"{tmp_path}/a.txt,{tmp_path}/typo*.txt")
+
+
+def test_patterns_with_a_scheme_go_through_tf_gfile(tmp_path):
+    for name in ("b.tfrecord", "a.tfrecord"):
+        (tmp_path / name).write_text("x")
+    assert expand_file_patterns(f"file://{tmp_path}/*.tfrecord") == [
+        f"file://{tmp_path}/a.tfrecord", f"file://{tmp_path}/b.tfrecord"]
+    with pytest.raises(InputFileError, match="pattern 'nosuch://bucket/\\*' matches no file"):
+        expand_file_patterns("nosuch://bucket/*")

@@ -97,6 +97,37 @@ def test_a_run_writes_results_checkpoints_encoder_and_summaries(trained):
             "sequences_per_second", "tokens_per_second", "model_flops_utilization"} <= tags
 
 
+def test_eval_means_cover_full_batches_only(data, tmp_path):
+    """A partial last batch is left out instead of entering the mean as a full batch."""
+    from albert_tf.data.pretraining_dataset import pretraining_dataset
+
+    files, config, _ = data
+    records = sum(1 for path in files for _ in tf.data.TFRecordDataset(path))
+    batch = 48
+    assert records % batch, "the data must end in a partial batch"
+    runner = PretrainingRun(settings_for(data, tmp_path, do_train=False, do_eval=True,
+                                         eval_batch_size=batch, max_eval_steps=1000),
+                            create_strategy("one_device"))
+    runner.restore()
+    results = runner.evaluate()
+    assert results["eval_batches"] == records // batch
+
+    sop_correct, mlm_batch_accuracy = [], []
+    for features in pretraining_dataset(files, SEQ, PREDICTIONS, batch, is_training=False,
+                                        drop_remainder=False):
+        if features["input_ids"].shape[0] < batch:
+            continue
+        outputs = runner.model(features, training=False)
+        sop_correct.extend(np.argmax(outputs["sop_logits"], -1)
+                           == features["next_sentence_labels"].numpy())
+        weights = features["masked_lm_weights"].numpy()
+        hits = np.argmax(outputs["mlm_logits"], -1) == features["masked_lm_ids"].numpy()
+        mlm_batch_accuracy.append((hits * weights).sum() / weights.sum())
+    assert len(sop_correct) == batch * (records // batch)
+    assert results["sop_accuracy"] == pytest.approx(np.mean(sop_correct), abs=1e-6)
+    assert results["mlm_accuracy"] == pytest.approx(np.mean(mlm_batch_accuracy), abs=1e-6)
+
+
 def trained_model(config, checkpoint):
     model = AlbertPretrainer(config)
     tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()

@@ -12,7 +12,9 @@ def expand_file_patterns(patterns: str, flag_name: str = "input_file") -> List[s
     """Expands `a/*.txt,b.txt` into a sorted, de-duplicated list of existing files.
 
     Every comma-separated pattern must match at least one file, so a typo in one of
-    several patterns is reported instead of silently training on less data.
+    several patterns is reported instead of silently training on less data. Patterns
+    with a scheme (`gs://bucket/data/*`, what TPU pod workers read) go through
+    `tf.io.gfile.glob`.
 
     Example:
 
@@ -26,8 +28,17 @@ def expand_file_patterns(patterns: str, flag_name: str = "input_file") -> List[s
         raise InputFileError(f"--{flag_name}: no input file given")
     files = []
     for part in parts:
-        matches = sorted(glob.glob(part))
+        matches = sorted(_remote_glob(part) if "://" in part else glob.glob(part))
         if not matches:
             raise InputFileError(f"--{flag_name}: pattern {part!r} matches no file")
         files.extend(matches)
     return sorted(dict.fromkeys(files))
+
+
+def _remote_glob(pattern: str) -> List[str]:
+    import tensorflow as tf
+
+    try:
+        return tf.io.gfile.glob(pattern)
+    except tf.errors.OpError:  # unknown scheme or unreachable bucket: reported as no match
+        return []

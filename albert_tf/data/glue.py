@@ -139,7 +139,8 @@ def custom_task(data_dir: str, text_a: str, text_b: Optional[str], label: str,
 
     Files are `.tsv` (tab-separated, quotes are text) or `.csv` (comma-separated, quoted
     fields); the extension is found from the files present. Labels for classification are
-    `labels` when given, else every label of the training file, sorted.
+    `labels` when given, else every label of the training file, sorted. Predictions for
+    the test file go to `test_predictions.tsv`.
     """
     if extension is None:
         found = [ext for ext in (".tsv", ".csv")
@@ -153,6 +154,7 @@ def custom_task(data_dir: str, text_a: str, text_b: Optional[str], label: str,
                 else ("accuracy", "f1_macro"),
                 files={split: split + extension for split in ("train", "dev", "test")},
                 text_a=text_a, text_b=text_b, label=label,
+                submission_names={"test": "test_predictions"},
                 delimiter="\t" if extension == ".tsv" else ",")
     if regression:
         return task

@@ -137,6 +137,7 @@ def pretraining_dataset(
     shuffle_buffer: int = 10000,
     seed: Optional[int] = None,
     dynamic_masking: Optional[DynamicMasking] = None,
+    drop_remainder: Optional[bool] = None,
 ) -> tf.data.Dataset:
     """Batches of pretraining features, int32 (weights float32).
 
@@ -152,6 +153,7 @@ def pretraining_dataset(
         shuffle_buffer: Records in the shuffle buffer (training only).
         seed: Makes shuffling (and dynamic masks) reproducible.
         dynamic_masking: Mask unmasked records here (see module doc).
+        drop_remainder: Drop the last partial batch (default: when training).
 
     Returns:
         A dataset of dicts with input_ids, input_mask, segment_ids, masked_lm_positions,
@@ -201,7 +203,8 @@ def pretraining_dataset(
                                 input_context.input_pipeline_id)
     if is_training:
         records = records.shuffle(shuffle_buffer, seed=seed)
-    records = records.batch(per_pipeline_batch, drop_remainder=is_training)
+    records = records.batch(per_pipeline_batch, drop_remainder=is_training
+                            if drop_remainder is None else drop_remainder)
     spec = _feature_spec(max_seq_length, max_predictions_per_seq, dynamic_masking is not None)
     batches = records.map(lambda serialized: tf.io.parse_example(serialized, spec),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)

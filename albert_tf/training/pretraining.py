@@ -60,7 +60,10 @@ class PretrainingRun(TrainingLoop):
         settings = self.settings
         return pretraining_dataset(
             files, settings.max_seq_length, settings.max_predictions_per_seq, batch_size,
-            is_training=is_training, input_context=context, seed=settings.seed)
+            is_training=is_training, input_context=context, seed=settings.seed,
+            # Evaluation means are over full batches: a partial last batch would enter the
+            # per-batch mean with the weight of a full one.
+            drop_remainder=True)
 
     def train_dataset(self, context):
         return self._dataset(self.settings.input_files, self.settings.train_batch_size, True,

@@ -1,0 +1,119 @@
+"""Query an exported ALBERT SavedModel with raw text, outside TF Serving.
+
+Needs only `tensorflow` and `tensorflow-text` (what a serving host has): it never imports
+albert_tf, so it checks that an export stands on its own. Examples:
+
+    python query_saved_model.py --model_dir=exports/sst-2/1 --text_a="a gorgeous film"
+    python query_saved_model.py --model_dir=exports/continuation/1 --input_tsv=task/test.tsv \
+        --text_a_column=sentence_a --text_b_column=sentence_b --limit=8 --output_json=q.json
+
+Prints one JSON object per text (or pair): the inputs and every output of the signature.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model_dir", required=True,
+                        help="An export version folder (<export_dir>/<name>/<version>).")
+    parser.add_argument("--signature", default="serving_default", help="Signature to call.")
+    parser.add_argument("--text_a", action="append", default=[],
+                        help="A text to query (repeat the flag for a batch).")
+    parser.add_argument("--text_b", action="append", default=[],
+                        help="The second text of each pair, for pair models.")
+    parser.add_argument("--input_tsv", help="Read the texts from a TSV file with a header.")
+    parser.add_argument("--text_a_column", default="sentence", help="--input_tsv column.")
+    parser.add_argument("--text_b_column", help="--input_tsv column of the second texts.")
+    parser.add_argument("--limit", type=int, default=None, help="First N rows of --input_tsv.")
+    parser.add_argument("--output_json", help="Also write the answers to this file.")
+    return parser.parse_args(argv)
+
+
+def read_texts(args):
+    """(texts_a, texts_b or None) from the flags or the TSV file."""
+    if args.input_tsv:
+        with open(args.input_tsv, encoding="utf-8-sig", newline="") as handle:
+            rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            header = next(rows, [])
+            columns = [args.text_a_column] + ([args.text_b_column] if args.text_b_column
+                                              else [])
+            missing = [name for name in columns if name not in header]
+            if missing:
+                sys.exit(f"query_saved_model: {args.input_tsv}:1: no column(s) {missing} in "
+                         f"the header {header}")
+            indexes = [header.index(name) for name in columns]
+            picked = [[row[i] for i in indexes] for _, row in
+                      zip(range(args.limit if args.limit is not None else sys.maxsize), rows)]
+        texts_a = [row[0] for row in picked]
+        return texts_a, ([row[1] for row in picked] if args.text_b_column else None)
+    if not args.text_a:
+        sys.exit("query_saved_model: give --text_a (repeatable) or --input_tsv")
+    if args.text_b and len(args.text_b) != len(args.text_a):
+        sys.exit(f"query_saved_model: {len(args.text_a)} --text_a but {len(args.text_b)} "
+                 "--text_b; give one second text per first text")
+    return args.text_a, (args.text_b or None)
+
+
+def query(model_dir, signature, texts_a, texts_b):
+    """Calls the signature once on the whole batch; returns one dict per input."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  registers the SentencePiece ops of the text signature
+
+    model = tf.saved_model.load(model_dir)
+    if signature not in model.signatures:
+        sys.exit(f"query_saved_model: {model_dir} has no signature {signature!r}; it has "
+                 f"{sorted(model.signatures)}")
+    inputs = {"text_a": tf.constant(texts_a)}
+    if texts_b is not None:
+        inputs["text_b"] = tf.constant(texts_b)
+    outputs = model.signatures[signature](**inputs)
+    answers = []
+    for row in range(len(texts_a)):
+        answer = {"text_a": texts_a[row]}
+        if texts_b is not None:
+            answer["text_b"] = texts_b[row]
+        for name, value in sorted(outputs.items()):
+            item = value[row].numpy()
+            answer[name] = (item.decode("utf-8") if isinstance(item, bytes)
+                            else item.tolist())
+        answers.append(answer)
+    return answers
+
+
+def write_json(path, payload):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=directory, prefix=".query.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(payload, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    os.replace(temp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not os.path.isfile(os.path.join(args.model_dir, "saved_model.pb")):
+        sys.exit(f"query_saved_model: --model_dir {args.model_dir}: no saved_model.pb there "
+                 "(give the version folder, e.g. exports/sst-2/1)")
+    texts_a, texts_b = read_texts(args)
+    answers = query(args.model_dir, args.signature, texts_a, texts_b)
+    for answer in answers:
+        print(json.dumps(answer, ensure_ascii=False))
+    if args.output_json:
+        write_json(args.output_json, {
+            "model_dir": args.model_dir, "signature": args.signature, "answers": answers,
+            # The proof that the export needs nothing of this project to run.
+            "albert_tf_imported": any(name.split(".")[0] == "albert_tf"
+                                      for name in sys.modules)})
+
+
+if __name__ == "__main__":
+    main()
