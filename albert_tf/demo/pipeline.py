@@ -29,7 +29,8 @@ from albert_tf.demo.corpus import (read_corpus, python_docs_documents, split_doc
 from albert_tf.io_utils import write_atomically
 
 # Model sizes the demo offers besides the named presets (base, large, ...). "small" is the
-# default: large enough that both pretraining losses visibly move in a few CPU minutes.
+# default: in the demo's 600 steps on 2 CPU cores it moves the MLM loss well below the
+# uniform guess (BENCHMARKS.md); "tiny" is for smoke runs.
 DEMO_MODEL_SIZES = {
     "tiny": dict(embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                  intermediate_size=128),
@@ -283,7 +284,8 @@ class DemoPipeline:
     def model_config(self) -> AlbertConfig:
         import sentencepiece
 
-        vocab_size = sentencepiece.SentencePieceProcessor(model_file=self.spm_model).get_piece_size()
+        vocab_size = sentencepiece.SentencePieceProcessor(
+            model_file=self.spm_model).get_piece_size()
         size = self.settings.model_size
         common = dict(vocab_size=vocab_size, max_position_embeddings=max(
             128, self.settings.max_seq_length), hidden_dropout_prob=0.0,
