@@ -36,7 +36,8 @@ flags.DEFINE_bool("text_pair", False, "custom: the text signature takes text_a a
 flags.DEFINE_bool("encoder_only", False, "Export the encoder (pooled and sequence outputs).")
 flags.DEFINE_string("export_dir", None, "Folder TF Serving watches.", required=True)
 flags.DEFINE_string("model_name", "albert", "Model name (a folder under --export_dir).")
-flags.DEFINE_integer("max_seq_length", 512, "Longest packed input.")
+flags.DEFINE_integer("max_seq_length", None, "Longest packed input (default: the model's "
+                     "max_position_embeddings; use the fine-tuning length).")
 flags.DEFINE_bool("text_signatures", True, "Export raw-text signatures (tensorflow-text ops); "
                   "--notext_signatures writes an ids-only model with core ops only.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
@@ -91,7 +92,8 @@ def main(argv):
                                    dtype=values.precision)
         tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)
                      if values.spm_model_file else None)
-        module = ServingModule(model, tokenizer, values.max_seq_length, labels, pair,
+        max_seq_length = values.max_seq_length or config.max_position_embeddings
+        module = ServingModule(model, tokenizer, max_seq_length, labels, pair,
                                values.text_signatures)
         path = export_saved_model(module, values.export_dir, values.model_name,
                                   values.warmup_texts or ())

@@ -279,12 +279,13 @@ def test_export_model_script(assets, tmp_path):
         (run_dir / "best" / f"model{suffix}").write_bytes(source.read_bytes())
     (run_dir / "albert_config.json").write_bytes((folder / "albert_config.json").read_bytes())
     base = [sys.executable, os.path.join(ROOT, "export_model.py"), f"--init_checkpoint={run_dir}",
-            f"--spm_model_file={spm_model}", f"--export_dir={tmp_path / 'exports'}",
-            f"--max_seq_length={SEQ}"]
-    result = subprocess.run(base + ["--task_name=MNLI", "--model_name=mnli"],
+            f"--spm_model_file={spm_model}", f"--export_dir={tmp_path / 'exports'}"]
+    result = subprocess.run(base + ["--task_name=MNLI", "--model_name=mnli",
+                                    f"--max_seq_length={SEQ}"],
                             capture_output=True, text=True, timeout=300, env=ENV)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "exports" / "mnli" / "1")
+    # Without --max_seq_length the model's max_position_embeddings is the limit.
     result = subprocess.run(base + ["--task_name=MNLI", "--model_name=mnli",
                                     "--precision=mixed_bfloat16"],
                             capture_output=True, text=True, timeout=300, env=ENV)
