@@ -37,6 +37,10 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+# The TSV reading and the atomic JSON write below stand in for albert_tf's own helpers on
+# purpose: this script must run where albert_tf is not installed.
+
+
 def read_texts(args):
     """(texts_a, texts_b or None) from the flags or the TSV file."""
     if args.input_tsv:

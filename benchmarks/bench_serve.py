@@ -144,11 +144,11 @@ def main(_):
             results.setdefault(name, []).append(row)
             print(f"{name:<28} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
                   f"{row['sequences_per_second']:>10.1f}", flush=True)
-    results = {name: {key: float(np.median([row[key] for row in rows])) for key in rows[0]}
+    medians = {name: {key: float(np.median([row[key] for row in rows])) for key in rows[0]}
                for name, rows in results.items()}
     for precision in values.precisions:
-        ours, hub = (results.get(f"ours {precision} serve_ids"),
-                     results.get(f"keras_hub {precision} ids"))
+        ours, hub = (medians.get(f"ours {precision} serve_ids"),
+                     medians.get(f"keras_hub {precision} ids"))
         if ours and hub:
             print(f"{precision}: ours/keras_hub throughput {ours['sequences_per_second'] / hub['sequences_per_second']:.2f}x, "
                   f"p50 latency {ours['p50_ms'] / hub['p50_ms']:.2f}x")

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHORT_DEMO = ["--model_size=tiny", "--vocab_size=1000", "--max_seq_length=32",
@@ -31,9 +32,8 @@ def event_scalars(logdir):
     accumulator = event_accumulator.EventAccumulator(
         logdir, size_guidance={event_accumulator.TENSORS: 0})
     accumulator.Reload()
-    return {tag: {e.step: float(np.asarray(
-        __import__("tensorflow").make_ndarray(e.tensor_proto))) for e in
-        accumulator.Tensors(tag)} for tag in accumulator.Tags()["tensors"]}
+    return {tag: {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)}
+            for tag in accumulator.Tags()["tensors"]}
 
 
 def read_tsv(path):
@@ -100,8 +100,6 @@ def test_report_numbers_are_the_logged_ones(demo):
 
 
 def test_plots_are_real_pngs(demo):
-    import tensorflow as tf
-
     run_dir, _ = demo
     markdown = (run_dir / "report.md").read_text()
     for name in ("pretraining.png", "finetuning.png"):
@@ -164,6 +162,18 @@ def test_query_script_takes_texts_from_flags(demo):
     assert [a["text_a"] for a in answers] == ["The loop ends.", "Ünïcode text, déjà vu."]
     assert all(a["label"] in ("unrelated", "continues") and len(a["logits"]) == 2
                for a in answers)
+
+
+def test_query_script_names_the_signatures_it_has(demo):
+    run_dir, _ = demo
+    model_dir = run_dir / "export" / "continuation" / "1"
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "query_saved_model.py"), f"--model_dir={model_dir}",
+         "--signature=predict", "--text_a=x", "--text_b=y"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert (f"query_saved_model: {model_dir} has no signature 'predict'; it has "
+            "['serve_ids', 'serving_default']") in result.stderr
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from albert_tf.config import ConfigError
-from albert_tf.demo.pipeline import DemoPipeline, DemoSettings, Stage
+from albert_tf.demo.pipeline import DemoError, DemoPipeline, DemoSettings, Stage
 
 
 class ScriptedPipeline(DemoPipeline):
@@ -66,6 +66,24 @@ def test_reuse_rerun_downstream_force_and_resume(tmp_path):
     assert resumed.ran == ["third"]
     # An interrupted stage keeps its outputs so that it can resume (checkpoints).
     assert open(tmp_path / "third.txt").read() == "xx"
+
+
+def test_a_failing_script_stops_the_demo_naming_the_stage_and_its_log(tmp_path):
+    class FailingPipeline(DemoPipeline):
+        def stages(self):
+            return [Stage("broken", "a script that fails", ["broken"], {},
+                          lambda: self.script("no_such_albert_script", flag=1)),
+                    Stage("after", "never reached", ["after"], {}, pytest.fail)]
+
+    pipeline = FailingPipeline(DemoSettings(run_dir=str(tmp_path)))
+    log = tmp_path / "logs" / "broken.log"
+    with pytest.raises(DemoError, match=f"stage broken: `no_such_albert_script` exited with "
+                                        f"status 1; its output is in {log}"):
+        pipeline.run()
+    assert "No module named no_such_albert_script" in log.read_text()
+    records = json.loads((tmp_path / "stages.json").read_text())
+    assert list(records) == ["broken"] and not records["broken"]["finished"]
+    assert records["broken"]["commands"] == ["python no_such_albert_script.py --flag=1"]
 
 
 def test_unreadable_stage_records_rerun_everything(tmp_path):

@@ -117,6 +117,7 @@ class Stage:
     outputs: Sequence[str]  # relative to run_dir; deleted when the stage must start afresh
     params: Dict[str, object]
     action: Callable[[], None]
+    reusable: bool = True  # False: runs every time (the report summarizes this run)
 
 
 class DemoPipeline:
@@ -163,7 +164,7 @@ class DemoPipeline:
             Stage("query", "raw-text queries to the export from a process without albert_tf",
                   ["query.json"], {"examples": s.query_examples}, self.query),
             Stage("report", "report.md with settings, metrics, timings and plots",
-                  ["report.md", "report.json", "plots"], {}, self.report),
+                  ["report.md", "report.json", "plots"], {}, self.report, reusable=False),
         ]
 
     def make_corpus(self) -> None:
@@ -311,6 +312,7 @@ class DemoPipeline:
         arguments = [_flag(name, value) for name, value in flag_values.items()]
         shown = _shell_line([f"{module}.py"] + arguments, self.run_dir)
         self.records[self.current_name].commands.append(shown)
+        self._save_records()  # a stage that fails or is killed still shows its command
         log_path = self.path("logs", f"{self.current_name}.log")
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         logging.info("[%s] $ %s", self.current_name, shown)
@@ -343,18 +345,16 @@ class DemoPipeline:
                                             sort_keys=True).encode()).hexdigest()[:16]
             upstream_key = key
             record = self.records.get(stage.name)
-            outputs_present = all(os.path.exists(self.path(p)) for p in stage.outputs)
-            current = (record is not None and record.key == key and record.finished
-                       and outputs_present)
-            # The report always reflects the stages it summarizes.
-            if current and not self.settings.force and not upstream_ran \
-                    and stage.name != "report":
+            same_inputs = (record is not None and record.key == key and not upstream_ran
+                           and not self.settings.force)
+            if same_inputs and stage.reusable and record.finished and all(
+                    os.path.exists(self.path(output)) for output in stage.outputs):
                 record.reused = True
                 logging.info("[%d/%d] %s: reused (finished earlier in %.1f s)", number,
                              len(stages), stage.name, record.seconds)
                 continue
-            if self.settings.force or upstream_ran or record is None or record.key != key:
-                for output in stage.outputs:  # start afresh: settings or inputs differ
+            if not same_inputs:  # start afresh; otherwise an interrupted stage resumes
+                for output in stage.outputs:
                     _remove(self.path(output))
             logging.info("[%d/%d] %s: %s", number, len(stages), stage.name, stage.description)
             record = StageRecord(key=key)

@@ -75,6 +75,11 @@ def plot_curves(panels: Dict[str, Dict[str, Series]], path: str, title: str) -> 
     pyplot.close(figure)
 
 
+def _read_json(path: str):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def read_tsv(path: str) -> List[Dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -88,19 +93,15 @@ def collect(pipeline: "DemoPipeline") -> Dict[str, object]:
 
     path = pipeline.path
     config = AlbertConfig.from_json_file(path("albert_config.json"))
-    with open(path("corpus", "summary.json"), encoding="utf-8") as handle:
-        corpus = json.load(handle)
+    corpus = _read_json(path("corpus", "summary.json"))
 
     pretraining_curves = read_scalars(path("pretrain", "train"))
     last_step = pretraining_curves["loss"][-1][0]
     pretrain_final = {tag: series[-1][1] for tag, series in pretraining_curves.items()
                       if series[-1][0] == last_step}
     throughput = [v for _, v in pretraining_curves.get("sequences_per_second", [])[1:]]
-    with open(path("pretrain", "eval_results.json"), encoding="utf-8") as handle:
-        pretrain_eval = json.load(handle)
-
-    with open(path("finetune", "eval_results.json"), encoding="utf-8") as handle:
-        finetune_eval = json.load(handle)
+    pretrain_eval = _read_json(path("pretrain", "eval_results.json"))
+    finetune_eval = _read_json(path("finetune", "eval_results.json"))
     dev = read_tsv(path("task", "dev.tsv"))
     test = read_tsv(path("task", "test.tsv"))
     predictions = read_tsv(path("finetune", "test_predictions.tsv"))
@@ -109,8 +110,7 @@ def collect(pipeline: "DemoPipeline") -> Dict[str, object]:
     majority = max(continuation_task.LABELS,
                    key=lambda label: sum(row["label"] == label for row in dev))
 
-    with open(path("query.json"), encoding="utf-8") as handle:
-        query = json.load(handle)
+    query = _read_json(path("query.json"))
     predicted = {row["index"]: row["prediction"] for row in predictions}
     answers = query["answers"]
     agreeing = sum(answer["label"] == predicted[test[i]["index"]]
@@ -143,7 +143,7 @@ def collect(pipeline: "DemoPipeline") -> Dict[str, object]:
                     "answers": answers, "agree_with_run_classifier": agreeing},
         "stages": {name: {"seconds": record.seconds, "reused": record.reused,
                           "commands": record.commands}
-                   for name, record in pipeline.records.items() if name != "report"},
+                   for name, record in pipeline.records.items() if record.finished},
         "curves": {"pretraining": pretraining_curves,
                    "finetuning_train": read_scalars(path("finetune", "train"))},
     }
