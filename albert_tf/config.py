@@ -34,6 +34,12 @@ IGNORED_ORIGINAL_KEYS = (
 )
 
 
+# Keys a config file must give: they set the model's size, and a default (the original's
+# differ from ours) would silently build another model. The rest keep their defaults.
+REQUIRED_KEYS = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",
+                 "num_attention_heads", "intermediate_size")
+
+
 class ConfigError(ValueError):
     """An invalid ALBERT configuration; the message names the field and the rule."""
 
@@ -155,12 +161,18 @@ class AlbertConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "AlbertConfig":
+    def from_dict(cls, values: Mapping[str, Any], source: str = "config",
+                  require_size_keys: bool = False) -> "AlbertConfig":
         """Builds a config from a mapping in the original format.
 
         Keys of original variants this implementation does not build are ignored with a
-        log line; any other unknown key is an error naming it.
+        log line; any other unknown key is an error naming it. With `require_size_keys`
+        (config files) every key of `REQUIRED_KEYS` must be present.
         """
+        if require_size_keys:
+            missing = [key for key in REQUIRED_KEYS if key not in values]
+            if missing:
+                raise ConfigError(f"{source}: missing required key(s) {', '.join(missing)}")
         known = {field.name for field in dataclasses.fields(cls)}
         kwargs = {}
         for key, value in values.items():
@@ -185,13 +197,18 @@ class AlbertConfig:
                 values = json.load(handle)
         except FileNotFoundError:
             raise ConfigError(f"{path}: config file not found") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}); expected an "
+                              "albert_config.json") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read the config ({error.strerror})") from None
         except json.JSONDecodeError as error:
             raise ConfigError(
                 f"{path}: not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
             ) from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a JSON object, got {type(values).__name__}")
-        return cls.from_dict(values, source=path)
+        return cls.from_dict(values, source=path, require_size_keys=True)
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"

@@ -2,8 +2,10 @@
 
 import contextlib
 import os
+import shutil
 import tempfile
-from typing import BinaryIO, Iterator
+import uuid
+from typing import BinaryIO, Iterator, List
 
 
 def _umask() -> int:
@@ -57,3 +59,77 @@ def write_atomically(path: str, data: bytes) -> None:
     """Writes `data` to `path` through `atomic_output`."""
     with atomic_output(path) as handle:
         handle.write(data)
+
+
+class OutputLocationError(ValueError):
+    """An output path that cannot be written; the message names the flag and the path."""
+
+
+def check_writable(path: str, flag: str, is_dir: bool = True) -> None:
+    """Raises OutputLocationError unless `path` (a folder, or a file when not `is_dir`) can
+    be created or written: checked before any work, by creating and removing a probe file
+    in the nearest existing folder (permission bits alone do not tell for root or for
+    read-only mounts).
+
+    >>> import tempfile
+    >>> blocker = tempfile.mkstemp()[1]
+    >>> check_writable(os.path.join(blocker, "out"), "output_dir")
+    Traceback (most recent call last):
+    ...
+    albert_tf.io_utils.OutputLocationError: --output_dir ...: ... is a file, not a folder
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path):
+        if is_dir and not os.path.isdir(path):
+            raise OutputLocationError(f"--{flag} {path}: exists and is a file, not a folder")
+        if not is_dir and os.path.isdir(path):
+            raise OutputLocationError(f"--{flag} {path}: is a folder, not a file")
+    existing = path if is_dir and os.path.isdir(path) else os.path.dirname(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise OutputLocationError(f"--{flag} {path}: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".write-probe-")
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise OutputLocationError(f"--{flag} {path}: cannot write in {existing} "
+                                  f"({error.strerror})") from None
+
+
+def owned_temp_name(prefix: str) -> str:
+    """`<prefix><pid>-<random>`: a temp name whose owner `remove_stale` can tell is gone."""
+    return f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def remove_stale(folder: str, prefix: str) -> List[str]:
+    """Removes the files and folders `owned_temp_name(prefix)` named in `folder` whose
+    process has died (a killed run's leftovers); returns what it removed."""
+    removed = []
+    if not os.path.isdir(folder):
+        return removed
+    for name in os.listdir(folder):
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        removed.append(path)
+    return removed

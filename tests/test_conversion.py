@@ -5,6 +5,7 @@ import collections
 import json
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
+from albert_tf.export import conversion
 from albert_tf.export.conversion import (ConversionError, convert_checkpoint, hf_config,
                                          read_safetensors, read_torch_zip)
 from albert_tf.models import AlbertClassifier, AlbertPretrainer
@@ -276,9 +278,12 @@ def write_safetensors(path, tensors):
         handle.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
 
 
-def write_torch_zip(path, tensors, monkeypatch):
+def write_torch_zip(path, tensors, monkeypatch, views=None, storage_ids=None):
     """PyTorch's zip layout: archive/data.pkl referencing archive/data/<key> storages, with
-    the pickle naming torch's globals (fake modules stand in for torch here)."""
+    the pickle naming torch's globals (fake modules stand in for torch here). `views` maps
+    a name to the (offset, size, stride) to write instead of the array's own (crafted
+    files); `storage_ids` maps a name to a persistent id to write instead of the real one."""
+    views, storage_ids = views or {}, storage_ids or {}
     torch = types.ModuleType("torch")
     utils = types.ModuleType("torch._utils")
 
@@ -305,12 +310,14 @@ def write_torch_zip(path, tensors, monkeypatch):
             self.key, self.array = key, array
 
     class Tensor:
-        def __init__(self, storage):
-            self.storage = storage
+        def __init__(self, storage, name):
+            self.storage, self.name = storage, name
 
     class Writer(pickle.Pickler):
         def persistent_id(self, obj):
             if isinstance(obj, Storage):
+                if obj.key in storage_ids:
+                    return storage_ids[obj.key]
                 kind = FloatStorage if obj.array.dtype == np.float32 else LongStorage
                 return ("storage", kind, obj.key, "cpu", obj.array.size)
             return None
@@ -319,7 +326,8 @@ def write_torch_zip(path, tensors, monkeypatch):
             if isinstance(obj, Tensor):
                 array = obj.storage.array
                 strides = tuple(s // array.itemsize for s in array.strides)
-                return _rebuild_tensor_v2, (obj.storage, 0, array.shape, strides, False,
+                offset, size, strides = views.get(obj.name, (0, array.shape, strides))
+                return _rebuild_tensor_v2, (obj.storage, offset, size, strides, False,
                                             collections.OrderedDict())
             return NotImplemented
 
@@ -328,12 +336,14 @@ def write_torch_zip(path, tensors, monkeypatch):
     for index, (name, value) in enumerate(tensors.items()):
         storage = Storage(str(index), np.ascontiguousarray(value))
         storages.append(storage)
-        state[name] = Tensor(storage)
+        state[name] = Tensor(storage, name)
     with zipfile.ZipFile(path, "w") as archive:
         with archive.open("archive/data.pkl", "w") as handle:
             Writer(handle, protocol=2).dump(state)
         for storage in storages:
             archive.writestr(f"archive/data/{storage.key}", storage.array.tobytes())
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.delitem(sys.modules, "torch._utils")
 
 
 @pytest.mark.parametrize("file_format", ["safetensors", "bin"])
@@ -353,7 +363,6 @@ def test_hugging_face_weights_convert_without_pytorch(tmp_path, monkeypatch, fil
         assert read_safetensors(str(folder / "model.safetensors")).keys() == tensors.keys()
     else:
         write_torch_zip(folder / "pytorch_model.bin", tensors, monkeypatch)
-        monkeypatch.delitem(sys.modules, "torch")
         read = read_torch_zip(str(folder / "pytorch_model.bin"))
         for name, value in tensors.items():
             np.testing.assert_array_equal(read[name], value, err_msg=name)
@@ -396,7 +405,7 @@ def test_readers_refuse_what_they_cannot_read_safely(tmp_path):
         read_torch_zip(str(tmp_path / "evil.bin"))
     assert not os.path.exists("pwned")
     (tmp_path / "bad.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
-    with pytest.raises(ConversionError, match="not a safetensors file"):
+    with pytest.raises(ConversionError, match="not a readable safetensors file"):
         read_safetensors(str(tmp_path / "bad.safetensors"))
     header = json.dumps({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}})
     (tmp_path / "fp8.safetensors").write_bytes(
@@ -411,3 +420,69 @@ def test_hugging_face_activation_names_map_to_the_original_ones():
     assert hf_config({**values, "hidden_act": "gelu"}, "c").hidden_act == "gelu_exact"
     del values["hidden_act"]  # absent: Hugging Face's default, gelu_new
     assert hf_config({**values, "model_type": "albert"}, "c") == make_config(1, 1)
+
+
+@pytest.mark.parametrize("view, message", [
+    ((8, (4,), (1,)), "reaches element 11 of a storage of 6"),   # offset past the end
+    ((0, (2, 3), (3, 2)), "reaches element 7 of a storage of 6"),  # stride past the end
+    ((-4, (2,), (1,)), "storage offset (-4,) is not a list of non-negative"),
+    ((0, (2,), (-1,)), "stride (-1,) is not a list of non-negative"),
+    ((0, (2, 3), (3,)), "has size (2, 3) but stride (3,)"),
+    ((10**6, (0,), (1,)), "storage offset 1000000 beyond its 6 elements"),
+    ((0, ("2",), (1,)), "size ('2',) is not a list of non-negative integers"),
+])
+def test_a_crafted_torch_view_outside_its_storage_is_refused(tmp_path, monkeypatch, view,
+                                                              message):
+    """Before: as_strided read whatever memory the offsets pointed at (heap bytes in the
+    converted weights, or a segfault)."""
+    path = tmp_path / "pytorch_model.bin"
+    write_torch_zip(path, {"w": np.arange(6, dtype=np.float32)}, monkeypatch, views={"w": view})
+    with pytest.raises(ConversionError, match=re.escape(message)):
+        read_torch_zip(str(path))
+
+
+@pytest.mark.parametrize("storage_id, message", [
+    (("storage", "EvilStorage", "0", "cpu", 6), "unexpected storage reference"),
+    (("storage", "FloatStorage", "../../etc/passwd", "cpu", 6), "unexpected storage reference"),
+    (("storage", "FloatStorage", "7", "cpu", 6), "refers to archive/data/7, which the archive"),
+    ("not-a-tuple", "unexpected storage reference"),
+])
+def test_crafted_storage_references_are_refused(tmp_path, monkeypatch, storage_id, message):
+    path = tmp_path / "pytorch_model.bin"
+    write_torch_zip(path, {"w": np.arange(6, dtype=np.float32)}, monkeypatch,
+                    storage_ids={"0": storage_id})
+    with pytest.raises(ConversionError, match=re.escape(message)):
+        read_torch_zip(str(path))
+
+
+def test_a_zip_bomb_member_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
+    path = tmp_path / "pytorch_model.bin"
+    write_torch_zip(path, {"w": np.arange(6, dtype=np.float32)}, monkeypatch)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data/big", b"\0" * (1 << 22))  # 4 MiB of zeros: ~4 KiB
+    with zipfile.ZipFile(path) as archive:
+        with pytest.raises(ConversionError, match="claims 4194304 bytes"):
+            conversion._read_member(archive, "archive/data/big", str(path))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: struct.pack("<Q", 10**12) + data[8:], "header too large"),
+    (lambda data: data[:-5], "not fully covered"),
+    (lambda data: data[:4], "not a readable safetensors file"),
+])
+def test_damaged_safetensors_files_are_named_errors(tmp_path, damage, message):
+    """Before: a header length of 10^12 was reported as missing weights."""
+    path = tmp_path / "model.safetensors"
+    write_safetensors(path, {"w": np.arange(6, dtype=np.float32)})
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ConversionError, match=message):
+        read_safetensors(str(path))
+
+
+def test_bfloat16_safetensors_are_widened_to_float32(tmp_path):
+    values = np.array([1.0, -2.5, 3.140625], np.float32)
+    raw = (values.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}})
+    path = tmp_path / "bf16.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode() + raw)
+    np.testing.assert_array_equal(read_safetensors(str(path))["w"], values)

@@ -15,14 +15,15 @@ The result is `<output_dir>/ckpt-1` (`tf.train.Checkpoint(model=pretrainer)`, or
 
 import collections
 import dataclasses
+import io
 import json
 import os
 import pickle
 import re
 import shutil
 import struct
-import uuid
 import zipfile
+import zlib
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -30,6 +31,7 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.config import AlbertConfig
+from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
 from albert_tf.models.pretrainer import AlbertPretrainer
 
 # Our variable path -> (source name, transpose). Built per config by the functions below.
@@ -123,10 +125,17 @@ def name_map(pretrainer: AlbertPretrainer, style: str) -> NameMap:
 
 
 # -- readers --------------------------------------------------------------------------------
+# Both Hugging Face formats come from strangers' uploads, so neither reader trusts a size,
+# offset or name inside the file: the safetensors header is validated by the `safetensors`
+# package itself, and every torch storage view is bounds-checked before it is read.
 
 _SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16,
                        "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
                        "U8": np.uint8, "BOOL": np.bool_}
+# A member of a pytorch_model.bin is refused beyond this size (ALBERT-xxlarge is ~0.9 GB)
+# or when it inflates more than this ratio: a small crafted file cannot ask for 100 GB.
+MAX_MEMBER_BYTES = 1 << 34
+MAX_INFLATION = 100
 
 
 def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
@@ -134,28 +143,33 @@ def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
 
 
 def read_safetensors(path: str) -> Dict[str, np.ndarray]:
-    """Every tensor of a `.safetensors` file (8-byte header length, JSON header, data),
-    read through a memory map so only the converted copies take memory."""
-    data = np.memmap(path, dtype=np.uint8, mode="r")
+    """Every tensor of a `.safetensors` file. The `safetensors` package validates the header
+    (its length, every offset inside the file, no overlaps, sizes that match the shapes)
+    and reads the tensors; bfloat16 ones, which NumPy lacks, are widened to float32 from
+    the same validated byte ranges."""
+    from safetensors import SafetensorError, safe_open
+
     try:
+        with safe_open(path, framework="np") as handle:
+            names = list(handle.keys())
+            dtypes = {name: handle.get_slice(name).get_dtype() for name in names}
+            for name, dtype in dtypes.items():
+                if dtype != "BF16" and dtype not in _SAFETENSORS_DTYPES:
+                    raise ConversionError(f"{path}: {name} has unsupported dtype {dtype}")
+            tensors = {name: np.array(handle.get_tensor(name)) for name in names
+                       if dtypes[name] != "BF16"}
+    except (SafetensorError, OSError) as error:
+        raise ConversionError(f"{path}: not a readable safetensors file ({error})") from None
+    bfloat16 = [name for name in names if dtypes[name] == "BF16"]
+    if bfloat16:
+        data = np.memmap(path, dtype=np.uint8, mode="r")
         (header_size,) = struct.unpack("<Q", data[:8].tobytes())
         header = json.loads(data[8:8 + header_size].tobytes())
-    except (struct.error, ValueError, UnicodeDecodeError):
-        raise ConversionError(f"{path}: not a safetensors file (no readable header)") from None
-    body = data[8 + header_size:]
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = entry["data_offsets"]
-        raw = body[begin:end]
-        if entry["dtype"] == "BF16":
-            array = _bfloat16_to_float32(raw.view(np.uint16))
-        elif entry["dtype"] in _SAFETENSORS_DTYPES:
-            array = raw.view(_SAFETENSORS_DTYPES[entry["dtype"]])
-        else:
-            raise ConversionError(f"{path}: {name} has unsupported dtype {entry['dtype']}")
-        tensors[name] = np.array(array).reshape(entry["shape"])
+        body = data[8 + header_size:]
+        for name in bfloat16:
+            begin, end = header[name]["data_offsets"]
+            tensors[name] = _bfloat16_to_float32(body[begin:end].view(np.uint16)).reshape(
+                header[name]["shape"])
     return tensors
 
 
@@ -165,16 +179,42 @@ _TORCH_STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
                    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
 
 
-def _rebuild_tensor(storage, offset, size, stride, *unused):
-    """`torch._utils._rebuild_tensor_v2` for NumPy: a strided view of the storage."""
-    itemsize = storage.itemsize
-    array = np.lib.stride_tricks.as_strided(
-        storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride))
-    return np.array(array)
+def _non_negative_ints(values, what: str, path: str) -> Tuple[int, ...]:
+    if not isinstance(values, (tuple, list)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        raise ConversionError(f"{path}: a tensor's {what} {values!r} is not a list of "
+                              "non-negative integers (damaged or crafted file)")
+    return tuple(values)
+
+
+def _tensor_view(storage: np.ndarray, offset, size, stride, path: str) -> np.ndarray:
+    """A copy of the strided view `torch._utils._rebuild_tensor_v2` describes, after
+    checking that every element it touches lies inside the storage."""
+    if not isinstance(storage, np.ndarray):
+        raise ConversionError(f"{path}: a tensor refers to no storage (damaged or crafted file)")
+    (offset,) = _non_negative_ints((offset,), "storage offset", path)
+    size = _non_negative_ints(size, "size", path)
+    stride = _non_negative_ints(stride, "stride", path)
+    if len(size) != len(stride):
+        raise ConversionError(f"{path}: a tensor has size {size} but stride {stride}")
+    if 0 not in size:
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if last >= storage.size:
+            raise ConversionError(
+                f"{path}: a tensor of size {list(size)} (offset {offset}, stride "
+                f"{list(stride)}) reaches element {last} of a storage of {storage.size}")
+    elif offset > storage.size:
+        raise ConversionError(f"{path}: storage offset {offset} beyond its {storage.size} "
+                              "elements")
+    view = np.lib.stride_tricks.as_strided(
+        storage[offset:], shape=size, strides=tuple(s * storage.itemsize for s in stride),
+        writeable=False)
+    return np.array(view)
 
 
 class _TorchUnpickler(pickle.Unpickler):
-    """Unpickles a PyTorch state dict, allowing only tensor-rebuilding globals."""
+    """Unpickles a PyTorch state dict, allowing only tensor-rebuilding globals and storages
+    that are members of the same archive."""
 
     def __init__(self, handle, archive: zipfile.ZipFile, root: str, path: str):
         super().__init__(handle)
@@ -182,7 +222,7 @@ class _TorchUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return _rebuild_tensor
+            return self._rebuild_tensor
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
         if module == "torch" and name in _TORCH_STORAGES:
@@ -190,13 +230,41 @@ class _TorchUnpickler(pickle.Unpickler):
         raise ConversionError(f"{self.path}: unexpected object {module}.{name} in the pickle "
                               "(only tensors are read; convert the file to safetensors)")
 
+    def _rebuild_tensor(self, storage, offset, size, stride, *unused):
+        return _tensor_view(storage, offset, size, stride, self.path)
+
     def persistent_load(self, pid):
-        _, storage_type, key, _, _ = pid
-        dtype = _TORCH_STORAGES[storage_type]
-        raw = self.archive.read(f"{self.root}/data/{key}")
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and pid[1] in _TORCH_STORAGES and isinstance(pid[2], str)
+                and re.fullmatch(r"[0-9A-Za-z_]+", pid[2])):
+            raise ConversionError(f"{self.path}: unexpected storage reference {pid!r:.200} "
+                                  "in the pickle (damaged or crafted file)")
+        dtype = _TORCH_STORAGES[pid[1]]
+        raw = _read_member(self.archive, f"{self.root}/data/{pid[2]}", self.path)
+        itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
+        if len(raw) % itemsize:
+            raise ConversionError(f"{self.path}: storage {pid[2]} holds {len(raw)} bytes, not "
+                                  f"a whole number of {pid[1]} elements")
         if dtype == "bfloat16":
             return _bfloat16_to_float32(np.frombuffer(raw, np.uint16))
         return np.frombuffer(raw, dtype)
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, path: str) -> bytes:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise ConversionError(f"{path}: the pickle refers to {name}, which the archive "
+                              "lacks") from None
+    if info.file_size > MAX_MEMBER_BYTES or (
+            info.compress_type != zipfile.ZIP_STORED
+            and info.file_size > MAX_INFLATION * max(info.compress_size, 1)):
+        raise ConversionError(f"{path}: member {name} claims {info.file_size} bytes "
+                              f"({info.compress_size} stored); refused")
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+        raise ConversionError(f"{path}: member {name} is damaged ({error})") from None
 
 
 def read_torch_zip(path: str) -> Dict[str, np.ndarray]:
@@ -204,14 +272,25 @@ def read_torch_zip(path: str) -> Dict[str, np.ndarray]:
     if not zipfile.is_zipfile(path):
         raise ConversionError(f"{path}: not PyTorch's zip format (an older torch.save file?); "
                               "re-save it with a current PyTorch or use model.safetensors")
-    with zipfile.ZipFile(path) as archive:
-        pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
-        if not pickles:
-            raise ConversionError(f"{path}: no data.pkl inside")
-        root = pickles[0][:-len("/data.pkl")]
-        with archive.open(pickles[0]) as handle:
-            state = _TorchUnpickler(handle, archive, root, path).load()
-    return {name: np.asarray(value) for name, value in state.items()}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
+            if not pickles:
+                raise ConversionError(f"{path}: no data.pkl inside")
+            root = pickles[0][:-len("/data.pkl")]
+            pickled = _read_member(archive, pickles[0], path)
+            state = _TorchUnpickler(io.BytesIO(pickled), archive, root, path).load()
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError,
+            AttributeError, IndexError, KeyError) as error:
+        if isinstance(error, ConversionError):
+            raise
+        raise ConversionError(f"{path}: not a readable PyTorch state dict "
+                              f"({type(error).__name__}: {error})") from None
+    if not isinstance(state, dict) or not all(
+            isinstance(name, str) and isinstance(value, np.ndarray)
+            for name, value in state.items()):
+        raise ConversionError(f"{path}: the pickle is not a state dict of named tensors")
+    return dict(state)
 
 
 def read_original(path: str) -> Dict[str, np.ndarray]:
@@ -224,12 +303,14 @@ def read_original(path: str) -> Dict[str, np.ndarray]:
 def hf_config(values: Mapping[str, object], source: str) -> AlbertConfig:
     """A Hugging Face `config.json` as an `AlbertConfig` (HF's `gelu_new` is the original
     tanh `gelu`; HF's `gelu` is the exact one)."""
+    if not isinstance(values, Mapping):
+        raise ConversionError(f"{source}: expected a JSON object, got {type(values).__name__}")
     fields = {field.name for field in dataclasses.fields(AlbertConfig)}
     kept = {key: value for key, value in values.items() if key in fields}
     activations = {"gelu_new": "gelu", "gelu": "gelu_exact"}
     if "hidden_act" in kept:
         kept["hidden_act"] = activations.get(kept["hidden_act"], kept["hidden_act"])
-    return AlbertConfig.from_dict(kept, source=source)
+    return AlbertConfig.from_dict(kept, source=source, require_size_keys=True)
 
 
 # -- conversion -----------------------------------------------------------------------------
@@ -312,13 +393,21 @@ def load_source(source: str, config_file: Optional[str]) -> Tuple[Dict, AlbertCo
         if not os.path.isfile(config_file):
             raise ConversionError(f"{config_file}: Hugging Face config.json not found "
                                   "(pass --config_file)")
-        with open(config_file, encoding="utf-8") as handle:
-            config = hf_config(json.load(handle), config_file)
+        try:
+            with open(config_file, encoding="utf-8") as handle:
+                values = json.load(handle)
+        except (ValueError, OSError) as error:  # JSON and UTF-8 errors are ValueErrors
+            raise ConversionError(f"{config_file}: not a readable Hugging Face config.json "
+                                  f"({error})") from None
+        config = hf_config(values, config_file)
         reader = read_safetensors if hf_file.endswith(".safetensors") else read_torch_zip
         return _strip_hf_prefix(reader(hf_file)), config, "hf"
     try:
         prefix = tf.train.latest_checkpoint(source) if os.path.isdir(source) else source
         tensors = read_original(prefix or source)
+    except tf.errors.DataLossError as error:
+        raise ConversionError(f"{source}: the checkpoint is damaged or truncated "
+                              f"({error.message.splitlines()[0][:300]})") from None
     except (tf.errors.OpError, ValueError):
         raise ConversionError(f"{source}: neither a TF checkpoint nor a Hugging Face "
                               "model (model.safetensors / pytorch_model.bin)") from None
@@ -333,8 +422,13 @@ def load_source(source: str, config_file: Optional[str]) -> Tuple[Dict, AlbertCo
 def convert_checkpoint(source: str, output_dir: str,
                        config_file: Optional[str] = None) -> ConversionReport:
     """Converts `source` into a checkpoint of this project in a new `output_dir`."""
+    check_writable(output_dir, "output_dir")
     if os.path.exists(output_dir) and os.listdir(output_dir):
         raise ConversionError(f"{output_dir}: already exists and is not empty")
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    temp_prefix = f".{os.path.basename(os.path.abspath(output_dir))}.tmp-"
+    for path in remove_stale(parent, temp_prefix):
+        logging.info("removed %s, left by a killed conversion", path)
     tensors, config, style = load_source(source, config_file)
     pretrainer = AlbertPretrainer(config, dtype="float32")
     skipped = ORIGINAL_SKIPPED.search if style == "original" else HF_SKIPPED.search
@@ -342,8 +436,7 @@ def convert_checkpoint(source: str, output_dir: str,
     heads_complete = not report.missing
     checkpoint = (tf.train.Checkpoint(model=pretrainer) if heads_complete
                   else tf.train.Checkpoint(encoder=pretrainer.encoder))
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    temp_dir = os.path.join(parent, f".{os.path.basename(output_dir)}.tmp-{uuid.uuid4().hex[:8]}")
+    temp_dir = os.path.join(parent, owned_temp_name(temp_prefix))
     try:
         prefix = tf.train.CheckpointManager(checkpoint, temp_dir, max_to_keep=1).save()
         config.to_json_file(os.path.join(temp_dir, "albert_config.json"))
