@@ -2,7 +2,9 @@
 
 Input: one sentence per line, a blank line between documents. Flags keep the original
 tool's names and defaults; --num_workers, --num_output_shards, --dynamic_masking and
---shuffle_buffer are new. Statistics go to <output_file>.json beside the shards.
+--shuffle_buffer are new. The manifest (flags, shard sizes, statistics) is
+<output name without extension>.manifest.json beside the shards, written last: a shard set
+is complete when it is there, and a rerun replaces the previous set whole.
 
 Example:
     python create_pretraining_data.py --input_file='corpus/*.txt' \
@@ -59,6 +61,7 @@ def main(argv):
     from albert_tf.data.files import InputFileError, expand_file_patterns
     from albert_tf.data.pretraining_data import PretrainingDataError, create_pretraining_data
     from albert_tf.data.tokenization import TokenizerError
+    from albert_tf.io_utils import OutputLocationError
 
     values = flags.FLAGS
     options = PretrainingDataOptions(**{
@@ -71,7 +74,8 @@ def main(argv):
                                 num_workers=values.num_workers,
                                 num_output_shards=values.num_output_shards,
                                 progress_interval=values.progress_interval)
-    except (InputFileError, PretrainingDataError, TokenizerError, OSError) as error:
+    except (InputFileError, OutputLocationError, PretrainingDataError, TokenizerError,
+            OSError) as error:
         raise SystemExit(f"create_pretraining_data: {error}") from None
 
 

@@ -94,8 +94,10 @@ def _user_errors():
     from albert_tf.data.tokenization import TokenizerError
     from albert_tf.export.conversion import ConversionError
     from albert_tf.export.saved_model import ExportError
+    from albert_tf.io_utils import OutputLocationError
     from albert_tf.training.distribution import StrategyError
     from albert_tf.training.loop import TrainingError
     from albert_tf.training.warm_start import CheckpointMismatchError
     return (CheckpointMismatchError, ConfigError, ConversionError, ExportError, InputFileError,
-            PretrainingRecordError, StrategyError, TaskDataError, TokenizerError, TrainingError)
+            OutputLocationError, PretrainingRecordError, StrategyError, TaskDataError,
+            TokenizerError, TrainingError)

@@ -6,20 +6,26 @@ and uses `gelu` for the exact erf form. Configs of this project follow the origi
 
 import functools
 
-import keras
+# Listed here rather than derived from the functions so that reading a config (which
+# checks `hidden_act`) needs no Keras: a serving client imports the config module.
+ACTIVATION_NAMES = ("gelu", "gelu_new", "gelu_exact", "relu", "tanh", "swish", "silu",
+                    "linear")
 
-_ACTIVATIONS = {
-    "gelu": functools.partial(keras.activations.gelu, approximate=True),
-    "gelu_new": functools.partial(keras.activations.gelu, approximate=True),
-    "gelu_exact": functools.partial(keras.activations.gelu, approximate=False),
-    "relu": keras.activations.relu,
-    "tanh": keras.activations.tanh,
-    "swish": keras.activations.silu,
-    "silu": keras.activations.silu,
-    "linear": keras.activations.linear,
-}
 
-ACTIVATION_NAMES = tuple(_ACTIVATIONS)
+@functools.lru_cache(maxsize=None)
+def _activations():
+    import keras
+
+    return {
+        "gelu": functools.partial(keras.activations.gelu, approximate=True),
+        "gelu_new": functools.partial(keras.activations.gelu, approximate=True),
+        "gelu_exact": functools.partial(keras.activations.gelu, approximate=False),
+        "relu": keras.activations.relu,
+        "tanh": keras.activations.tanh,
+        "swish": keras.activations.silu,
+        "silu": keras.activations.silu,
+        "linear": keras.activations.linear,
+    }
 
 
 def get_activation(name: str):
@@ -32,7 +38,7 @@ def get_activation(name: str):
     0.0
     """
     try:
-        return _ACTIVATIONS[name]
+        return _activations()[name]
     except KeyError:
         raise ValueError(
             f"unknown activation {name!r}; expected one of {', '.join(ACTIVATION_NAMES)}"

@@ -8,7 +8,7 @@ import uuid
 from typing import BinaryIO, Iterator, List
 
 
-def _umask() -> int:
+def current_umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
@@ -29,7 +29,7 @@ def atomic_path(path: str) -> Iterator[str]:
     os.close(handle)
     try:
         yield temp_path
-        os.chmod(temp_path, 0o666 & ~_umask())
+        os.chmod(temp_path, 0o666 & ~current_umask())
         os.replace(temp_path, path)
     except BaseException:
         if os.path.exists(temp_path):

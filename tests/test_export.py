@@ -128,6 +128,71 @@ def test_classifier_export_serves_text_and_ids_in_a_process_without_albert_tf(as
     assert f"more than max_seq_length={SEQ}" in answers["too_long"]["error"]
 
 
+CONTRACT_PROCESS = r"""
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+loaded = tf.saved_model.load(sys.argv[1])
+answers = {}
+for key, (signature, inputs) in json.load(sys.stdin).items():
+    tensors = {name: tf.constant(value, spec[0], shape=spec[1] if len(spec) > 1 else None)
+               for name, (value, *spec) in inputs.items()}
+    try:
+        outputs = loaded.signatures[signature](**tensors)
+        answers[key] = {name: list(value.shape) for name, value in outputs.items()}
+    except (tf.errors.InvalidArgumentError, TypeError, ValueError) as error:
+        answers[key] = {"error": getattr(error, "message", str(error))}
+print(json.dumps(answers))
+"""
+
+
+def test_the_signatures_refuse_malformed_requests_and_answer_empty_batches(assets, tmp_path):
+    """Before: an empty text batch failed with a slice error; id -1 and segment id -1 read
+    the last embedding row; mask 7 and rank-0/rank-2 texts were accepted."""
+    _, spm_model, config = assets
+    module = ServingModule(load(assets, len(LABELS)), AlbertTokenizer(spm_model), SEQ, LABELS,
+                           text_pair=True)
+    path = export_saved_model(module, str(tmp_path), "nli")
+    ok = [[2, 10, 3, 0]]
+
+    def ids(input_ids=ok, input_mask=((1, 1, 1, 0),), segment_ids=((0, 0, 0, 0),)):
+        return ("serve_ids", {"input_ids": (input_ids, "int32"),
+                              "input_mask": (input_mask, "int32"),
+                              "segment_ids": (segment_ids, "int32")})
+
+    requests = {
+        "empty_text": ("serving_default", {"text_a": ([], "string"), "text_b": ([], "string")}),
+        "empty_ids": ("serve_ids", {name: ([], "int32", [0, 4]) for name in
+                                    ("input_ids", "input_mask", "segment_ids")}),
+        "good": ids(),
+        "negative_id": ids([[2, -1, 3, 0]]),
+        "id_beyond_vocab": ids([[2, config.vocab_size, 3, 0]]),
+        "negative_segment": ids(segment_ids=[[0, -1, 0, 0]]),
+        "segment_beyond": ids(segment_ids=[[0, 2, 0, 0]]),
+        "mask_seven": ids(input_mask=[[1, 7, 1, 0]]),
+        "rank_0_text": ("serving_default", {"text_a": ("a", "string"), "text_b": ("b", "string")}),
+        "rank_2_text": ("serving_default", {"text_a": ([["a"]], "string"),
+                                            "text_b": ([["b"]], "string")}),
+    }
+    result = subprocess.run([sys.executable, "-c", CONTRACT_PROCESS, path],
+                            input=json.dumps(requests), capture_output=True, text=True,
+                            timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["empty_text"] == {"label": [0], "logits": [0, 3], "probabilities": [0, 3]}
+    assert answers["empty_ids"]["logits"] == [0, 3]
+    assert answers["good"]["logits"] == [1, 3]
+    expected = {"negative_id": "input_ids must be in [0, vocab_size=300)",
+                "id_beyond_vocab": "input_ids must be in [0, vocab_size=300)",
+                "negative_segment": "segment_ids must be in [0, type_vocab_size=2)",
+                "segment_beyond": "segment_ids must be in [0, type_vocab_size=2)",
+                "mask_seven": "input_mask must hold only 0 and 1"}
+    for key, message in expected.items():
+        assert message in answers[key].get("error", ""), (key, answers[key])
+    for key in ("rank_0_text", "rank_2_text"):
+        assert "error" in answers[key], (key, answers[key])
+
+
 def test_warmup_records_parse_and_replay(assets, tmp_path):
     from tensorflow_serving.apis import prediction_log_pb2
 

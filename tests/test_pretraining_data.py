@@ -88,7 +88,7 @@ def test_statistics_of_generated_data(corpus, tmp_path):
     chosen = statistics["ngram_histogram"]
     assert chosen[0] > chosen[1] > chosen[2] > 0.05
     np.testing.assert_allclose(chosen, ngram_probabilities(3), atol=0.15)
-    on_disk = json.loads((tmp_path / "train.tfrecord.json").read_text())
+    on_disk = json.loads((tmp_path / "train.manifest.json").read_text())
     assert on_disk["statistics"] == statistics and on_disk["masked"] is True
 
 
@@ -158,7 +158,7 @@ def test_unusable_inputs_fail_clearly_and_leave_nothing(corpus, tmp_path):
     with pytest.raises(PretrainingDataError, match=f"{one_doc}: --random_next_sentence"):
         create_pretraining_data([str(one_doc)], str(out / "x"), spm_model,
                                 PretrainingDataOptions(random_next_sentence=True))
-    assert os.listdir(out) == []
+    assert not out.exists()  # the folder it would have created is not left behind
     with pytest.raises(TokenizerError, match="missing.model: SentencePiece model file not found"):
         create_pretraining_data([str(one_doc)], str(out / "x"), str(tmp_path / "missing.model"))
     with pytest.raises(PretrainingDataError, match="lists 2 files but --num_output_shards is 3"):
@@ -190,4 +190,105 @@ def test_command_line_reports_errors_without_traceback(corpus, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "instances/s" in result.stderr
-    assert sorted(os.listdir(tmp_path)) == ["ok-00000-of-00002", "ok-00001-of-00002", "ok.json"]
+    assert sorted(os.listdir(tmp_path)) == ["ok-00000-of-00002", "ok-00001-of-00002", "ok.manifest.json"]
+
+
+def test_a_rerun_replaces_the_previous_shard_set_whole(corpus, tmp_path):
+    """Before: a rerun with another --num_output_shards left the old shards beside the new
+    ones, and the README's glob then mixed them."""
+    run(corpus, tmp_path / "train.tfrecord", num_output_shards=4)
+    first = sorted(os.listdir(tmp_path))
+    assert first == ["train.manifest.json"] + [f"train.tfrecord-0000{k}-of-00004"
+                                               for k in range(4)]
+    run(corpus, tmp_path / "train.tfrecord", num_output_shards=2)
+    assert sorted(os.listdir(tmp_path)) == [
+        "train.manifest.json", "train.tfrecord-00000-of-00002", "train.tfrecord-00001-of-00002"]
+    manifest = json.loads((tmp_path / "train.manifest.json").read_text())
+    assert manifest["shard_bytes"] == [
+        os.path.getsize(tmp_path / f"train.tfrecord-0000{k}-of-00002") for k in range(2)]
+    # The manifest does not match the README's input globs.
+    assert glob.glob(str(tmp_path / "train.tfrecord*")) == glob.glob(
+        str(tmp_path / "train.tfrecord-*"))
+
+
+def test_readers_refuse_incomplete_mixed_and_changed_shard_sets(corpus, tmp_path):
+    from albert_tf.data.pretraining_dataset import PretrainingRecordError, check_input_files
+
+    def check(pattern):
+        check_input_files(sorted(glob.glob(str(tmp_path / pattern))), 128, 20, False)
+
+    run(corpus, tmp_path / "train.tfrecord", num_output_shards=4)
+    check("train.tfrecord-*")  # complete: no error
+    shard = tmp_path / "train.tfrecord-00002-of-00004"
+    data = shard.read_bytes()
+    shard.write_bytes(data[:len(data) // 2])
+    with pytest.raises(PretrainingRecordError, match="00002-of-00004 has .* bytes but .*"
+                                                     "train.manifest.json recorded"):
+        check("train.tfrecord-*")
+    shard.unlink()  # what a kill between two renames leaves (the manifest is removed first)
+    (tmp_path / "train.manifest.json").unlink()
+    with pytest.raises(PretrainingRecordError, match=r"incomplete: 1 of 4 missing \(.*00002"):
+        check("train.tfrecord-*")
+    shard.write_bytes(data)
+    (tmp_path / "train.tfrecord-00000-of-00002").write_bytes(data)  # an older set's leftover
+    with pytest.raises(PretrainingRecordError, match=r"shard sets of \[2, 4\] files side by"):
+        check("train.tfrecord-*")
+    (tmp_path / "train.tfrecord-00000-of-00002").unlink()
+    (tmp_path / "train.manifest.json").write_text(json.dumps({"tool": "x"}))
+    with pytest.raises(PretrainingRecordError, match="is a create_pretraining_data manifest"):
+        check("train*")
+    (tmp_path / "notes.json").write_text(json.dumps({"note": "not a record file at all"}))
+    with pytest.raises(PretrainingRecordError, match="notes.json: not a readable TFRecord"):
+        check("notes.json")
+
+
+def worker_pids(parent):
+    children = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.isdigit() and int(fields[1]) == parent:
+            children.append(int(entry))
+    return children
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_after_kill_9_workers_exit_and_the_rerun_cleans_up(corpus, tmp_path):
+    import signal
+    import time
+
+    files, spm_model = corpus
+    big = write_corpus(tmp_path / "big.txt", 1500, seed=3)
+    command = [sys.executable, os.path.join(ROOT, "create_pretraining_data.py"),
+               f"--input_file={big}", f"--spm_model_file={spm_model}",
+               f"--output_file={tmp_path / 'out' / 'train.tfrecord'}", "--max_seq_length=64",
+               "--dupe_factor=40", "--num_workers=2", "--num_output_shards=2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    workers = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        time.sleep(0.5)
+        workers = [pid for pid in worker_pids(process.pid)
+                   if "spawn_main" in open(f"/proc/{pid}/cmdline").read()]
+    assert len(workers) >= 2, "workers never started"
+    time.sleep(3)  # into the work
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in workers):
+        time.sleep(0.2)
+    alive = [p for p in workers if os.path.exists(f"/proc/{p}")
+             and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert alive == [], "orphaned workers kept running"
+    leftovers = os.listdir(tmp_path / "out")
+    assert any(name.startswith(".create_pretraining_data-") for name in leftovers)
+    assert not any(name.startswith("train") for name in leftovers)  # no partial set
+    result = subprocess.run(command[:-3] + ["--dupe_factor=1", "--num_workers=1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "left by a killed run" in result.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["train.manifest.json", "train.tfrecord"]

@@ -147,3 +147,49 @@ def test_request_bodies_and_answers():
     assert request.model_spec.version.value == 4
     assert request.inputs["input_ids"].dtype == tf.int32.as_datatype_enum
     assert request_inputs(request)["input_ids"].tolist() == [[2, 3]]
+
+
+def test_requests_check_ranges_and_type_empty_batches():
+    """Before: 2**32 + 5 was sent as 5, and an empty list went out as DT_DOUBLE."""
+    with pytest.raises(ValueError, match="input 'input_ids': 4294967301 does not fit int32"):
+        predict_request("m", {"input_ids": np.array([[2, 2**32 + 5]], np.int64)})
+    with pytest.raises(ValueError, match="input 'segment_ids': -2147483649 does not fit"):
+        rest_request_body({"segment_ids": [[-2**31 - 1]]})
+    request = predict_request("m", {"text_a": [], "input_ids": np.zeros((0, 4), np.int64)})
+    assert request.inputs["text_a"].dtype == tf.string.as_datatype_enum
+    assert request.inputs["input_ids"].dtype == tf.int32.as_datatype_enum
+    assert [d.size for d in request.inputs["input_ids"].tensor_shape.dim] == [0, 4]
+    with pytest.raises(ValueError, match="input 'extra' is empty, so its type is unknown"):
+        predict_request("m", {"extra": []})
+    assert json.loads(rest_request_body({"text_a": []})) == {
+        "signature_name": "serving_default", "inputs": {"text_a": []}}
+
+
+def test_rest_bodies_carry_bytes_as_base64():
+    body = json.loads(rest_request_body({"text_a": [b"\xff\x00raw", "plain"]}))
+    assert body["instances"] == [{"text_a": {"b64": "/wByYXc="}}, {"text_a": "plain"}]
+
+
+def test_the_client_imports_no_model_code():
+    """A client machine needs NumPy for REST and tensorflow-serving-api for gRPC, never the
+    training package (or tensorflow-text)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from albert_tf.export.client import rest_request_body, parse_rest_response\n"
+        "rest_request_body({'text_a': ['x']})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras',"
+        " 'tensorflow_text'))\n"
+        "assert not heavy, heavy[:5]\n"
+        "from albert_tf.export.client import predict_request\n"
+        "predict_request('m', {'text_a': ['x']})\n"
+        "ours = sorted(m for m in sys.modules if m.startswith('albert_tf'))\n"
+        "assert ours == ['albert_tf', 'albert_tf.activations', 'albert_tf.config', "
+        "'albert_tf.export', 'albert_tf.export.client', 'albert_tf.io_utils'], ours\n"
+        "assert 'tensorflow_text' not in sys.modules\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

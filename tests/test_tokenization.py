@@ -28,6 +28,11 @@ UNICODE_TEXTS = [
     "Ελληνικά κείμενα και русский текст ёжик",
     "",
     "   ",
+    # Control characters: the graph path used to end a text at its first NUL.
+    "NUL\x00Inside Text\x00 And After",
+    "\x00",
+    "ctl \x01\x02\x7f\x80\x9f BEL\x07 Ü\x00Ä \x1b[0m",
+    "zero width \u200b\u200d\ufeff Joiners \u00ad",
 ]
 
 

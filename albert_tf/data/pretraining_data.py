@@ -6,7 +6,9 @@ round-robin into one part file per output shard, and shard k is the concatenatio
 every unit's part k in unit order. The output therefore depends on the seed and the shard
 count only, never on how many workers ran or in which order they finished. Each file is
 tokenized once into an on-disk cache (see corpus.py); memory holds one document plus a
-bounded shuffle buffer per worker. Shards are written under a temp name and renamed.
+bounded shuffle buffer per worker. Shards are assembled in a hidden work folder and
+moved in only when all are complete; the manifest, written last, completes the set (see
+shards.py). Worker processes exit when the parent dies.
 
 Records carry the original tool's feature names and dtypes, so either tool's output
 loads in the other's input pipeline. With `dynamic_masking` the records are written
@@ -19,7 +21,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import tempfile
 import threading
 import time
 from typing import Dict, List, Optional, Sequence
@@ -32,9 +33,14 @@ from albert_tf.data.example_encoding import ExampleEncoder
 from albert_tf.data.masking import mask_sequences
 from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pairs_from_document
 from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
-from albert_tf.io_utils import atomic_output, write_atomically
+from albert_tf.data.shards import (MANIFEST_TOOL, existing_set_files, manifest_path,
+                                   shard_name)
+from albert_tf.io_utils import (current_umask, check_writable, owned_temp_name, remove_stale,
+                                write_atomically)
 
 MAX_OUTPUT_SHARDS = 1000  # each worker keeps one open part file per shard
+MAX_WORKERS = 256
+WORK_DIR_PREFIX = ".create_pretraining_data-"
 _ENCODE_BATCH = 256
 
 
@@ -152,7 +158,7 @@ def output_paths(output_file: str, num_output_shards: int) -> List[str]:
         return names
     if num_output_shards == 1:
         return names
-    return [f"{names[0]}-{k:05d}-of-{num_output_shards:05d}" for k in range(num_output_shards)]
+    return [shard_name(names[0], k, num_output_shards) for k in range(num_output_shards)]
 
 
 class _UnitWriter:
@@ -259,9 +265,19 @@ def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
 _worker: Dict[str, object] = {}
 
 
-def _init_worker(spm_model_file, lower_case, word_starts, counter) -> None:
+def _init_worker(spm_model_file, lower_case, word_starts, counter, parent_pid=None) -> None:
     _worker.update(spm_model_file=spm_model_file, lower_case=lower_case,
                    word_starts=word_starts, counter=counter, tokenizer=None)
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker whose parent died (kill -9 included) stops at once instead of computing on
+    as an orphan: the parent alone assembles shards, so nothing it made would be used."""
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _tokenize_task(path: str, directory: str, max_sentence_length: int,
@@ -350,11 +366,12 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
                             options: PretrainingDataOptions = PretrainingDataOptions(),
                             num_workers: int = 1, num_output_shards: int = 1,
                             progress_interval: float = 10.0) -> Dict[str, object]:
-    """Writes the shards and their JSON sidecar; returns the sidecar's contents.
+    """Writes the shards and their manifest; returns the manifest's contents.
 
     Args:
         input_files: Text files (see corpus.py for the format).
-        output_file: Output name (see `output_paths`); the sidecar is `<first>.json`.
+        output_file: Output name (see `output_paths`); the manifest (flags, shard sizes,
+            statistics) is `shards.manifest_path(output_file)`, written last.
         spm_model_file: SentencePiece model with ALBERT's special ids.
         options: Flag values of the original tool.
         num_workers: Processes; 1 runs in this process.
@@ -362,16 +379,27 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
         progress_interval: Seconds between progress lines.
     """
     options.validate()
-    if num_workers < 1:
-        raise PretrainingDataError(f"--num_workers must be at least 1, got {num_workers}")
+    if not 1 <= num_workers <= MAX_WORKERS:
+        raise PretrainingDataError(f"--num_workers must be between 1 and {MAX_WORKERS}, "
+                                   f"got {num_workers}")
     paths = output_paths(output_file, num_output_shards)
+    output_dirs = sorted({os.path.dirname(os.path.abspath(path)) for path in paths})
+    if len(output_dirs) > 1:
+        raise PretrainingDataError(f"--output_file: every shard must be in one folder, got "
+                                   f"{output_dirs}")
+    for path in paths + [manifest_path(output_file)]:
+        check_writable(path, "output_file", is_dir=False)
     tokenizer = AlbertTokenizer(spm_model_file, options.do_lower_case)
     word_starts = np.array([tokenizer.is_word_start(i) for i in range(tokenizer.vocab_size)],
                            np.int64)
     word_starts[[CLS_ID, SEP_ID]] = 1
-    output_dir = os.path.dirname(os.path.abspath(paths[0]))
+    output_dir = output_dirs[0]
+    created_output_dir = not os.path.isdir(output_dir)
     os.makedirs(output_dir, exist_ok=True)
-    work_dir = tempfile.mkdtemp(dir=output_dir, prefix=".create_pretraining_data-")
+    for stale in remove_stale(output_dir, WORK_DIR_PREFIX):
+        logging.info("removed %s, left by a killed run", stale)
+    work_dir = os.path.join(output_dir, owned_temp_name(WORK_DIR_PREFIX))
+    os.mkdir(work_dir)
     counter = multiprocessing.get_context("spawn").Value("q", 0)
     init_args = (spm_model_file, options.do_lower_case, word_starts, counter)
     if num_workers == 1:
@@ -380,7 +408,7 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     else:
         executor = concurrent.futures.ProcessPoolExecutor(
             num_workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker, initargs=init_args)
+            initializer=_init_worker, initargs=init_args + (os.getpid(),))
     started = time.monotonic()
     try:
         with executor:
@@ -401,11 +429,16 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
                 "no instance could be made from the input: documents need at least two "
                 f"sentences (see the counts: {dataclasses.asdict(corpus)})")
         shard_sizes = _assemble_shards(paths, work_dir, units)
-    finally:
+        _replace_shard_set(output_file, paths, work_dir)
+    except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
+        if created_output_dir and not os.listdir(output_dir):
+            os.rmdir(output_dir)
+        raise
+    shutil.rmtree(work_dir, ignore_errors=True)
     elapsed = time.monotonic() - started
-    sidecar = {
-        "tool": "albert_tf create_pretraining_data",
+    manifest = {
+        "tool": MANIFEST_TOOL,
         "input_files": list(input_files),
         "spm_model_file": spm_model_file,
         "output_files": paths,
@@ -419,16 +452,12 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
         "seconds": round(elapsed, 2),
         "instances_per_second": round(stats.instances / max(elapsed, 1e-9), 1),
     }
-    write_atomically(sidecar_path(output_file), (json.dumps(sidecar, indent=2) + "\n").encode())
-    logging.info("wrote %d instances to %d shard(s) in %.1fs (%.0f instances/s); stats in %s",
-                 stats.instances, len(paths), elapsed, sidecar["instances_per_second"],
-                 sidecar_path(output_file))
-    return sidecar
-
-
-def sidecar_path(output_file: str) -> str:
-    """`<first name in --output_file>.json`, beside the shards."""
-    return output_file.split(",")[0].strip() + ".json"
+    write_atomically(manifest_path(output_file),
+                     (json.dumps(manifest, indent=2) + "\n").encode())
+    logging.info("wrote %d instances to %d shard(s) in %.1fs (%.0f instances/s); manifest "
+                 "and statistics in %s", stats.instances, len(paths), elapsed,
+                 manifest["instances_per_second"], manifest_path(output_file))
+    return manifest
 
 
 def _tokenize_all(executor, input_files, work_dir, options) -> CorpusStats:
@@ -452,12 +481,29 @@ def _tokenize_all(executor, input_files, work_dir, options) -> CorpusStats:
 
 
 def _assemble_shards(paths: Sequence[str], work_dir: str, units) -> List[int]:
-    """Shard k = every unit's part k in unit order, written under a temp name, renamed."""
+    """Shard k = every unit's part k in unit order, written to `work_dir/shard-k` (each
+    part is removed once copied, so the disk holds about one copy of the data)."""
     sizes = []
-    for k, path in enumerate(paths):
-        with atomic_output(path) as out:
+    for k in range(len(paths)):
+        with open(os.path.join(work_dir, f"shard-{k}"), "wb") as out:
             for f, d in units:
-                with open(os.path.join(work_dir, f"unit-{f}-{d}.part-{k}"), "rb") as part:
+                part_path = os.path.join(work_dir, f"unit-{f}-{d}.part-{k}")
+                with open(part_path, "rb") as part:
                     shutil.copyfileobj(part, out, 1 << 20)
-        sizes.append(os.path.getsize(path))
+                os.remove(part_path)
+            sizes.append(out.tell())
     return sizes
+
+
+def _replace_shard_set(output_file: str, paths: Sequence[str], work_dir: str) -> None:
+    """Retires the previous set under this name (its manifest first, so an interruption
+    leaves no manifest vouching for a partial set), then moves the new shards in. The new
+    manifest, written after this, completes the set."""
+    old_manifest = manifest_path(output_file)
+    if os.path.exists(old_manifest):
+        os.remove(old_manifest)
+    for old in existing_set_files(output_file):
+        os.remove(old)
+    for k, path in enumerate(paths):
+        os.chmod(os.path.join(work_dir, f"shard-{k}"), 0o666 & ~current_umask())
+        os.replace(os.path.join(work_dir, f"shard-{k}"), path)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.data.masking import mask_tokens
+from albert_tf.data.shards import ShardSetError, check_shard_sets
 
 
 class PretrainingRecordError(ValueError):
@@ -43,7 +44,8 @@ def _record_lengths(path: str) -> Dict[str, int]:
     except tf.errors.OpError as error:
         raise PretrainingRecordError(f"{path}: not a readable TFRecord file ({error.message})")
     if first is None:
-        raise PretrainingRecordError(f"{path}: holds no record")
+        raise PretrainingRecordError(f"{path}: holds no record (an empty or unfinished "
+                                     "file?)")
     try:
         example = tf.train.Example.FromString(first.numpy())
     except Exception as error:  # protobuf raises its own DecodeError type
@@ -87,6 +89,32 @@ def check_records(path: str, max_seq_length: int, max_predictions_per_seq: int,
             raise PretrainingRecordError(
                 f"{path}: feature {name!r} has length {lengths[name]} but {length} was asked "
                 f"for (--{flag}); records and flags must agree")
+
+
+def check_input_files(files: Sequence[str], max_seq_length: int, max_predictions_per_seq: int,
+                      dynamic_masking: bool, flag: str = "input_file") -> None:
+    """Checks, before a run writes anything, that the shard sets among `files` are complete
+    (see shards.py) and that every file's first record has the features and lengths asked
+    for; raises PretrainingRecordError naming the file."""
+    try:
+        check_shard_sets(files, flag)
+    except ShardSetError as error:
+        raise PretrainingRecordError(str(error)) from None
+    for path in files:
+        check_records(path, max_seq_length, max_predictions_per_seq, dynamic_masking)
+
+
+def find_damaged_file(files: Sequence[str]) -> Optional[str]:
+    """`file: record N` of the first record file that cannot be read to its end (what a
+    DataLossError in the middle of training does not say), or None."""
+    for path in files:
+        records = 0
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                records += 1
+        except tf.errors.OpError as error:
+            return f"{path}: record {records + 1} is damaged ({error.message.splitlines()[0]})"
+    return None
 
 
 def _feature_spec(max_seq_length: int, max_predictions_per_seq: int,

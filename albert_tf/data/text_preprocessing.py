@@ -70,5 +70,14 @@ def preprocess_text_tf(texts: tf.Tensor, lower_case: bool = True,
         texts = tf_text.normalize_utf8(texts, "NFKD")
         texts = tf.strings.regex_replace(texts, combining_characters_pattern(), "")
     if lower_case:
-        texts = tf.strings.lower(texts, encoding="utf-8")
+        texts = _lower_keeping_nul(texts)
     return texts
+
+
+def _lower_keeping_nul(texts: tf.Tensor) -> tf.Tensor:
+    """`tf.strings.lower` ends a string at its first NUL (the Python path keeps the rest),
+    so the pieces between NULs are lower-cased apart and joined again."""
+    pieces = tf.strings.lower(tf.strings.split(texts, sep="\x00"), encoding="utf-8")
+    joined = tf.strings.reduce_join(tf.strings.join([pieces, tf.constant("\x00")]), axis=-1)
+    length = tf.strings.length(joined)
+    return tf.strings.substr(joined, tf.zeros_like(length), length - 1)  # the last NUL

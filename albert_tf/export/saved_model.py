@@ -120,20 +120,48 @@ class ServingModule(tf.Module):
                 "label": tf.gather(tf.constant(self.labels), tf.argmax(logits, axis=-1))}
 
     def serve_ids(self, input_ids, input_mask, segment_ids):
-        seq = tf.shape(input_ids)[1]
-        checks = [tf.debugging.assert_less_equal(
-            seq, self.max_seq_length,
-            message=f"input_ids hold more than max_seq_length={self.max_seq_length} tokens"),
+        # Checked in the graph, so a bad request is an INVALID_ARGUMENT naming the input
+        # instead of a wrapped-around embedding lookup (id -1 read the last row).
+        config = self.model.albert_config
+        checks = [tf.debugging.assert_rank(tensor, 2, message=f"{name} must be [batch, seq]")
+                  for name, tensor in (("input_ids", input_ids), ("input_mask", input_mask),
+                                       ("segment_ids", segment_ids))]
+        with tf.control_dependencies(checks):
+            seq = tf.shape(input_ids)[1]
+        checks = [
+            tf.debugging.assert_less_equal(
+                seq, self.max_seq_length,
+                message=f"input_ids hold more than max_seq_length={self.max_seq_length} tokens"),
             tf.debugging.assert_equal(tf.shape(input_ids), tf.shape(input_mask),
                                       message="input_mask must have input_ids' shape"),
             tf.debugging.assert_equal(tf.shape(input_ids), tf.shape(segment_ids),
-                                      message="segment_ids must have input_ids' shape")]
+                                      message="segment_ids must have input_ids' shape"),
+            _assert_in_range(input_ids, config.vocab_size,
+                             f"input_ids must be in [0, vocab_size={config.vocab_size})"),
+            _assert_in_range(segment_ids, config.type_vocab_size,
+                             f"segment_ids must be in [0, type_vocab_size="
+                             f"{config.type_vocab_size})"),
+            _assert_in_range(input_mask, 2, "input_mask must hold only 0 and 1")]
         with tf.control_dependencies(checks):
-            return self.outputs({"input_ids": tf.identity(input_ids), "input_mask": input_mask,
-                                 "segment_ids": segment_ids})
+            return self.outputs({"input_ids": tf.identity(input_ids),
+                                 "input_mask": tf.identity(input_mask),
+                                 "segment_ids": tf.identity(segment_ids)})
 
     def serve_text(self, text_a, text_b=None):
-        return self.outputs(self.packer(text_a, text_b))
+        texts = [text_a] if text_b is None else [text_a, text_b]
+        checks = [tf.debugging.assert_rank(text, 1, message="text inputs must be a batch "
+                                                              "[batch] of strings")
+                  for text in texts]
+        with tf.control_dependencies(checks):
+            batch = tf.shape(text_a)[0]
+        # An empty batch goes through the graph as one empty text, and nothing of it is
+        # returned: the packer and the model need at least one row.
+        padding = tf.fill([tf.cast(tf.equal(batch, 0), tf.int32)], "")
+        text_a = tf.concat([text_a, padding], 0)
+        if text_b is not None:
+            text_b = tf.concat([text_b, padding], 0)
+        outputs = self.outputs(self.packer(text_a, text_b))
+        return {name: value[:batch] for name, value in outputs.items()}
 
     def signatures(self) -> Dict[str, Callable]:
         """Signature name -> concrete function."""
@@ -172,6 +200,11 @@ class ServingModule(tf.Module):
             if self.is_encoder:
                 inputs[ENCODE_TEXT_PAIR] = pair
         return inputs
+
+
+def _assert_in_range(values: tf.Tensor, limit: int, message: str):
+    return tf.debugging.assert_equal(
+        tf.reduce_all((values >= 0) & (values < limit)), True, message=message)
 
 
 def _write_warmup(path: str, model_name: str, inputs: Dict[str, Dict[str, tf.Tensor]]) -> None:

@@ -21,7 +21,8 @@ from albert_tf.data.tokenization import AlbertTokenizer
 from albert_tf.io_utils import write_atomically
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
-                                     check_output_dir_config, model_flops_per_sequence)
+                                     check_loop_settings, check_output_dir_config,
+                                     model_flops_per_sequence, record_config)
 from albert_tf.training.metrics import compute_metrics
 from albert_tf.training.warm_start import Candidate
 
@@ -240,9 +241,11 @@ def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[
     """Trains, evaluates and predicts as the settings ask; returns what each produced."""
     if not (settings.do_train or settings.do_eval or settings.do_predict):
         raise TrainingError("at least one of --do_train, --do_eval and --do_predict must be set")
-    check_output_dir_config(settings.output_dir, settings.albert_config, strategy)
+    check_loop_settings(settings, strategy)
+    check_output_dir_config(settings.output_dir, settings.albert_config)
     runner = ClassifierRun(settings, strategy)
     runner.restore()
+    record_config(settings.output_dir, settings.albert_config, strategy)
     results: Dict[str, object] = {}
     if settings.do_train:
         results["train"] = runner.train()

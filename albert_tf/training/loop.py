@@ -29,6 +29,7 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.config import AlbertConfig
+from albert_tf.io_utils import check_writable
 from albert_tf.training.distribution import auto_jit_compile, auto_precision, device_type
 from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
 from albert_tf.training.warm_start import Candidate, warm_start
@@ -80,14 +81,22 @@ def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy
                  "log_steps", "keep_checkpoint_max"):
         if getattr(settings, flag) < 1:
             raise TrainingError(f"--{flag} must be at least 1, got {getattr(settings, flag)}")
+    for flag, minimum in (("num_warmup_steps", 0), ("start_warmup_step", 0), ("seed", 0)):
+        if getattr(settings, flag) < minimum:
+            raise TrainingError(f"--{flag} must be at least {minimum}, got "
+                                f"{getattr(settings, flag)}")
+    for flag in ("learning_rate", "poly_power"):
+        value = getattr(settings, flag)
+        if not (math.isfinite(value) and value > 0):
+            raise TrainingError(f"--{flag} must be a positive number, got {value}")
     if settings.peak_flops is not None and settings.peak_flops <= 0:
         raise TrainingError(f"--peak_flops must be positive, got {settings.peak_flops}")
 
 
-def check_output_dir_config(output_dir: str, config: AlbertConfig,
-                            strategy: tf.distribute.Strategy) -> None:
-    """Refuses to resume another model's checkpoints; records the config for this run."""
-    os.makedirs(output_dir, exist_ok=True)
+def check_output_dir_config(output_dir: str, config: AlbertConfig) -> None:
+    """Before anything is written: the folder can be written, and holds no checkpoints of
+    another model (resuming them would fail or, worse, train a different model)."""
+    check_writable(output_dir, "output_dir")
     config_file = os.path.join(output_dir, "albert_config.json")
     if (tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
             and os.path.exists(config_file)):
@@ -100,8 +109,14 @@ def check_output_dir_config(output_dir: str, config: AlbertConfig,
                 f"--output_dir {output_dir} holds checkpoints of a different model "
                 f"({config_file}: {', '.join(changed)}); use a new --output_dir to start "
                 "afresh, or the same config to resume")
+
+
+def record_config(output_dir: str, config: AlbertConfig,
+                  strategy: tf.distribute.Strategy) -> None:
+    """Writes the run's albert_config.json (the chief's), once every check has passed."""
     if strategy.extended.should_checkpoint:
-        config.to_json_file(config_file)
+        os.makedirs(output_dir, exist_ok=True)
+        config.to_json_file(os.path.join(output_dir, "albert_config.json"))
 
 
 def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions: int = 0,
@@ -181,6 +196,10 @@ class TrainingLoop:
         """Where `init_checkpoint` may keep parts of this model."""
         raise NotImplementedError
 
+    def find_damaged_data(self) -> Optional[str]:
+        """Which input file (and record) a mid-run DataLossError came from, if known."""
+        return None
+
     # -- shared machinery ------------------------------------------------------------------
 
     def _scratch_dir(self) -> str:
@@ -193,19 +212,45 @@ class TrainingLoop:
         return int(self.optimizer.iterations.numpy())
 
     def restore(self) -> int:
-        """Restores the latest checkpoint (every worker reads the chief's), else
-        warm-starts model weights from init_checkpoint; returns the step reached."""
-        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
-        if latest:
+        """Restores the newest intact checkpoint (every worker reads the chief's), else
+        warm-starts model weights from init_checkpoint; returns the step reached.
+
+        A checkpoint whose files are damaged or missing (a disk filled up, a copy cut short)
+        is skipped with a warning naming it, and the one before it is used; a checkpoint
+        of another model or optimizer is an error, since an older one would not fit either.
+        """
+        if self.is_chief:
+            for leftover in tf.io.gfile.glob(os.path.join(self.checkpoint_dir, "*_temp")):
+                # What a save killed half-way leaves (TF writes shards there, then renames).
+                logging.info("removing %s, left by an interrupted save", leftover)
+                tf.io.gfile.rmtree(leftover)
+        state = tf.train.get_checkpoint_state(self.checkpoint_dir)
+        candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
+        damaged = []
+        for path in candidates:
+            if not tf.io.gfile.exists(path + ".index"):
+                damaged.append(f"{path} (its files are missing)")
+                continue
             try:
-                self.checkpoint.restore(latest).assert_existing_objects_matched()
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except (tf.errors.DataLossError, tf.errors.NotFoundError,
+                    tf.errors.OutOfRangeError) as error:
+                damaged.append(f"{path} ({error.message.splitlines()[0][:200]})")
+                continue
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise TrainingError(
-                    f"cannot resume from {latest}: it was written by a different model or "
+                    f"cannot resume from {path}: it was written by a different model or "
                     f"optimizer ({str(error).splitlines()[0][:300]}); rerun with the settings "
                     "that wrote it, or use a new --output_dir") from None
-            logging.info("resumed from %s at step %d", latest, self.step)
-        elif self.settings.init_checkpoint:
+            for description in damaged:
+                logging.warning("checkpoint %s is damaged; skipped", description)
+            logging.info("resumed from %s at step %d", path, self.step)
+            return self.step
+        if damaged:
+            raise TrainingError(f"every checkpoint in {self.checkpoint_dir} is damaged: "
+                                f"{'; '.join(damaged)}; use a new --output_dir (or "
+                                "--init_checkpoint to warm-start from elsewhere)")
+        if self.settings.init_checkpoint:
             self.warm_start_report = warm_start(self.settings.init_checkpoint, self.model,
                                                 self.warm_start_roots())
         return self.step
@@ -270,7 +315,14 @@ class TrainingLoop:
             steps = min(settings.iterations_per_loop, settings.num_train_steps - step,
                         settings.save_checkpoints_steps - step % settings.save_checkpoints_steps,
                         settings.log_steps - step % settings.log_steps)
-            outputs = loop(iterator, tf.constant(steps))
+            try:
+                outputs = loop(iterator, tf.constant(steps))
+            except tf.errors.DataLossError as error:
+                damaged = self.find_damaged_data() or error.message.splitlines()[0]
+                raise TrainingError(
+                    f"the training data is damaged: {damaged}. Checkpoints up to "
+                    f"{tf.train.latest_checkpoint(self.checkpoint_dir)} are kept; rewrite "
+                    "the file and rerun to resume") from None
             values = {name: float(value) for name, value in outputs.items()}
             if not all(math.isfinite(v) for v in values.values()):
                 raise TrainingError(

@@ -13,12 +13,14 @@ from typing import Dict, List, Sequence
 import tensorflow as tf
 from absl import logging
 
-from albert_tf.data.pretraining_dataset import pretraining_dataset
+from albert_tf.data.pretraining_dataset import (check_input_files, find_damaged_file,
+                                                pretraining_dataset)
 from albert_tf.io_utils import write_atomically
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.pretraining_loss import pretraining_losses
 from albert_tf.training.loop import (PRECISIONS, LoopSettings, TrainingError, TrainingLoop,
-                                     check_output_dir_config, model_flops_per_sequence)
+                                     check_loop_settings, check_output_dir_config,
+                                     model_flops_per_sequence, record_config)
 from albert_tf.training.warm_start import Candidate
 
 __all__ = ["PRECISIONS", "PretrainingRun", "PretrainingSettings", "TrainingError", "run"]
@@ -56,6 +58,10 @@ class PretrainingRun(TrainingLoop):
     def warm_start_roots(self) -> List[Candidate]:
         return [(("model",), self.model), (("encoder",), self.model.encoder)]
 
+    def find_damaged_data(self):
+        return find_damaged_file(list(self.settings.input_files)
+                                 + list(self.settings.eval_files))
+
     def _dataset(self, files, batch_size: int, is_training: bool, context):
         settings = self.settings
         return pretraining_dataset(
@@ -89,14 +95,20 @@ class PretrainingRun(TrainingLoop):
 
     def train(self, on_checkpoint=None) -> Dict[str, float]:
         values = super().train(on_checkpoint)
-        if self.is_chief and values:
+        encoder_saved = tf.io.gfile.exists(self.encoder_prefix + ".index")
+        # A rerun of a finished run writes the encoder a kill after the last checkpoint
+        # kept it from writing.
+        if self.is_chief and (values or not encoder_saved):
             self.save_encoder()
         return values
 
+    @property
+    def encoder_prefix(self) -> str:
+        return os.path.join(self.settings.output_dir, "encoder", "encoder")
+
     def save_encoder(self) -> str:
         """Writes the encoder's weights alone (no optimizer slots) for fine-tuning."""
-        prefix = os.path.join(self.settings.output_dir, "encoder", "encoder")
-        path = tf.train.Checkpoint(encoder=self.model.encoder).write(prefix)
+        path = tf.train.Checkpoint(encoder=self.model.encoder).write(self.encoder_prefix)
         logging.info("encoder weights for fine-tuning: %s", path)
         return path
 
@@ -117,13 +129,39 @@ class PretrainingRun(TrainingLoop):
         return results
 
 
+def check_pretraining_settings(settings: PretrainingSettings) -> None:
+    """Everything about the flags and the data that can fail, checked before the run writes
+    anything."""
+    config = settings.albert_config
+    if not 5 <= settings.max_seq_length <= config.max_position_embeddings:
+        raise TrainingError(f"--max_seq_length={settings.max_seq_length} must be between 5 "
+                            "and the model's max_position_embeddings "
+                            f"({config.max_position_embeddings})")
+    if not 1 <= settings.max_predictions_per_seq <= settings.max_seq_length:
+        raise TrainingError(f"--max_predictions_per_seq={settings.max_predictions_per_seq} "
+                            "must be between 1 and --max_seq_length")
+    if settings.max_eval_steps < 1:
+        raise TrainingError(f"--max_eval_steps must be at least 1, got "
+                            f"{settings.max_eval_steps}")
+    if settings.do_eval and not settings.eval_files:
+        raise TrainingError("--do_eval needs --eval_file")
+    for flag, files in (("input_file", settings.input_files if settings.do_train else ()),
+                        ("eval_file", settings.eval_files if settings.do_eval else ())):
+        if files:
+            check_input_files(files, settings.max_seq_length, settings.max_predictions_per_seq,
+                              False, flag)
+
+
 def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:
     """Trains and/or evaluates as the settings ask; returns the final values."""
     if not (settings.do_train or settings.do_eval):
         raise TrainingError("at least one of --do_train and --do_eval must be set")
-    check_output_dir_config(settings.output_dir, settings.albert_config, strategy)
+    check_pretraining_settings(settings)
+    check_loop_settings(settings, strategy)
+    check_output_dir_config(settings.output_dir, settings.albert_config)
     runner = PretrainingRun(settings, strategy)
     runner.restore()
+    record_config(settings.output_dir, settings.albert_config, strategy)
     results: Dict[str, object] = {}
     if settings.do_train:
         results["train"] = runner.train()
