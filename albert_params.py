@@ -20,6 +20,23 @@ flags.DEFINE_enum("sharing", None, list(SHARING_MODES), "Override the cross-laye
 flags.DEFINE_integer("embedding_size", None, "Override the embedding size E.")
 
 
+# The table is read from a model built in float32: ~4 bytes a parameter.
+MAX_PARAMETERS = 4e9
+
+
+def rough_parameter_count(config: AlbertConfig) -> float:
+    """An upper estimate (every layer owning its block), cheap enough to check before a
+    mistyped size makes the model builder allocate terabytes."""
+    hidden, inter, embedding = config.hidden_size, config.intermediate_size, \
+        config.embedding_size
+    tables = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) \
+        * embedding
+    block = 4 * hidden * hidden + 2 * hidden * inter
+    return float(tables + embedding * hidden + config.num_hidden_layers
+                 * config.inner_group_num * block + hidden * hidden + hidden * embedding
+                 + config.vocab_size)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -40,6 +57,11 @@ def main(argv):
             source = values.albert_config_file
     except ConfigError as error:
         raise SystemExit(f"albert-params: {error}") from None
+    estimate = rough_parameter_count(config)
+    if estimate > MAX_PARAMETERS:
+        raise SystemExit(f"albert-params: {source} describes about {estimate:.3g} parameters; "
+                         f"the table is read from a built model, and more than "
+                         f"{MAX_PARAMETERS:.0e} would not fit in memory (check the sizes)")
 
     from albert_tf.models import AlbertPretrainer  # noqa: E402 (TensorFlow import is slow)
     from albert_tf.models.parameter_table import format_parameter_table, parameter_breakdown

@@ -81,17 +81,21 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from albert_tf.config import AlbertConfig
     from albert_tf.data.tokenization import AlbertTokenizer
-    from albert_tf.export.saved_model import (ServingModule, export_saved_model,
-                                              load_serving_model)
+    from albert_tf.export.saved_model import (ServingModule, check_matches_run,
+                                              export_saved_model, load_serving_model)
+    from albert_tf.io_utils import check_writable
 
     values = flags.FLAGS
     with exit_on_user_error("export_model"):
+        check_writable(values.export_dir, "export_dir")
         labels, num_outputs, pair = task_outputs(values)
         config = AlbertConfig.from_json_file(config_file(values))
-        model = load_serving_model(config, values.init_checkpoint, num_outputs,
-                                   dtype=values.precision)
         tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)
                      if values.spm_model_file else None)
+        if not values.encoder_only:
+            check_matches_run(values.init_checkpoint, tokenizer, values.task_name, labels)
+        model = load_serving_model(config, values.init_checkpoint, num_outputs,
+                                   dtype=values.precision)
         max_seq_length = values.max_seq_length or config.max_position_embeddings
         module = ServingModule(model, tokenizer, max_seq_length, labels, pair,
                                values.text_signatures)

@@ -43,21 +43,19 @@ def parse_args(argv):
 
 def read_texts(args):
     """(texts_a, texts_b or None) from the flags or the TSV file."""
+    if args.limit is not None and args.limit < 0:
+        sys.exit(f"query_saved_model: --limit must be at least 0, got {args.limit}")
     if args.input_tsv:
-        with open(args.input_tsv, encoding="utf-8-sig", newline="") as handle:
-            rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(rows, [])
-            columns = [args.text_a_column] + ([args.text_b_column] if args.text_b_column
-                                              else [])
-            missing = [name for name in columns if name not in header]
-            if missing:
-                sys.exit(f"query_saved_model: {args.input_tsv}:1: no column(s) {missing} in "
-                         f"the header {header}")
-            indexes = [header.index(name) for name in columns]
-            picked = [[row[i] for i in indexes] for _, row in
-                      zip(range(args.limit if args.limit is not None else sys.maxsize), rows)]
-        texts_a = [row[0] for row in picked]
-        return texts_a, ([row[1] for row in picked] if args.text_b_column else None)
+        try:
+            return read_tsv(args)
+        except FileNotFoundError:
+            sys.exit(f"query_saved_model: --input_tsv {args.input_tsv}: file not found")
+        except UnicodeDecodeError as error:
+            sys.exit(f"query_saved_model: --input_tsv {args.input_tsv}: not UTF-8 text "
+                     f"({error.reason} at byte {error.start}); is it a TSV file?")
+        except (OSError, csv.Error) as error:
+            sys.exit(f"query_saved_model: --input_tsv {args.input_tsv}: cannot read it "
+                     f"({error})")
     if not args.text_a:
         sys.exit("query_saved_model: give --text_a (repeatable) or --input_tsv")
     if args.text_b and len(args.text_b) != len(args.text_a):
@@ -66,19 +64,63 @@ def read_texts(args):
     return args.text_a, (args.text_b or None)
 
 
+def read_tsv(args):
+    with open(args.input_tsv, encoding="utf-8-sig", newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(rows, [])
+        columns = [args.text_a_column] + ([args.text_b_column] if args.text_b_column else [])
+        missing = [name for name in columns if name not in header]
+        if missing:
+            sys.exit(f"query_saved_model: {args.input_tsv}:1: no column(s) {missing} in "
+                     f"the header {header}")
+        indexes = [header.index(name) for name in columns]
+        picked = []
+        limit = args.limit if args.limit is not None else sys.maxsize
+        for row in rows:
+            if len(picked) >= limit:
+                break
+            if not row:
+                continue
+            if len(row) <= max(indexes):
+                sys.exit(f"query_saved_model: {args.input_tsv}:{rows.line_num}: "
+                         f"{len(row)} column(s), but the header has {len(header)} (needs "
+                         f"column {max(indexes) + 1})")
+            picked.append([row[i] for i in indexes])
+    texts_a = [row[0] for row in picked]
+    return texts_a, ([row[1] for row in picked] if args.text_b_column else None)
+
+
 def query(model_dir, signature, texts_a, texts_b):
     """Calls the signature once on the whole batch; returns one dict per input."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  registers the SentencePiece ops of the text signature
 
-    model = tf.saved_model.load(model_dir)
+    try:
+        model = tf.saved_model.load(model_dir)
+    except (OSError, ValueError, tf.errors.OpError) as error:
+        reason = str(getattr(error, "message", error)).splitlines()[0][:300]
+        sys.exit(f"query_saved_model: --model_dir {model_dir}: not a loadable SavedModel "
+                 f"({reason}); is the export complete?")
     if signature not in model.signatures:
         sys.exit(f"query_saved_model: {model_dir} has no signature {signature!r}; it has "
                  f"{sorted(model.signatures)}")
-    inputs = {"text_a": tf.constant(texts_a)}
+    function = model.signatures[signature]
+    expected = sorted(function.structured_input_signature[1])
+    inputs = {"text_a": tf.constant(texts_a, tf.string)}
     if texts_b is not None:
-        inputs["text_b"] = tf.constant(texts_b)
-    outputs = model.signatures[signature](**inputs)
+        inputs["text_b"] = tf.constant(texts_b, tf.string)
+    if sorted(inputs) != expected:
+        sys.exit(f"query_saved_model: signature {signature!r} takes {expected}, but the "
+                 f"texts given make {sorted(inputs)}"
+                 + ("; give --text_b (or --text_b_column) for a pair model"
+                    if expected == ["text_a", "text_b"] else "")
+                 + ("; this script sends raw text: pick a text signature"
+                    if "text_a" not in expected else ""))
+    try:
+        outputs = function(**inputs)
+    except tf.errors.InvalidArgumentError as error:
+        sys.exit(f"query_saved_model: the model refused the request: "
+                 f"{error.message.splitlines()[0]}")
     answers = []
     for row in range(len(texts_a)):
         answer = {"text_a": texts_a[row]}
@@ -92,14 +134,34 @@ def query(model_dir, signature, texts_a, texts_b):
     return answers
 
 
+def check_output_path(path):
+    """Before the model is loaded: the answers can be written where asked."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        sys.exit(f"query_saved_model: --output_json {path}: is a folder, not a file")
+    parent = os.path.dirname(target)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        sys.exit(f"query_saved_model: --output_json {path}: {parent} is a file, not a folder")
+
+
 def write_json(path, payload):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=directory, prefix=".query.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(payload, out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    os.replace(temp, path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(payload, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a plain open() would not
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
 
 
 def main(argv=None):
@@ -107,6 +169,8 @@ def main(argv=None):
     if not os.path.isfile(os.path.join(args.model_dir, "saved_model.pb")):
         sys.exit(f"query_saved_model: --model_dir {args.model_dir}: no saved_model.pb there "
                  "(give the version folder, e.g. exports/sst-2/1)")
+    if args.output_json:
+        check_output_path(args.output_json)
     texts_a, texts_b = read_texts(args)
     answers = query(args.model_dir, args.signature, texts_a, texts_b)
     for answer in answers:

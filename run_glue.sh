@@ -11,7 +11,9 @@
 # Extra arguments go to every run_classifier.py call (e.g. --precision=float32).
 # DRY_RUN=1 prints the commands instead of running them.
 set -euo pipefail
-cd "$(dirname "$0")"
+# Paths are the caller's (relative ones resolve against the directory it was run from);
+# only the script itself is found beside this file.
+SCRIPT_DIR="$(cd "$(dirname "$0")" && pwd)"
 : "${GLUE_DIR:?set GLUE_DIR to the folder holding CoLA/, SST-2/, ...}"
 : "${INIT:?set INIT to a checkpoint (run folder, converted folder or prefix)}"
 : "${SPM:?set SPM to the SentencePiece model}"
@@ -41,7 +43,7 @@ for task in $TASKS; do
     exit 2
   fi
   read -r _ lr batch steps warmup <<< "$line"
-  command=("$PYTHON" run_classifier.py --task_name="$task" --data_dir="$GLUE_DIR/$task"
+  command=("$PYTHON" "$SCRIPT_DIR/run_classifier.py" --task_name="$task" --data_dir="$GLUE_DIR/$task"
            --output_dir="$OUTPUT/$task" --init_checkpoint="$INIT" --albert_config_file="$CONFIG"
            --spm_model_file="$SPM" --max_seq_length="$MAX_SEQ_LENGTH" --optimizer=adamw
            --learning_rate="$lr" --train_batch_size="$batch" --train_step="$steps"

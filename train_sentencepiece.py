@@ -30,6 +30,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from albert_tf.data.files import InputFileError, expand_file_patterns
     from albert_tf.data.tokenization import train_sentencepiece
+    from albert_tf.io_utils import OutputLocationError
 
     values = flags.FLAGS
     try:
@@ -40,7 +41,7 @@ def main(argv):
             lower_case=values.do_lower_case, keep_accents=values.keep_accents,
             model_type=values.model_type, character_coverage=values.character_coverage,
             input_sentence_size=values.input_sentence_size, num_threads=values.num_threads)
-    except (InputFileError, ValueError) as error:
+    except (InputFileError, OutputLocationError, ValueError, OSError) as error:
         raise SystemExit(f"albert-train-spm: {error}") from None
     print(path)
 

@@ -224,8 +224,17 @@ def test_versions_count_up_and_a_failed_export_leaves_nothing(assets, tmp_path, 
     (tmp_path / "nli" / "7").mkdir(parents=True)
     (tmp_path / "nli" / "7" / "keep.txt").write_text("an older version")
     (tmp_path / "nli" / "notes").mkdir()
-    assert export_saved_model(module, str(tmp_path), "nli").endswith(os.path.join("nli", "8"))
+    (tmp_path / "nli" / "8").write_text("a stray file, not a version")  # was blamed on
+    # "another export" before; now passed over
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "nli" / f".tmp-{dead.pid}-0badc0de").mkdir()  # a killed export's folder
+    (tmp_path / "nli" / f".tmp-{os.getpid()}-0000beef").mkdir()  # a live one's: kept
+    assert export_saved_model(module, str(tmp_path), "nli").endswith(os.path.join("nli", "9"))
     assert (tmp_path / "nli" / "7" / "keep.txt").read_text() == "an older version"
+    assert (tmp_path / "nli" / "8").read_text() == "a stray file, not a version"
+    assert not (tmp_path / "nli" / f".tmp-{dead.pid}-0badc0de").exists()
+    (tmp_path / "nli" / f".tmp-{os.getpid()}-0000beef").rmdir()
 
     def broken_save(*args, **kwargs):
         raise OSError("disk full")
@@ -233,8 +242,8 @@ def test_versions_count_up_and_a_failed_export_leaves_nothing(assets, tmp_path, 
     monkeypatch.setattr(saved_model_lib.tf.saved_model, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         export_saved_model(module, str(tmp_path), "nli")
-    assert existing_versions(str(tmp_path / "nli")) == [7, 8]
-    assert sorted(os.listdir(tmp_path / "nli")) == ["7", "8", "notes"]
+    assert existing_versions(str(tmp_path / "nli")) == [7, 9]
+    assert sorted(os.listdir(tmp_path / "nli")) == ["7", "8", "9", "notes"]
     with pytest.raises(ExportError, match="--model_name='../x': expected a plain folder name"):
         export_saved_model(module, str(tmp_path), "../x")
 

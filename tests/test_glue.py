@@ -123,3 +123,34 @@ def test_every_task_names_its_metrics():
     assert get_task("mrpc").metrics == ("f1", "accuracy")
     assert get_task("sts-b").is_regression and get_task("sts-b").num_outputs == 1
     assert len(GLUE_TASKS) == 10
+
+
+def custom(tmp_path, name, data: bytes, regression=False):
+    (tmp_path / name).write_bytes(data)
+    task = custom_task(str(tmp_path), "text", None, "label", regression,
+                       labels=None if regression else ["a", "b"])
+    return task.read(str(tmp_path), "train")
+
+
+def test_unreadable_text_and_odd_files_are_named_errors_or_read_right(tmp_path):
+    """Before: non-UTF-8 bytes and a field over 131,072 characters ended in tracebacks, nan
+    scores were accepted, CSV errors counted records (not lines) and a CR-only file was
+    one line."""
+    with pytest.raises(TaskDataError, match=r"train.tsv:3: not UTF-8 text"):
+        custom(tmp_path, "train.tsv", b"text\tlabel\nfine\ta\nbad \xff\xfe\tb\n")
+    (tmp_path / "train.tsv").unlink()
+    long_text = "word " * 40_000  # 200,000 characters
+    examples = custom(tmp_path, "train.tsv", f"text\tlabel\n{long_text}\ta\n".encode())
+    assert examples[0].text_a == long_text
+    (tmp_path / "train.tsv").unlink()
+    assert [e.text_a for e in custom(tmp_path, "train.tsv", b"text\tlabel\rx\ta\ry\tb\r")] == [
+        "x", "y"]
+    for score in ("nan", "inf", "-Infinity"):
+        (tmp_path / "train.tsv").unlink()
+        with pytest.raises(TaskDataError, match=f"train.tsv:3: score '{score}' is not a finite"):
+            custom(tmp_path, "train.tsv", f"text\tlabel\nok\t1.5\nbad\t{score}\n".encode(),
+                   regression=True)
+    (tmp_path / "train.tsv").unlink()
+    # The record on line 4 follows a quoted field that spans lines 2-3.
+    with pytest.raises(TaskDataError, match=r"train.csv:4: label 'c' is not one of"):
+        custom(tmp_path, "train.csv", b'text,label\n"two\nlines",a\nthird,c\n')

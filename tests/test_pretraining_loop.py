@@ -375,6 +375,47 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_pa
                 assert np.isfinite(reader.get_tensor(name)).all(), name
 
 
+def test_a_damaged_checkpoint_is_skipped_and_a_finished_run_completes_its_outputs(
+        data, tmp_path, caplog):
+    """Before: a damaged latest checkpoint was reported as 'written by a different model'
+    and the intact one before it ignored; a kill after the last checkpoint meant encoder/
+    was never written."""
+    settings = settings_for(data, tmp_path, num_train_steps=4, save_checkpoints_steps=2,
+                            iterations_per_loop=2, log_steps=2, keep_checkpoint_max=3)
+    strategy = create_strategy("one_device")
+    run(settings, strategy)
+    encoder = tmp_path / "encoder"
+    shutil.rmtree(encoder)  # killed after the final checkpoint, before the encoder
+    assert run(settings, strategy)["train"] == {}
+    assert (encoder / "encoder.index").exists()
+    def weights_at_step_4():
+        reader = tf.train.load_checkpoint(str(tmp_path / "checkpoints" / "ckpt-4"))
+        return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+                if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+    second = weights_at_step_4()
+
+    checkpoints = tmp_path / "checkpoints"
+    damaged = checkpoints / "ckpt-4.data-00000-of-00001"
+    with open(damaged, "r+b") as handle:
+        handle.truncate(os.path.getsize(damaged) // 3)
+    (checkpoints / "ckpt-6_temp").mkdir()  # what a save killed half-way leaves
+    runner = PretrainingRun(settings, strategy)
+    with caplog.at_level("WARNING"):
+        assert runner.restore() == 2
+    assert "ckpt-4" in caplog.text and "is damaged; skipped" in caplog.text
+    assert not (checkpoints / "ckpt-6_temp").exists()
+    run(settings, strategy)  # retrains steps 3-4 over the damaged checkpoint
+    for name, value in weights_at_step_4().items():
+        np.testing.assert_allclose(value, second[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+    for path in checkpoints.glob("ckpt-*.data-*"):
+        with open(path, "r+b") as handle:
+            handle.truncate(10)
+    with pytest.raises(TrainingError, match="every checkpoint in .* is damaged"):
+        PretrainingRun(settings, strategy).restore()
+
+
 MULTI_WORKER_SCRIPT = r"""
 import json, os, sys
 import numpy as np

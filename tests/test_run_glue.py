@@ -24,18 +24,21 @@ PAPER = {"CoLA": ("1e-5", 16, 5336, 320), "STS-B": ("2e-5", 16, 3598, 214),
          "WNLI": ("2e-5", 16, 2000, 250)}
 
 
-def run_script(env, *args):
+def run_script(env, *args, cwd=None):
     return subprocess.run(["bash", SCRIPT, *args], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, **env})
+                          timeout=600, env={**os.environ, **env}, cwd=cwd)
 
 
-def test_every_task_gets_the_paper_settings():
+def test_every_task_gets_the_paper_settings(tmp_path):
+    # Run from another folder: relative paths stay the caller's (before, the script changed
+    # into the repository and runs landed there).
     result = run_script({"GLUE_DIR": "g", "INIT": "ckpt", "SPM": "m.model", "DRY_RUN": "1"},
-                        "--precision=float32")
+                        "--precision=float32", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
     assert len(commands) == len(PAPER)
     for command in commands:
+        assert command[1] == os.path.join(ROOT, "run_classifier.py")
         flags = dict(arg[2:].split("=", 1) for arg in command[2:] if "=" in arg)
         lr, batch, steps, warmup = PAPER[flags["task_name"]]
         assert (flags["learning_rate"], flags["train_batch_size"], flags["train_step"],

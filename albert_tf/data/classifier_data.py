@@ -88,12 +88,14 @@ def _fingerprint(task: Task, tokenizer: AlbertTokenizer, max_seq_length: int,
 
 
 def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
-                 tokenizer: AlbertTokenizer,
-                 max_seq_length: int) -> Tuple[str, List[InputExample]]:
+                 tokenizer: AlbertTokenizer, max_seq_length: int,
+                 examples: Optional[List[InputExample]] = None
+                 ) -> Tuple[str, List[InputExample]]:
     """(TFRecord path, examples) of one split, encoding it unless a matching cache
-    exists."""
+    exists; `examples` are the split's, when already read."""
     source = task.path(data_dir, split)
-    examples = task.read(data_dir, split)
+    if examples is None:
+        examples = task.read(data_dir, split)
     if not examples:
         raise TaskDataError(f"{source}: no examples")
     path = os.path.join(cache_dir, f"{split}.tfrecord")

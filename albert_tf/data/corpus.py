@@ -14,10 +14,8 @@ from typing import Iterator, List, Sequence
 import numpy as np
 from absl import logging
 
+from albert_tf.data.text_files import read_lines
 from albert_tf.data.tokenization import AlbertTokenizer
-
-# How many offending lines are named in the log per file before only counting.
-_LOGGED_PROBLEMS_PER_FILE = 5
 
 
 @dataclasses.dataclass
@@ -41,21 +39,17 @@ class CorpusStats:
 def read_documents(path: str, stats: CorpusStats) -> Iterator[List[str]]:
     """Yields each document of a text file as its list of non-blank stripped lines."""
     document: List[str] = []
-    with open(path, "rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as error:
-                stats.invalid_utf8_lines += 1
-                if stats.invalid_utf8_lines <= _LOGGED_PROBLEMS_PER_FILE:
-                    logging.warning("%s:%d: skipping a line that is not UTF-8 (%s)",
-                                    path, line_number, error.reason)
-                continue
-            if line:
-                document.append(line)
-            elif document:
-                yield document
-                document = []
+
+    def count_invalid(_):
+        stats.invalid_utf8_lines += 1
+
+    for _, line in read_lines(path, count_invalid):
+        line = line.strip()
+        if line:
+            document.append(line)
+        elif document:
+            yield document
+            document = []
     if document:
         yield document
 
@@ -156,8 +150,5 @@ def tokenize_file(path: str, tokenizer: AlbertTokenizer, directory: str,
             handle.close()
     stats.sentences, stats.tokens = total_sentences, total_tokens
     stats.empty_files = int(seen_documents == 0)
-    if stats.invalid_utf8_lines > _LOGGED_PROBLEMS_PER_FILE:
-        logging.warning("%s: %d lines in all were not UTF-8 and were skipped", path,
-                        stats.invalid_utf8_lines)
     return stats
 

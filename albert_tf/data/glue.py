@@ -17,6 +17,7 @@ Example:
 
 import csv
 import dataclasses
+import math
 import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -176,51 +177,92 @@ def _column_index(header: Optional[List[str]], column: Column, path: str) -> int
     return header.index(column)
 
 
+# Python's csv module refuses fields over 131,072 characters by default; a document-level
+# task can have longer texts, and anything past max_seq_length is truncated anyway.
+MAX_FIELD_CHARS = 1 << 26
+
+
 def read_examples(task: Task, path: str, split: str,
                   check_labels: bool = True) -> List[InputExample]:
-    """Reads every example of one split file."""
+    """Reads every example of one split file. Line numbers in errors are the file's lines
+    (a quoted CSV field may span several)."""
     if not os.path.isfile(path):
         raise TaskDataError(f"{path}: {task.name} {split} file not found")
+    previous_limit = csv.field_size_limit(MAX_FIELD_CHARS)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return _read_rows(task, path, split, handle, check_labels)
+    except UnicodeDecodeError as error:
+        raise TaskDataError(f"{path}:{_line_of_byte(path, error.start)}: not UTF-8 text "
+                            f"({error.reason}); convert the file to UTF-8") from None
+    except csv.Error as error:
+        raise TaskDataError(f"{path}: unreadable {task.delimiter!r}-separated data "
+                            f"({error})") from None
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def _line_of_byte(path: str, start_hint: int) -> int:
+    """The line holding the first byte that is not UTF-8 (the decoder's offset counts from
+    the start of its read buffer, so the file is scanned line by line instead)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return start_hint
+
+
+def _read_rows(task: Task, path: str, split: str, handle, check_labels: bool
+               ) -> List[InputExample]:
     is_test = split.startswith("test")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        if task.delimiter == "\t":
-            rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        else:
-            rows = csv.reader(handle, delimiter=task.delimiter)
-        header = None if split in task.headerless else next(rows, None)
-        columns = (task.test_columns or (task.text_a, task.text_b)) if is_test \
-            else (task.text_a, task.text_b)
-        text_a = _column_index(header, columns[0], path)
-        text_b = None if columns[1] is None else _column_index(header, columns[1], path)
-        label = None if is_test else _column_index(header, task.label, path)
-        index_column = (next((header.index(name) for name in ("index", "id") if name in header),
-                             None) if header else None)
-        needed = max(c for c in (text_a, text_b, label, index_column) if c is not None) + 1
-        examples = []
-        first_line = 1 if header is None else 2
-        for line, row in enumerate(rows, start=first_line):
+    if task.delimiter == "\t":
+        rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+    else:
+        rows = csv.reader(handle, delimiter=task.delimiter)
+    header = None if split in task.headerless else next(rows, None)
+    columns = (task.test_columns or (task.text_a, task.text_b)) if is_test \
+        else (task.text_a, task.text_b)
+    text_a = _column_index(header, columns[0], path)
+    text_b = None if columns[1] is None else _column_index(header, columns[1], path)
+    label = None if is_test else _column_index(header, task.label, path)
+    index_column = (next((header.index(name) for name in ("index", "id") if name in header),
+                         None) if header else None)
+    needed = max(c for c in (text_a, text_b, label, index_column) if c is not None) + 1
+    examples = []
+    line = rows.line_num + 1  # the physical line the next record starts on
+    try:
+        for row in rows:
+            start, line = line, rows.line_num + 1
             if not row or row == [""]:
                 continue
             if len(row) < needed:
-                raise TaskDataError(f"{path}:{line}: expected at least {needed} columns "
+                raise TaskDataError(f"{path}:{start}: expected at least {needed} columns "
                                     f"({task.delimiter!r}-separated), got {len(row)}")
             example = InputExample(
                 index=row[index_column] if index_column is not None else str(len(examples)),
                 text_a=row[text_a], text_b=None if text_b is None else row[text_b],
-                label=None if is_test else _label(task, row[label], path, line, check_labels))
+                label=None if is_test else _label(task, row[label], path, start,
+                                                  check_labels))
             if not example.text_a.strip() or (example.text_b is not None
                                               and not example.text_b.strip()):
-                raise TaskDataError(f"{path}:{line}: empty text")
+                raise TaskDataError(f"{path}:{start}: empty text")
             examples.append(example)
+    except csv.Error as error:
+        raise TaskDataError(f"{path}:{line}: {error}") from None
     return examples
 
 
 def _label(task: Task, value: str, path: str, line: int, check: bool):
     if task.is_regression:
         try:
-            return float(value)
+            score = float(value)
         except ValueError:
             raise TaskDataError(f"{path}:{line}: score {value!r} is not a number") from None
+        if not math.isfinite(score):
+            raise TaskDataError(f"{path}:{line}: score {value!r} is not a finite number")
+        return score
     value = value.strip()
     if check and value not in task.labels:
         raise TaskDataError(f"{path}:{line}: label {value!r} is not one of {list(task.labels)}")

@@ -18,11 +18,14 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from absl import logging
 
+from albert_tf.data.text_files import read_lines
 from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_tf
-from albert_tf.io_utils import write_atomically
+from albert_tf.io_utils import check_writable, write_atomically
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
 SPECIAL_PIECES = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
+# SentencePiece's own default: longer lines are skipped by its trainer (and counted here).
+MAX_SENTENCE_BYTES = 4192
 WORD_START = "\u2581"  # SentencePiece's "▁": the piece begins a new word
 
 
@@ -140,27 +143,31 @@ def train_sentencepiece(
     """
     if vocab_size <= len(SPECIAL_PIECES):
         raise ValueError(f"vocab_size must exceed {len(SPECIAL_PIECES)}, got {vocab_size}")
-    lines = _cleaned_lines(input_files, lower_case, keep_accents)
+    check_writable(model_prefix + ".model", "model_prefix", is_dir=False)
+    training_lines = _TrainingLines(input_files, lower_case, keep_accents)
+    lines = iter(training_lines)
     first_line = next(lines, None)
     if first_line is None:
-        raise ValueError(f"no text in {', '.join(input_files)}: every line is empty")
+        raise ValueError(f"no text in {', '.join(input_files)}: every line is empty"
+                         + (f" or not UTF-8 ({training_lines.invalid_utf8} skipped)"
+                            if training_lines.invalid_utf8 else ""))
     model_buffer = io.BytesIO()
     lines_seen = _CountingIterator(itertools.chain([first_line], lines))
-    spm.SentencePieceTrainer.Train(
-        sentence_iterator=lines_seen,
-        model_writer=model_buffer,
-        vocab_size=vocab_size,
-        hard_vocab_limit=False,
-        model_type=model_type,
-        character_coverage=character_coverage,
-        input_sentence_size=input_sentence_size,
-        shuffle_input_sentence=True,
-        num_threads=num_threads,
-        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=-1, eos_id=-1,
-        pad_piece="<pad>", unk_piece="<unk>",
-        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        minloglevel=2,
-    )
+    try:
+        _train(lines_seen, model_buffer, vocab_size, model_type, character_coverage,
+               input_sentence_size, num_threads)
+    except RuntimeError as error:
+        reason = ("no line was usable" if "sentences_.empty()" in str(error)
+                  else str(error).split("] ", 1)[-1].strip() or str(error))
+        raise ValueError(
+            f"SentencePiece training on {', '.join(input_files)} failed: {reason} "
+            f"({lines_seen.count} lines read, {training_lines.too_long} longer than "
+            f"{MAX_SENTENCE_BYTES} bytes and skipped by the trainer, "
+            f"{training_lines.invalid_utf8} not UTF-8)") from None
+    if training_lines.invalid_utf8 > training_lines.lines / 2:
+        raise ValueError(f"{', '.join(input_files)}: {training_lines.invalid_utf8} of "
+                         f"{training_lines.lines} lines are not UTF-8: binary input, or "
+                         "another encoding (convert the text to UTF-8)")
     processor = spm.SentencePieceProcessor(model_proto=model_buffer.getvalue())
     size = processor.GetPieceSize()
     if size < vocab_size:
@@ -172,6 +179,26 @@ def train_sentencepiece(
     write_atomically(model_path, model_buffer.getvalue())
     write_atomically(model_prefix + ".vocab", vocab.encode("utf-8"))
     return model_path
+
+
+def _train(lines, model_buffer, vocab_size, model_type, character_coverage,
+           input_sentence_size, num_threads) -> None:
+    spm.SentencePieceTrainer.Train(
+        sentence_iterator=lines,
+        model_writer=model_buffer,
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        input_sentence_size=input_sentence_size,
+        shuffle_input_sentence=True,
+        num_threads=num_threads,
+        max_sentence_length=MAX_SENTENCE_BYTES,
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=-1, eos_id=-1,
+        pad_piece="<pad>", unk_piece="<unk>",
+        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
+        minloglevel=2,
+    )
 
 
 class _CountingIterator:
@@ -188,10 +215,25 @@ class _CountingIterator:
         return line
 
 
-def _cleaned_lines(input_files, lower_case, keep_accents) -> Iterator[str]:
-    for path in input_files:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                line = preprocess_text(line, lower_case, keep_accents)
+class _TrainingLines:
+    """The cleaned non-empty lines of the input files (read as create_pretraining_data
+    reads them: lines that are not UTF-8 are skipped and counted), with the counts that
+    explain a trainer failure."""
+
+    def __init__(self, input_files, lower_case, keep_accents):
+        self.input_files, self.lower_case, self.keep_accents = input_files, lower_case, \
+            keep_accents
+        self.invalid_utf8 = self.too_long = self.lines = 0
+
+    def _count_invalid(self, _):
+        self.invalid_utf8 += 1
+        self.lines += 1
+
+    def __iter__(self) -> Iterator[str]:
+        for path in self.input_files:
+            for _, line in read_lines(path, self._count_invalid):
+                self.lines += 1
+                line = preprocess_text(line, self.lower_case, self.keep_accents)
                 if line:
+                    self.too_long += len(line.encode("utf-8")) > MAX_SENTENCE_BYTES
                     yield line

@@ -26,7 +26,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.demo import continuation_task
 from albert_tf.demo.corpus import (read_corpus, python_docs_documents, split_documents,
                                    write_corpus)
-from albert_tf.io_utils import write_atomically
+from albert_tf.io_utils import check_writable, write_atomically
 
 # Model sizes the demo offers besides the named presets (base, large, ...). "small" is the
 # default: in the demo's 600 steps on 2 CPU cores it moves the MLM loss well below the
@@ -97,8 +97,12 @@ class DemoSettings:
         if self.max_seq_length < 16:
             raise ValueError(f"--max_seq_length must be at least 16, got "
                              f"{self.max_seq_length}")
+        for name in ("pretrain_learning_rate", "finetune_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.corpus is not None and not os.path.isfile(self.corpus):
             raise ValueError(f"--corpus {self.corpus}: no such file")
+        check_writable(self.run_dir, "run_dir")
 
 
 @dataclasses.dataclass

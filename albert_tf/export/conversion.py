@@ -405,9 +405,10 @@ def load_source(source: str, config_file: Optional[str]) -> Tuple[Dict, AlbertCo
     try:
         prefix = tf.train.latest_checkpoint(source) if os.path.isdir(source) else source
         tensors = read_original(prefix or source)
-    except tf.errors.DataLossError as error:
+    except (tf.errors.DataLossError, IndexError) as error:  # IndexError: short .data file
+        reason = str(getattr(error, "message", error)).splitlines()[0][:300]
         raise ConversionError(f"{source}: the checkpoint is damaged or truncated "
-                              f"({error.message.splitlines()[0][:300]})") from None
+                              f"({reason})") from None
     except (tf.errors.OpError, ValueError):
         raise ConversionError(f"{source}: neither a TF checkpoint nor a Hugging Face "
                               "model (model.safetensors / pytorch_model.bin)") from None

@@ -21,9 +21,9 @@ The model server binaries link the tensorflow-text ops; for a build without them
 SavedModel whose graph uses core ops alone.
 """
 
+import hashlib
 import os
 import shutil
-import uuid
 from typing import Callable, Dict, List, Optional, Sequence
 
 import tensorflow as tf
@@ -32,10 +32,11 @@ from absl import logging
 from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenization import AlbertTokenizer
 from albert_tf.export.text_packing import TextPacker
+from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
 from albert_tf.models.base import ENCODER_INPUT_NAMES
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder
-from albert_tf.training.classifier import best_weights_prefix
+from albert_tf.training.classifier import best_weights_prefix, read_run_identity
 from albert_tf.training.warm_start import warm_start
 
 SERVING_DEFAULT = "serving_default"
@@ -231,6 +232,17 @@ def existing_versions(model_dir: str) -> List[int]:
                   if name.isdigit() and os.path.isdir(os.path.join(model_dir, name)))
 
 
+def next_version(model_dir: str) -> int:
+    """One past every number in use, folders or not: a stray file named `1` is passed
+    over rather than blocking the export."""
+    if not os.path.isdir(model_dir):
+        return 1
+    return max([int(name) for name in os.listdir(model_dir) if name.isdigit()], default=0) + 1
+
+
+TEMP_PREFIX = ".tmp-"  # hidden: TF Serving ignores it while the export is written
+
+
 def export_saved_model(module: ServingModule, export_dir: str, model_name: str,
                        warmup_texts: Sequence[str] = ()) -> str:
     """Writes the next version of `model_name` under export_dir and returns its folder.
@@ -242,9 +254,12 @@ def export_saved_model(module: ServingModule, export_dir: str, model_name: str,
     if not model_name or os.sep in model_name or model_name.startswith("."):
         raise ExportError(f"--model_name={model_name!r}: expected a plain folder name")
     model_dir = os.path.join(export_dir, model_name)
+    check_writable(model_dir, "export_dir")
     os.makedirs(model_dir, exist_ok=True)
-    version = (existing_versions(model_dir) or [0])[-1] + 1
-    temp_dir = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+    for stale in remove_stale(model_dir, TEMP_PREFIX):
+        logging.info("removed %s, left by a killed export", stale)
+    version = next_version(model_dir)
+    temp_dir = os.path.join(model_dir, owned_temp_name(TEMP_PREFIX))
     target = os.path.join(model_dir, str(version))
     try:
         signatures = module.signatures()
@@ -260,6 +275,35 @@ def export_saved_model(module: ServingModule, export_dir: str, model_name: str,
         shutil.rmtree(temp_dir, ignore_errors=True)
     logging.info("exported %s (signatures %s)", target, ", ".join(sorted(signatures)))
     return target
+
+
+def check_matches_run(run_dir: str, tokenizer: Optional[AlbertTokenizer],
+                      task_name: Optional[str], labels: Optional[Sequence[str]]) -> None:
+    """Refuses an export whose tokenizer, lower-casing, task or labels differ from what the
+    fine-tuning run in `run_dir` recorded (its run.json): served ids would not be the ids
+    the model learned, or labels would be swapped."""
+    if not os.path.isdir(run_dir):
+        return
+    recorded = read_run_identity(run_dir)
+    if recorded is None:
+        return
+    problems = []
+    if tokenizer is not None:
+        sha256 = hashlib.sha256(tokenizer.model_proto).hexdigest()
+        if sha256 != recorded.get("spm_model_sha256"):
+            problems.append(f"--spm_model_file {tokenizer.spm_model_file} is not the "
+                            "SentencePiece model the run was trained with (sha256 "
+                            f"{sha256[:12]}... vs {str(recorded.get('spm_model_sha256'))[:12]}...)")
+        if tokenizer.lower_case != recorded.get("do_lower_case"):
+            problems.append(f"--do_lower_case={tokenizer.lower_case} but the run used "
+                            f"{recorded.get('do_lower_case')}")
+    if task_name and task_name.lower() != str(recorded.get("task", "")).lower():
+        problems.append(f"--task_name={task_name} but the run fine-tuned "
+                        f"{recorded.get('task')}")
+    elif labels is not None and recorded.get("labels") and list(labels) != recorded["labels"]:
+        problems.append(f"labels {list(labels)} but the run used {recorded['labels']}")
+    if problems:
+        raise ExportError(f"{run_dir}: " + "; ".join(problems))
 
 
 def load_serving_model(config: AlbertConfig, checkpoint: str, num_outputs: Optional[int],

@@ -7,6 +7,7 @@ the best weights (the latest checkpoint when nothing was evaluated).
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 from typing import Dict, List, Optional
@@ -16,9 +17,9 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.data.classifier_data import cached_split, classifier_dataset
-from albert_tf.data.glue import Task
+from albert_tf.data.glue import Task, TaskDataError
 from albert_tf.data.tokenization import AlbertTokenizer
-from albert_tf.io_utils import write_atomically
+from albert_tf.io_utils import check_writable, write_atomically
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
                                      check_loop_settings, check_output_dir_config,
@@ -27,6 +28,7 @@ from albert_tf.training.metrics import compute_metrics
 from albert_tf.training.warm_start import Candidate
 
 RESULTS_FILE = "eval_results.json"
+RUN_FILE = "run.json"  # what the run folder belongs to: task, labels, tokenizer
 
 
 def best_weights_prefix(output_dir: str) -> str:
@@ -76,6 +78,7 @@ class ClassifierRun(TrainingLoop):
         self.best_prefix = best_weights_prefix(settings.output_dir)
         self.history: List[Dict[str, float]] = []
         self._splits: Dict[str, tuple] = {}
+        self._examples: Dict[str, list] = {}
         # Traced once per run (not once per evaluation); batches of any size reuse it.
         self._predict = tf.function(lambda features: self.model(features, training=False),
                                     reduce_retracing=True)
@@ -94,12 +97,31 @@ class ClassifierRun(TrainingLoop):
         self.history = self._load_history()
         return step
 
+    def examples(self, name: str):
+        """The examples of a split, read once per run (before anything is written, so a
+        bad row stops the run with nothing left behind)."""
+        if name not in self._examples:
+            examples = self.task.read(self.settings.data_dir, name)
+            if not examples:
+                raise TaskDataError(f"{self.task.path(self.settings.data_dir, name)}: no "
+                                    "examples")
+            self._examples[name] = examples
+        return self._examples[name]
+
+    def needed_splits(self) -> List[str]:
+        settings, files = self.settings, self.task.files
+        return ((["train"] if settings.do_train else [])
+                + ([s for s in files if s == "dev" or s.startswith("dev_")]
+                   if settings.do_eval else [])
+                + (list(self.task.submission_names) if settings.do_predict else []))
+
     def split(self, name: str):
         """(TFRecord path, examples) of a split, read and encoded once per run."""
         if name not in self._splits:
             self._splits[name] = cached_split(self.task, name, self.settings.data_dir,
                                               self.cache_dir, self.tokenizer,
-                                              self.settings.max_seq_length)
+                                              self.settings.max_seq_length,
+                                              self.examples(name))
         return self._splits[name]
 
     def _dataset(self, path: str, batch_size: int, is_training: bool, context=None):
@@ -237,15 +259,83 @@ class ClassifierRun(TrainingLoop):
         return export_saved_model(module, self.settings.export_dir, name)
 
 
+def run_identity(task: Task, tokenizer: AlbertTokenizer) -> Dict[str, object]:
+    """What a fine-tuning run folder is tied to: resuming with another task, label set or
+    tokenizer would mix two runs (and overwrite the first one's data cache)."""
+    return {"task": task.name, "labels": list(task.labels) if task.labels else None,
+            "text_columns": [task.text_a, task.text_b], "label_column": task.label,
+            "spm_model_sha256": hashlib.sha256(tokenizer.model_proto).hexdigest(),
+            "do_lower_case": tokenizer.lower_case}
+
+
+def read_run_identity(output_dir: str) -> Optional[Dict[str, object]]:
+    path = os.path.join(output_dir, RUN_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"{path}: unreadable ({error}); is this a run folder of "
+                            "run_classifier?") from None
+
+
+def check_classifier_settings(settings: ClassifierSettings,
+                              tokenizer: AlbertTokenizer) -> Dict[str, object]:
+    """Everything that can be checked before the run writes anything; returns the run's
+    identity (see `run_identity`)."""
+    config = settings.albert_config
+    if not 5 <= settings.max_seq_length <= config.max_position_embeddings:
+        raise TrainingError(f"--max_seq_length={settings.max_seq_length} must be between 5 "
+                            "and the model's max_position_embeddings "
+                            f"({config.max_position_embeddings})")
+    if settings.predict_batch_size < 1:
+        raise TrainingError(f"--predict_batch_size must be at least 1, got "
+                            f"{settings.predict_batch_size}")
+    if not 0.0 <= settings.dropout_rate < 1.0:
+        raise TrainingError(f"dropout_rate must be in [0, 1), got {settings.dropout_rate}")
+    if tokenizer.vocab_size > config.vocab_size:
+        raise TrainingError(f"--spm_model_file {settings.spm_model_file} has "
+                            f"{tokenizer.vocab_size} pieces but the config's vocab_size is "
+                            f"{config.vocab_size}: ids past it have no embedding")
+    identity = run_identity(settings.task, tokenizer)
+    previous = read_run_identity(settings.output_dir)
+    if previous is not None and previous != identity:
+        changed = [f"{key}: {previous.get(key)!r} -> {value!r}"
+                   for key, value in identity.items() if previous.get(key) != value]
+        raise TrainingError(
+            f"--output_dir {settings.output_dir} belongs to another fine-tuning run "
+            f"({'; '.join(changed)}); use a new --output_dir")
+    has_weights = (tf.train.latest_checkpoint(os.path.join(settings.output_dir, "checkpoints"))
+                   or tf.io.gfile.exists(best_weights_prefix(settings.output_dir) + ".index"))
+    if settings.do_predict and not settings.do_train and not has_weights:
+        raise TrainingError(f"--do_predict: {settings.output_dir} holds no fine-tuned "
+                            "weights (no checkpoint, no best/), so the predictions would "
+                            "come from an untrained classifier head; add --do_train")
+    if settings.export_dir:
+        check_writable(settings.export_dir, "export_dir")
+    return identity
+
+
 def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:
     """Trains, evaluates and predicts as the settings ask; returns what each produced."""
     if not (settings.do_train or settings.do_eval or settings.do_predict):
         raise TrainingError("at least one of --do_train, --do_eval and --do_predict must be set")
     check_loop_settings(settings, strategy)
     check_output_dir_config(settings.output_dir, settings.albert_config)
+    identity = check_classifier_settings(
+        settings, AlbertTokenizer(settings.spm_model_file, settings.do_lower_case))
     runner = ClassifierRun(settings, strategy)
+    for split in runner.needed_splits():
+        runner.examples(split)
+    if settings.do_train and settings.train_batch_size > len(runner.examples("train")):
+        raise TrainingError(f"--train_batch_size={settings.train_batch_size} is larger than "
+                            f"the {len(runner.examples('train'))} training examples")
     runner.restore()
     record_config(settings.output_dir, settings.albert_config, strategy)
+    if runner.is_chief:
+        write_atomically(os.path.join(settings.output_dir, RUN_FILE),
+                         (json.dumps(identity, indent=2) + "\n").encode())
     results: Dict[str, object] = {}
     if settings.do_train:
         results["train"] = runner.train()

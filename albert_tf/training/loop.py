@@ -234,8 +234,9 @@ class TrainingLoop:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
             except (tf.errors.DataLossError, tf.errors.NotFoundError,
-                    tf.errors.OutOfRangeError) as error:
-                damaged.append(f"{path} ({error.message.splitlines()[0][:200]})")
+                    tf.errors.OutOfRangeError, IndexError) as error:  # IndexError: short .data
+                reason = str(getattr(error, "message", error)).splitlines()[0][:200]
+                damaged.append(f"{path} ({reason})")
                 continue
             except (AssertionError, ValueError, tf.errors.OpError) as error:
                 raise TrainingError(

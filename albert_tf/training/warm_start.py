@@ -128,6 +128,16 @@ def warm_start(checkpoint: str, model: keras.layers.Layer, candidates: Sequence[
     `fresh` lists every weight of `model` left as initialized. A shape mismatch is an
     error naming the variable."""
     prefix = resolve_checkpoint(checkpoint, flag)
+    try:
+        return _warm_start(prefix, model, candidates, flag)
+    except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated .data file
+        reason = str(getattr(error, "message", error)).splitlines()[0][:300]
+        raise CheckpointMismatchError(f"--{flag}: {prefix} is damaged or truncated "
+                                      f"({reason})") from None
+
+
+def _warm_start(prefix: str, model: keras.layers.Layer, candidates: Sequence[Candidate],
+                flag: str) -> RestoreReport:
     reader = tf.train.load_checkpoint(prefix)
     graph = _object_graph(reader)
     best = None

@@ -1,0 +1,470 @@
+"""The bad-input matrix: every entry script, fed what users get wrong, must end with a
+one-line error that names the file, line or flag, exit non-zero, leave nothing it would
+have written, and touch nothing that was there before.
+
+The cases of one script run in one process (tests/bad_input_driver.py), all scripts at
+once, so the matrix costs a few TensorFlow imports rather than one per case. Validation
+happens before heavy work, which is what keeps each case fast.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf.config import AlbertConfig
+from albert_tf.data.glue import get_task
+from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
+from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+from albert_tf.export.saved_model import ServingModule, export_saved_model, load_serving_model
+from albert_tf.training.classifier import ClassifierSettings, run as run_classifier
+from albert_tf.training.distribution import create_strategy
+from tests.text_corpus import write_corpus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DRIVER = os.path.join(ROOT, "tests", "bad_input_driver.py")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    script: str
+    name: str
+    argv: Tuple[str, ...]
+    expect: str  # a piece of the error message
+    absent: Tuple[str, ...] = ()  # paths (relative to the workspace) that must not exist
+    unchanged: Tuple[str, ...] = ()  # folders whose files must stay byte for byte
+
+    @property
+    def id(self):
+        return f"{self.script}:{self.name}"
+
+
+def case(script, name, argv, expect, absent=(), unchanged=()):
+    return Case(script, name, tuple(argv), expect, tuple(absent), tuple(unchanged))
+
+
+W = "{W}"  # replaced by the workspace folder
+TINY = [f"--albert_config_file={W}/config.json"]
+PRETRAIN = ["--input_file={W}/records/train.tfrecord-*", "--max_seq_length=32",
+            "--max_predictions_per_seq=5", "--train_batch_size=4", "--num_train_steps=2",
+            "--strategy=one_device"]
+CLASSIFY = ["--task_name=SST-2", "--data_dir={W}/glue/SST-2", "--spm_model_file={W}/spm.model",
+            "--max_seq_length=16", "--train_batch_size=4", "--train_step=2",
+            "--strategy=one_device", "--do_train"]
+EXPORT = ["--init_checkpoint={W}/runs/sst2", "--task_name=SST-2",
+          "--spm_model_file={W}/spm.model", "--max_seq_length=16"]
+QUERY = ["--model_dir={W}/exports/sst-2/1"]
+
+
+def out(name):
+    return f"{W}/out/{name}"
+
+
+CASES: List[Case] = [
+    # -- albert_params ----------------------------------------------------------------
+    case("albert_params", "no config", [], "exactly one of --albert_config_file or --preset"),
+    case("albert_params", "missing file", ["--albert_config_file={W}/nope.json"],
+         "nope.json: config file not found"),
+    case("albert_params", "not utf-8", ["--albert_config_file={W}/cfg_latin1.json"],
+         "cfg_latin1.json: not UTF-8 text"),
+    case("albert_params", "invalid json", ["--albert_config_file={W}/cfg_invalid.json"],
+         "cfg_invalid.json: not valid JSON (line 1"),
+    case("albert_params", "missing hidden_size", ["--albert_config_file={W}/cfg_nohidden.json"],
+         "cfg_nohidden.json: missing required key(s) hidden_size"),
+    case("albert_params", "negative embedding", ["--preset=base", "--embedding_size=-4"],
+         "embedding_size must be a positive integer, got -4"),
+    case("albert_params", "size beyond memory", ["--preset=base", "--embedding_size=100000000"],
+         "describes about 3.21e+12 parameters"),
+    # -- train_sentencepiece ----------------------------------------------------------
+    case("train_sentencepiece", "no file", ["--input_file={W}/nothing*.txt",
+                                            f"--model_prefix={out('spm_none')}/m"],
+         "pattern '{W}/nothing*.txt' matches no file", absent=["out/spm_none"]),
+    case("train_sentencepiece", "binary input", ["--input_file={W}/binary.bin",
+                                                 f"--model_prefix={out('spm_bin')}/m"],
+         "lines are not UTF-8: binary input", absent=["out/spm_bin"]),
+    case("train_sentencepiece", "one overlong line", ["--input_file={W}/longline.txt",
+                                                      f"--model_prefix={out('spm_long')}/m"],
+         "longer than 4192 bytes and skipped", absent=["out/spm_long"]),
+    case("train_sentencepiece", "blank input", ["--input_file={W}/blank.txt",
+                                                f"--model_prefix={out('spm_blank')}/m"],
+         "every line is empty", absent=["out/spm_blank"]),
+    case("train_sentencepiece", "prefix under a file", ["--input_file={W}/corpus.txt",
+                                                        "--model_prefix={W}/blocker/m"],
+         "{W}/blocker is a file, not a folder"),
+    case("train_sentencepiece", "vocab too small", ["--input_file={W}/corpus.txt",
+                                                    f"--model_prefix={out('spm_small')}/m",
+                                                    "--vocab_size=2"],
+         "vocab_size", absent=["out/spm_small"]),
+    # -- create_pretraining_data ------------------------------------------------------
+    *[case("create_pretraining_data", name,
+           ["--input_file={W}/corpus.txt", "--spm_model_file={W}/spm.model",
+            f"--output_file={out('cpd_' + str(i))}/train.tfrecord", *extra], expect,
+           absent=[f"out/cpd_{i}"]) for i, (name, extra, expect) in enumerate([
+               ("masked_lm_prob 2", ["--masked_lm_prob=2"], "--masked_lm_prob must be in (0, 1]"),
+               ("sequence too short", ["--max_seq_length=3"], "--max_seq_length must be at least"),
+               ("no workers", ["--num_workers=0"], "--num_workers must be between 1 and"),
+               ("no shards", ["--num_output_shards=0"], "--num_output_shards must be between"),
+               ("no dupes", ["--dupe_factor=0"], "--dupe_factor must be at least 1"),
+               ("predictions beyond length", ["--max_seq_length=16",
+                                              "--max_predictions_per_seq=40"],
+                "--max_predictions_per_seq must be between 1 and --max_seq_length"),
+           ])],
+    case("create_pretraining_data", "missing spm model",
+         ["--input_file={W}/corpus.txt", "--spm_model_file={W}/nope.model",
+          f"--output_file={out('cpd_nospm')}/x"], "nope.model: SentencePiece model file not",
+         absent=["out/cpd_nospm"]),
+    case("create_pretraining_data", "garbage spm model",
+         ["--input_file={W}/corpus.txt", "--spm_model_file={W}/binary.bin",
+          f"--output_file={out('cpd_badspm')}/x"], "binary.bin", absent=["out/cpd_badspm"]),
+    case("create_pretraining_data", "no instance",
+         ["--input_file={W}/blank.txt", "--spm_model_file={W}/spm.model",
+          f"--output_file={out('cpd_blank')}/x", "--num_workers=1"],
+         "no instance could be made", absent=["out/cpd_blank"]),
+    case("create_pretraining_data", "output under a file",
+         ["--input_file={W}/corpus.txt", "--spm_model_file={W}/spm.model",
+          "--output_file={W}/blocker/x"], "{W}/blocker is a file, not a folder"),
+    case("create_pretraining_data", "no input",
+         ["--input_file={W}/none*.txt", "--spm_model_file={W}/spm.model",
+          f"--output_file={out('cpd_none')}/x"], "matches no file", absent=["out/cpd_none"]),
+    # -- run_pretraining --------------------------------------------------------------
+    *[case("run_pretraining", name, [*PRETRAIN, *flags_, f"--output_dir={out('pt_' + str(i))}"],
+           expect, absent=[f"out/pt_{i}"]) for i, (name, flags_, expect) in enumerate([
+               ("config not utf-8", ["--albert_config_file={W}/cfg_latin1.json"],
+                "cfg_latin1.json: not UTF-8 text"),
+               ("config without hidden_size", ["--albert_config_file={W}/cfg_nohidden.json"],
+                "missing required key(s) hidden_size"),
+               ("sequence beyond positions", [*TINY, "--max_seq_length=128"],
+                "--max_seq_length=128 must be between 5 and the model's max_position_embeddings"
+                " (64)"),
+               ("huge sequence", [*TINY, "--max_seq_length=100000000"],
+                "--max_seq_length=100000000 must be between 5"),
+               ("negative learning rate", [*TINY, "--learning_rate=-0.1"],
+                "--learning_rate must be a positive number, got -0.1"),
+               ("negative warmup", [*TINY, "--num_warmup_steps=-5"],
+                "--num_warmup_steps must be at least 0, got -5"),
+               ("zero batch", [*TINY, "--train_batch_size=0"],
+                "--train_batch_size=0 must be a positive multiple"),
+               ("records of another length", [*TINY, "--max_seq_length=48"],
+                "feature 'input_ids' has length 32 but 48 was asked for (--max_seq_length)"),
+               ("manifest among the inputs", [*TINY, "--input_file={W}/records/train*"],
+                "train.manifest.json is a create_pretraining_data manifest"),
+               ("incomplete shard set", [*TINY, "--input_file={W}/partial/train.tfrecord-*"],
+                "is incomplete: 1 of 2 missing"),
+               ("not records", [*TINY, "--input_file={W}/corpus.txt"],
+                "corpus.txt: not a readable TFRecord file"),
+               ("missing init checkpoint", [*TINY, "--init_checkpoint={W}/nope"],
+                "--init_checkpoint"),
+               ("eval without eval data", [*TINY, "--do_eval", "--nodo_train",
+                                           "--max_eval_steps=0"],
+                "--max_eval_steps must be at least 1"),
+               ("no config", [], "give exactly one of --albert_config_file and --preset"),
+           ])],
+    case("run_pretraining", "output under a file", [*PRETRAIN, *TINY,
+                                                    "--output_dir={W}/blocker/run"],
+         "{W}/blocker is a file, not a folder"),
+    # -- run_classifier ---------------------------------------------------------------
+    *[case("run_classifier", name, [*CLASSIFY, *TINY, *flags_,
+                                    f"--output_dir={out('cls_' + str(i))}"],
+           expect, absent=[f"out/cls_{i}"]) for i, (name, flags_, expect) in enumerate([
+               ("unknown task", ["--task_name=sst"], "--task_name: unknown task 'sst'"),
+               ("custom without text column", ["--task_name=custom"],
+                "--task_name=custom needs --text_a_column"),
+               ("train file not utf-8", ["--data_dir={W}/glue_latin1/SST-2"],
+                "glue_latin1/SST-2/train.tsv:3: not UTF-8 text"),
+               ("label outside the task", ["--data_dir={W}/glue_badlabel/SST-2"],
+                "glue_badlabel/SST-2/train.tsv:4: label 'positive' is not one of"),
+               ("nan score", ["--task_name=STS-B", "--data_dir={W}/stsb_nan/STS-B"],
+                "stsb_nan/STS-B/train.tsv:3: score 'nan' is not a finite number"),
+               ("vocabulary beyond the config", ["--albert_config_file={W}/config_v50.json"],
+                "pieces but the config's vocab_size is 50"),
+               ("sequence beyond positions", ["--max_seq_length=512"],
+                "--max_seq_length=512 must be between 5 and the model's"),
+               ("predict with no weights", ["--nodo_train", "--do_predict"],
+                "holds no fine-tuned weights"),
+               ("negative learning rate", ["--learning_rate=-1"],
+                "--learning_rate must be a positive number"),
+               ("batch larger than the data", ["--train_batch_size=4096"],
+                "--train_batch_size=4096 is larger than the 40 training examples"),
+               ("export under a file", ["--export_dir={W}/blocker/exports"],
+                "{W}/blocker is a file, not a folder"),
+               ("missing spm model", ["--spm_model_file={W}/nope.model"],
+                "nope.model: SentencePiece model file not found"),
+           ])],
+    case("run_classifier", "another task's run folder",
+         [*CLASSIFY, *TINY, "--task_name=RTE", "--data_dir={W}/glue/RTE",
+          "--output_dir={W}/runs/sst2"],
+         "belongs to another fine-tuning run (task: 'SST-2' -> 'RTE'", unchanged=["runs/sst2"]),
+    case("run_classifier", "another tokenizer in the run folder",
+         [*CLASSIFY, *TINY, "--spm_model_file={W}/spm_other.model",
+          "--output_dir={W}/runs/sst2"],
+         "belongs to another fine-tuning run (spm_model_sha256", unchanged=["runs/sst2"]),
+    # -- export_model -----------------------------------------------------------------
+    *[case("export_model", name, [*flags_, f"--export_dir={out('exp_' + str(i))}"], expect,
+           absent=[f"out/exp_{i}"]) for i, (name, flags_, expect) in enumerate([
+               ("neither task nor encoder", [a for a in EXPORT if "task_name" not in a],
+                "give --task_name (a classifier) or --encoder_only"),
+               ("another tokenizer", [*EXPORT[:2], "--spm_model_file={W}/spm_other.model"],
+                "is not the SentencePiece model the run was trained with"),
+               ("another task", [*EXPORT, "--task_name=CoLA"],
+                "--task_name=CoLA but the run fine-tuned SST-2"),
+               ("other lower-casing", [*EXPORT, "--nodo_lower_case"],
+                "--do_lower_case=False but the run used True"),
+               ("missing checkpoint", ["--init_checkpoint={W}/nope", "--task_name=SST-2",
+                                       "--albert_config_file={W}/config.json"],
+                "--init_checkpoint"),
+               ("no config", ["--init_checkpoint={W}/records", "--task_name=SST-2"],
+                "--albert_config_file is needed"),
+               ("sequence beyond positions", [*EXPORT, "--max_seq_length=100000000"],
+                "--max_seq_length=100000000: must be between 5"),
+               ("unknown task", [*EXPORT[:1], "--task_name=nope"], "unknown task 'nope'"),
+           ])],
+    case("export_model", "export under a file", [*EXPORT, "--export_dir={W}/blocker/x"],
+         "{W}/blocker is a file, not a folder"),
+    # -- convert_checkpoint -----------------------------------------------------------
+    *[case("convert_checkpoint", name, [f"--source={W}/{source}",
+                                        f"--output_dir={out('conv_' + str(i))}"],
+           expect, absent=[f"out/conv_{i}"]) for i, (name, source, expect) in enumerate([
+               ("safetensors header of 10^12 bytes", "hf_big_header", "header too large"),
+               ("truncated safetensors", "hf_truncated", "not fully covered"),
+               ("invalid config.json", "hf_bad_config",
+                "config.json: not a readable Hugging Face config.json"),
+               ("config.json not an object", "hf_list_config", "expected a JSON object"),
+               ("config.json without sizes", "hf_no_sizes", "missing required key(s)"),
+               ("truncated TF checkpoint", "tf1/ckpt-1", "damaged or truncated"),
+               ("missing source", "nope", "neither a TF checkpoint nor a Hugging Face model"),
+           ])],
+    case("convert_checkpoint", "output under a file", ["--source={W}/tf1/ckpt-1",
+                                                       "--output_dir={W}/blocker/conv"],
+         "{W}/blocker is a file, not a folder"),
+    # -- query_saved_model ------------------------------------------------------------
+    case("query_saved_model", "no export there", ["--model_dir={W}/nope", "--text_a=x"],
+         "no saved_model.pb there"),
+    case("query_saved_model", "truncated saved_model.pb",
+         ["--model_dir={W}/broken_export/1", "--text_a=x"], "not a loadable SavedModel"),
+    case("query_saved_model", "ids signature for text", [*QUERY, "--signature=serve_ids",
+                                                         "--text_a=x"],
+         "signature 'serve_ids' takes ['input_ids', 'input_mask', 'segment_ids']"),
+    case("query_saved_model", "pair text for a single-text model", [*QUERY, "--text_a=x",
+                                                                    "--text_b=y"],
+         "signature 'serving_default' takes ['text_a'], but the texts given make"),
+    case("query_saved_model", "ragged tsv", [*QUERY, "--input_tsv={W}/ragged.tsv"],
+         "ragged.tsv:3: 1 column(s), but the header has 2"),
+    case("query_saved_model", "missing tsv", [*QUERY, "--input_tsv={W}/nope.tsv"],
+         "--input_tsv {W}/nope.tsv: file not found"),
+    case("query_saved_model", "binary tsv", [*QUERY, "--input_tsv={W}/binary.bin"],
+         "--input_tsv {W}/binary.bin: not UTF-8 text"),
+    case("query_saved_model", "output under a file", [*QUERY, "--text_a=x",
+                                                      "--output_json={W}/blocker/q.json"],
+         "{W}/blocker is a file, not a folder"),
+    case("query_saved_model", "negative limit", [*QUERY, "--input_tsv={W}/ragged.tsv",
+                                                 "--limit=-1"], "--limit must be at least 0"),
+    # -- run_demo ---------------------------------------------------------------------
+    case("run_demo", "missing corpus", [f"--run_dir={out('demo_0')}", "--corpus={W}/nope.txt"],
+         "--corpus {W}/nope.txt: no such file", absent=["out/demo_0"]),
+    case("run_demo", "zero steps", [f"--run_dir={out('demo_1')}", "--pretrain_steps=0"],
+         "--pretrain_steps must be at least 1", absent=["out/demo_1"]),
+    case("run_demo", "negative learning rate", [f"--run_dir={out('demo_2')}",
+                                                "--finetune_learning_rate=-1"],
+         "--finetune_learning_rate must be positive", absent=["out/demo_2"]),
+    case("run_demo", "run dir under a file", ["--run_dir={W}/blocker/demo"],
+         "{W}/blocker is a file, not a folder"),
+    case("run_demo", "unknown model size", [f"--run_dir={out('demo_3')}", "--model_size=huge"],
+         "unknown preset 'huge'", absent=["out/demo_3"]),
+]
+
+
+def resolve(text, workspace):
+    return text.replace(W, str(workspace))
+
+
+def snapshot(folder) -> Dict[str, str]:
+    files = {}
+    for base, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(base, name)
+            with open(path, "rb") as handle:
+                files[os.path.relpath(path, folder)] = hashlib.sha256(handle.read()).hexdigest()
+    return files
+
+
+def write_glue(folder, rows: Sequence[Tuple[str, str]], header="sentence\tlabel"):
+    folder.mkdir(parents=True)
+    lines = [header] + [f"{text}\t{label}" for text, label in rows]
+    for split in ("train", "dev"):
+        (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "test.tsv").write_text("index\tsentence\n" + "".join(
+        f"{i}\t{text}\n" for i, (text, _) in enumerate(rows)), encoding="utf-8")
+
+
+def build_workspace(folder):
+    """Everything the cases read: small but real (a trained run, an export, records)."""
+    rng = np.random.default_rng(0)
+    corpus = write_corpus(folder / "corpus.txt", 60, seed=4)
+    spm_model = train_sentencepiece([corpus], str(folder / "spm"), vocab_size=200)
+    train_sentencepiece([write_corpus(folder / "other.txt", 30, seed=9)],
+                        str(folder / "spm_other"), vocab_size=150)
+    config = AlbertConfig.from_preset("tiny", vocab_size=200, max_position_embeddings=64)
+    config.to_json_file(str(folder / "config.json"))
+    config.replace(vocab_size=50).to_json_file(str(folder / "config_v50.json"))
+    values = config.to_dict()
+    del values["hidden_size"]
+    (folder / "cfg_nohidden.json").write_text(json.dumps(values))
+    (folder / "cfg_latin1.json").write_bytes(b'{"vocab_size": 200, "note": "caf\xe9"}')
+    (folder / "cfg_invalid.json").write_text('{"vocab_size": 200,')
+    (folder / "blocker").write_text("a file where a folder is expected")
+    (folder / "binary.bin").write_bytes(rng.integers(0, 256, 60_000, dtype=np.uint8).tobytes())
+    (folder / "longline.txt").write_text("word " * 5000 + "\n")
+    (folder / "blank.txt").write_text("\n\n   \n")
+    (folder / "ragged.tsv").write_text("label\tsentence\n1\tfine\n0\n")
+
+    create_pretraining_data([corpus], str(folder / "records" / "train.tfrecord"), spm_model,
+                            PretrainingDataOptions(max_seq_length=32, max_predictions_per_seq=5,
+                                                   dupe_factor=1), num_output_shards=2)
+    shutil.copytree(folder / "records", folder / "partial")
+    (folder / "partial" / "train.tfrecord-00001-of-00002").unlink()
+    (folder / "partial" / "train.manifest.json").unlink()
+
+    words = ["good", "bad", "fine", "dull", "great", "awful", "film", "story", "plot"]
+    rows = [(" ".join(rng.choice(words, 5)), str(i % 2)) for i in range(40)]
+    write_glue(folder / "glue" / "SST-2", rows)
+    write_glue(folder / "glue" / "RTE", [(text, "entailment") for text, _ in rows],
+               header="sentence1\tsentence2\tlabel")
+    write_glue(folder / "glue_latin1" / "SST-2", rows)
+    with open(folder / "glue_latin1" / "SST-2" / "train.tsv", "ab") as handle:
+        handle.write(b"caf\xe9 au lait\t1\n")
+    lines = (folder / "glue_latin1" / "SST-2" / "train.tsv").read_bytes().split(b"\n")
+    (folder / "glue_latin1" / "SST-2" / "train.tsv").write_bytes(
+        b"\n".join(lines[:2] + [lines[-2]] + lines[2:-2]) + b"\n")  # bad bytes on line 3
+    write_glue(folder / "glue_badlabel" / "SST-2", rows[:2] + [("odd row", "positive")])
+    write_glue(folder / "stsb_nan" / "STS-B", [("a b", "1.5"), ("c d", "nan")],
+               header="sentence1\tsentence2\tscore")
+    for split in ("train", "dev"):  # STS-B has two texts
+        path = folder / "stsb_nan" / "STS-B" / f"{split}.tsv"
+        path.write_text("sentence1\tsentence2\tscore\na b\tc d\t1.5\ne f\tg h\tnan\n")
+
+    run_classifier(ClassifierSettings(
+        task=get_task("SST-2"), data_dir=str(folder / "glue" / "SST-2"),
+        spm_model_file=spm_model, albert_config=config, output_dir=str(folder / "runs" / "sst2"),
+        max_seq_length=16, train_batch_size=8, eval_batch_size=8, num_train_steps=2,
+        save_checkpoints_steps=2, iterations_per_loop=2, log_steps=1, do_train=True,
+        do_eval=True), create_strategy("one_device"))
+    module = ServingModule(load_serving_model(config, str(folder / "runs" / "sst2"), 2),
+                           AlbertTokenizer(spm_model), 16, ["0", "1"])
+    export_saved_model(module, str(folder / "exports"), "sst-2")
+    shutil.copytree(folder / "exports" / "sst-2", folder / "broken_export")
+    pb = folder / "broken_export" / "1" / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes()[:200])
+
+    hf_values = {"model_type": "albert", **{k: v for k, v in config.to_dict().items()
+                                            if k != "sharing"}}
+    for name, header_length, body in (("hf_big_header", 10**12, b"{}"),
+                                      ("hf_truncated", None, None)):
+        hf = folder / name
+        hf.mkdir()
+        (hf / "config.json").write_text(json.dumps(hf_values))
+        if header_length:
+            (hf / "model.safetensors").write_bytes(struct.pack("<Q", header_length) + body)
+        else:
+            header = json.dumps({"w": {"dtype": "F32", "shape": [100],
+                                       "data_offsets": [0, 400]}}).encode()
+            (hf / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header
+                                                   + b"\0" * 200)
+    for name, text in (("hf_bad_config", "{not json"), ("hf_list_config", "[1, 2]"),
+                       ("hf_no_sizes", json.dumps({"model_type": "albert"}))):
+        shutil.copytree(folder / "hf_truncated", folder / name)
+        (folder / name / "config.json").write_text(text)
+    prefix = tf.train.Checkpoint(v=tf.Variable(np.zeros(4000, np.float32))).write(
+        str(folder / "tf1" / "ckpt-1"))
+    config.to_json_file(str(folder / "tf1" / "albert_config.json"))
+    data = prefix + ".data-00000-of-00001"
+    with open(data, "r+b") as handle:
+        handle.truncate(os.path.getsize(data) // 2)
+    (folder / "out").mkdir()
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory):
+    """(workspace, {case id: result}, snapshots taken before the cases ran)."""
+    workspace = tmp_path_factory.mktemp("bad_inputs")
+    build_workspace(workspace)
+    watched = {path for c in CASES for path in c.unchanged}
+    before = {path: snapshot(workspace / path) for path in watched}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    processes = {}
+    for script in dict.fromkeys(c.script for c in CASES):
+        cases = [{"id": c.id, "argv": [resolve(a, workspace) for a in c.argv]}
+                 for c in CASES if c.script == script]
+        process = subprocess.Popen([sys.executable, DRIVER, script], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=env, cwd=ROOT)
+        process.stdin.write(json.dumps(cases))
+        process.stdin.close()
+        processes[script] = process
+    results = {}
+    for script, process in processes.items():
+        stdout = process.stdout.read()
+        stderr = process.stderr.read()
+        process.wait(timeout=900)
+        assert process.returncode == 0, f"{script} driver died:\n{stderr[-3000:]}"
+        results.update(json.loads(stdout.strip().splitlines()[-1]))
+    return workspace, results, before
+
+
+def test_the_matrix_covers_every_script_with_at_least_60_cases():
+    scripts = {c.script for c in CASES}
+    assert scripts == {"albert_params", "train_sentencepiece", "create_pretraining_data",
+                       "run_pretraining", "run_classifier", "export_model",
+                       "convert_checkpoint", "query_saved_model", "run_demo"}
+    assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("bad", CASES, ids=lambda c: c.id)
+def test_bad_input_ends_in_a_clear_error_and_leaves_nothing(matrix, bad):
+    workspace, results, before = matrix
+    result = results[bad.id]
+    assert not result["traceback"], result["message"]
+    assert result["status"] != 0, result
+    message = result["message"] + result["stderr"]
+    assert resolve(bad.expect, workspace) in message, message[-1500:]
+    for path in bad.absent:
+        assert not os.path.exists(workspace / path), f"{path} was left behind"
+    for path in bad.unchanged:
+        assert snapshot(workspace / path) == before[path], f"{path} was changed"
+
+
+def test_run_glue_sh_errors_before_any_run(tmp_path):
+    base = dict(os.environ, GLUE_DIR=str(tmp_path), INIT="c", SPM="s")
+    result = subprocess.run(["bash", os.path.join(ROOT, "run_glue.sh")], capture_output=True,
+                            text=True, env={**base, "TASKS": "SST2"}, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2 and "unknown task 'SST2'" in result.stderr
+    result = subprocess.run(["bash", os.path.join(ROOT, "run_glue.sh")], capture_output=True,
+                            text=True, env={**base, "SPM": ""}, cwd=tmp_path, timeout=60)
+    assert result.returncode != 0 and "set SPM" in result.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_query_answers_follow_the_umask_and_the_run_records_what_it_belongs_to(matrix):
+    """Before: --output_json was always 0600 (mkstemp's mode)."""
+    workspace, _, _ = matrix
+    target = workspace / "answers" / "q.json"
+    result = subprocess.run(
+        ["bash", "-c", f"umask 022 && exec {sys.executable} "
+         f"{os.path.join(ROOT, 'query_saved_model.py')} --model_dir={workspace}/exports/sst-2/1 "
+         f"--text_a='a good film' --output_json={target}"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o644)
+    assert json.loads(target.read_text())["answers"][0]["label"] in ("0", "1")
+    identity = json.loads((workspace / "runs" / "sst2" / "run.json").read_text())
+    assert identity["task"] == "SST-2" and identity["labels"] == ["0", "1"]
+    assert identity["spm_model_sha256"] == hashlib.sha256(
+        (workspace / "spm.model").read_bytes()).hexdigest()
