@@ -110,10 +110,12 @@ CASES: List[Case] = [
             f"--output_file={out('cpd_' + str(i))}/train.tfrecord", *extra], expect,
            absent=[f"out/cpd_{i}"]) for i, (name, extra, expect) in enumerate([
                ("masked_lm_prob 2", ["--masked_lm_prob=2"], "--masked_lm_prob must be in (0, 1]"),
-               ("sequence too short", ["--max_seq_length=3"], "--max_seq_length must be at least"),
+               ("sequence too short", ["--max_seq_length=3"], "--max_seq_length must be between 5"),
                ("no workers", ["--num_workers=0"], "--num_workers must be between 1 and"),
                ("no shards", ["--num_output_shards=0"], "--num_output_shards must be between"),
                ("no dupes", ["--dupe_factor=0"], "--dupe_factor must be at least 1"),
+               ("huge sequence", ["--max_seq_length=100000000"],
+                "--max_seq_length must be between 5 ([CLS] a [SEP] b [SEP]) and 16384"),
                ("predictions beyond length", ["--max_seq_length=16",
                                               "--max_predictions_per_seq=40"],
                 "--max_predictions_per_seq must be between 1 and --max_seq_length"),
@@ -161,6 +163,10 @@ CASES: List[Case] = [
                 "is incomplete: 1 of 2 missing"),
                ("not records", [*TINY, "--input_file={W}/corpus.txt"],
                 "corpus.txt: not a readable TFRecord file"),
+               ("ids beyond the vocabulary", ["--albert_config_file={W}/config_v50.json"],
+                "beyond the config's vocab_size 50"),
+               ("batch larger than the data", [*TINY, "--train_batch_size=100000"],
+                "--train_batch_size=100000 is larger than the"),
                ("missing init checkpoint", [*TINY, "--init_checkpoint={W}/nope"],
                 "--init_checkpoint"),
                ("eval without eval data", [*TINY, "--do_eval", "--nodo_train",
@@ -168,6 +174,10 @@ CASES: List[Case] = [
                 "--max_eval_steps must be at least 1"),
                ("no config", [], "give exactly one of --albert_config_file and --preset"),
            ])],
+    case("run_pretraining", "a record damaged mid-file",
+         [*PRETRAIN, *TINY, "--input_file={W}/damaged/train.tfrecord-*",
+          f"--output_dir={out('pt_damaged')}"],
+         "the training data is damaged: {W}/damaged/train.tfrecord-00000-of-00002: record "),
     case("run_pretraining", "output under a file", [*PRETRAIN, *TINY,
                                                     "--output_dir={W}/blocker/run"],
          "{W}/blocker is a file, not a folder"),
@@ -329,6 +339,11 @@ def build_workspace(folder):
     create_pretraining_data([corpus], str(folder / "records" / "train.tfrecord"), spm_model,
                             PretrainingDataOptions(max_seq_length=32, max_predictions_per_seq=5,
                                                    dupe_factor=1), num_output_shards=2)
+    shutil.copytree(folder / "records", folder / "damaged")
+    shard = folder / "damaged" / "train.tfrecord-00000-of-00002"
+    data = bytearray(shard.read_bytes())
+    data[len(data) * 2 // 3:len(data) * 2 // 3 + 8] = b"\xff" * 8  # same size, bad CRC
+    shard.write_bytes(bytes(data))
     shutil.copytree(folder / "records", folder / "partial")
     (folder / "partial" / "train.tfrecord-00001-of-00002").unlink()
     (folder / "partial" / "train.manifest.json").unlink()

@@ -131,7 +131,7 @@ def test_bad_lines_are_counted_and_named(corpus, tmp_path, caplog):
 
 
 @pytest.mark.parametrize("override, message", [
-    ({"max_seq_length": 4}, "--max_seq_length must be at least 5"),
+    ({"max_seq_length": 4}, "--max_seq_length must be between 5"),
     ({"max_predictions_per_seq": 0}, "--max_predictions_per_seq must be between 1"),
     ({"masked_lm_prob": 1.5}, "--masked_lm_prob must be in (0, 1]"),
     ({"dupe_factor": 0}, "--dupe_factor must be at least 1"),

@@ -40,6 +40,9 @@ from albert_tf.io_utils import (current_umask, check_writable, owned_temp_name, 
 
 MAX_OUTPUT_SHARDS = 1000  # each worker keeps one open part file per shard
 MAX_WORKERS = 256
+# Instances are encoded 256 at a time; far past any position table (512 in the released
+# models) that is memory no machine has.
+MAX_SEQ_LENGTH = 16384
 WORK_DIR_PREFIX = ".create_pretraining_data-"
 _ENCODE_BATCH = 256
 
@@ -70,7 +73,8 @@ class PretrainingDataOptions:
 
     def validate(self) -> None:
         checks = [
-            ("max_seq_length", self.max_seq_length >= 5, "at least 5 ([CLS] a [SEP] b [SEP])"),
+            ("max_seq_length", 5 <= self.max_seq_length <= MAX_SEQ_LENGTH,
+             f"between 5 ([CLS] a [SEP] b [SEP]) and {MAX_SEQ_LENGTH}"),
             ("max_predictions_per_seq",
              1 <= self.max_predictions_per_seq <= self.max_seq_length,
              "between 1 and --max_seq_length"),

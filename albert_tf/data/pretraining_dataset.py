@@ -12,6 +12,7 @@ With `DynamicMasking`, records written unmasked (create_pretraining_data
 """
 
 import dataclasses
+import os
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -19,7 +20,8 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.data.masking import mask_tokens
-from albert_tf.data.shards import ShardSetError, check_shard_sets
+from albert_tf.data.shards import (SHARD_NAME, ShardSetError, check_shard_sets, manifest_path,
+                                   read_manifest)
 
 
 class PretrainingRecordError(ValueError):
@@ -38,7 +40,7 @@ class DynamicMasking:
     seed: int = 12345
 
 
-def _record_lengths(path: str) -> Dict[str, int]:
+def _first_record(path: str) -> tf.train.Example:
     try:
         first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
     except tf.errors.OpError as error:
@@ -47,9 +49,12 @@ def _record_lengths(path: str) -> Dict[str, int]:
         raise PretrainingRecordError(f"{path}: holds no record (an empty or unfinished "
                                      "file?)")
     try:
-        example = tf.train.Example.FromString(first.numpy())
+        return tf.train.Example.FromString(first.numpy())
     except Exception as error:  # protobuf raises its own DecodeError type
         raise PretrainingRecordError(f"{path}: first record is not a tf.train.Example ({error})")
+
+
+def _lengths(example: tf.train.Example) -> Dict[str, int]:
     lengths = {}
     for name, feature in example.features.feature.items():
         kind = feature.WhichOneof("kind")
@@ -58,10 +63,11 @@ def _record_lengths(path: str) -> Dict[str, int]:
 
 
 def check_records(path: str, max_seq_length: int, max_predictions_per_seq: int,
-                  dynamic_masking: bool) -> None:
+                  dynamic_masking: bool, vocab_size: Optional[int] = None) -> None:
     """Raises PretrainingRecordError unless the first record of `path` has the features
-    and lengths this pipeline will parse."""
-    lengths = _record_lengths(path)
+    and lengths this pipeline will parse (and, given `vocab_size`, ids below it)."""
+    example = _first_record(path)
+    lengths = _lengths(example)
     # feature -> (length, the flag that sets it)
     sequence = (max_seq_length, "max_seq_length")
     predictions = (max_predictions_per_seq, "max_predictions_per_seq")
@@ -89,19 +95,47 @@ def check_records(path: str, max_seq_length: int, max_predictions_per_seq: int,
             raise PretrainingRecordError(
                 f"{path}: feature {name!r} has length {lengths[name]} but {length} was asked "
                 f"for (--{flag}); records and flags must agree")
+    if vocab_size is not None:
+        for name in ("input_ids", "masked_lm_ids"):
+            if name in lengths:
+                largest = max(example.features.feature[name].int64_list.value, default=0)
+                if largest >= vocab_size:
+                    raise PretrainingRecordError(
+                        f"{path}: {name} holds id {largest}, beyond the config's vocab_size "
+                        f"{vocab_size}: records of a larger SentencePiece model?")
 
 
 def check_input_files(files: Sequence[str], max_seq_length: int, max_predictions_per_seq: int,
-                      dynamic_masking: bool, flag: str = "input_file") -> None:
+                      dynamic_masking: bool, flag: str = "input_file",
+                      vocab_size: Optional[int] = None) -> None:
     """Checks, before a run writes anything, that the shard sets among `files` are complete
     (see shards.py) and that every file's first record has the features and lengths asked
-    for; raises PretrainingRecordError naming the file."""
+    for (and ids below `vocab_size`); raises PretrainingRecordError naming the file."""
     try:
         check_shard_sets(files, flag)
     except ShardSetError as error:
         raise PretrainingRecordError(str(error)) from None
     for path in files:
-        check_records(path, max_seq_length, max_predictions_per_seq, dynamic_masking)
+        check_records(path, max_seq_length, max_predictions_per_seq, dynamic_masking,
+                      vocab_size)
+
+
+def count_records(files: Sequence[str]) -> Optional[int]:
+    """Records in `files` as their create_pretraining_data manifests tell, or None when a
+    file has no manifest or only part of a set is given (counting would mean reading
+    everything)."""
+    by_manifest: Dict[str, set] = {}
+    for path in files:
+        match = SHARD_NAME.match(path)
+        by_manifest.setdefault(manifest_path(match["prefix"] if match else path),
+                               set()).add(os.path.basename(path))
+    total = 0
+    for manifest_file, names in by_manifest.items():
+        manifest = read_manifest(manifest_file) or {}
+        if names != {os.path.basename(f) for f in manifest.get("output_files", [])}:
+            return None
+        total += int(manifest.get("statistics", {}).get("instances", 0))
+    return total
 
 
 def find_damaged_file(files: Sequence[str]) -> Optional[str]:

@@ -13,8 +13,8 @@ from typing import Dict, List, Sequence
 import tensorflow as tf
 from absl import logging
 
-from albert_tf.data.pretraining_dataset import (check_input_files, find_damaged_file,
-                                                pretraining_dataset)
+from albert_tf.data.pretraining_dataset import (check_input_files, count_records,
+                                                find_damaged_file, pretraining_dataset)
 from albert_tf.io_utils import write_atomically
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.pretraining_loss import pretraining_losses
@@ -118,7 +118,12 @@ class PretrainingRun(TrainingLoop):
         settings = self.settings
         dataset = self.distribute(lambda context: self._dataset(
             settings.eval_files, settings.eval_batch_size, False, context))
-        results = self.mean_losses(dataset, settings.eval_batch_size, settings.max_eval_steps)
+        try:
+            results = self.mean_losses(dataset, settings.eval_batch_size,
+                                       settings.max_eval_steps)
+        except tf.errors.DataLossError as error:
+            damaged = find_damaged_file(settings.eval_files) or error.message.splitlines()[0]
+            raise TrainingError(f"the eval data is damaged: {damaged}") from None
         results = {name: results[name] for name in self.logged} | {
             "step": self.step, "eval_batches": results["batches"]}
         if self.is_chief:
@@ -145,11 +150,19 @@ def check_pretraining_settings(settings: PretrainingSettings) -> None:
                             f"{settings.max_eval_steps}")
     if settings.do_eval and not settings.eval_files:
         raise TrainingError("--do_eval needs --eval_file")
-    for flag, files in (("input_file", settings.input_files if settings.do_train else ()),
-                        ("eval_file", settings.eval_files if settings.do_eval else ())):
-        if files:
-            check_input_files(files, settings.max_seq_length, settings.max_predictions_per_seq,
-                              False, flag)
+    for flag, files, batch, batch_flag in (
+            ("input_file", settings.input_files if settings.do_train else (),
+             settings.train_batch_size, "train_batch_size"),
+            ("eval_file", settings.eval_files if settings.do_eval else (),
+             settings.eval_batch_size, "eval_batch_size")):
+        if not files:
+            continue
+        check_input_files(files, settings.max_seq_length, settings.max_predictions_per_seq,
+                          False, flag, config.vocab_size)
+        records = count_records(files)
+        if records is not None and batch > records:
+            raise TrainingError(f"--{batch_flag}={batch} is larger than the {records} "
+                                f"records of --{flag} (their manifest says)")
 
 
 def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:
