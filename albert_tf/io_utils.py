@@ -19,14 +19,16 @@ def atomic_path(path: str) -> Iterator[str]:
     """Yields a temp file name beside `path`; the file is renamed to `path` when the block
     ends. For writers that open files by name (tf.io.TFRecordWriter).
 
-    On an error (or a crash) `path` keeps its previous content or stays absent; the
-    temp file is removed. The result gets the usual permissions (0666 less the umask).
+    On an error `path` keeps its previous content or stays absent and the temp file is
+    removed; the temp file a killed process leaves is removed by the next write of `path`.
+    The result gets the usual permissions (0666 less the umask).
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(
-        dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    os.close(handle)
+    prefix = "." + os.path.basename(path) + "."
+    remove_stale(directory, prefix)  # a killed writer's temp file of this target
+    temp_path = os.path.join(directory, owned_temp_name(prefix) + ".tmp")
+    open(temp_path, "xb").close()
     try:
         yield temp_path
         os.chmod(temp_path, 0o666 & ~current_umask())

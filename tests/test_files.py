@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from albert_tf.data.files import InputFileError, expand_file_patterns
@@ -29,3 +31,19 @@ def test_patterns_with_a_scheme_go_through_tf_gfile(tmp_path):
         f"file://{tmp_path}/a.tfrecord", f"file://{tmp_path}/b.tfrecord"]
     with pytest.raises(InputFileError, match="pattern 'nosuch://bucket/\\*' matches no file"):
         expand_file_patterns("nosuch://bucket/*")
+
+
+def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    from albert_tf.io_utils import write_atomically
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".out.json.{dead.pid}-0badc0de.tmp"
+    left.write_text("half")
+    live = tmp_path / f".out.json.{os.getpid()}-0000beef.tmp"  # a writer still running
+    live.write_text("busy")
+    write_atomically(str(tmp_path / "out.json"), b"{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out.json"]

@@ -220,8 +220,10 @@ class TrainingLoop:
         of another model or optimizer is an error, since an older one would not fit either.
         """
         if self.is_chief:
-            for leftover in tf.io.gfile.glob(os.path.join(self.checkpoint_dir, "*_temp")):
-                # What a save killed half-way leaves (TF writes shards there, then renames).
+            # What a save killed half-way leaves (TF writes `<prefix>_temp/` first): in
+            # checkpoints/, best/ and encoder/ alike.
+            for leftover in tf.io.gfile.glob(os.path.join(self.settings.output_dir, "*",
+                                                          "*_temp")):
                 logging.info("removing %s, left by an interrupted save", leftover)
                 tf.io.gfile.rmtree(leftover)
         state = tf.train.get_checkpoint_state(self.checkpoint_dir)
