@@ -80,6 +80,8 @@ def check_writable(path: str, flag: str, is_dir: bool = True) -> None:
     ...
     albert_tf.io_utils.OutputLocationError: --output_dir ...: ... is a file, not a folder
     """
+    if "://" in path:  # a bucket (gs://...): only writing there tells
+        return
     path = os.path.abspath(path)
     if os.path.exists(path):
         if is_dir and not os.path.isdir(path):
