@@ -66,13 +66,15 @@ class ClassifierSettings(LoopSettings):
 class ClassifierRun(TrainingLoop):
     """Classifier model, cached data, evaluation, best checkpoint and predictions."""
 
-    def __init__(self, settings: ClassifierSettings, strategy: tf.distribute.Strategy):
+    def __init__(self, settings: ClassifierSettings, strategy: tf.distribute.Strategy,
+                 tokenizer: Optional[AlbertTokenizer] = None):
         self.task = settings.task
         self.logged = ("loss",) if self.task.is_regression else ("loss", "accuracy")
         self.sequence_length = settings.max_seq_length
         self.flops_per_sequence = model_flops_per_sequence(
             settings.albert_config, settings.max_seq_length, num_classes=self.task.num_outputs)
-        self.tokenizer = AlbertTokenizer(settings.spm_model_file, settings.do_lower_case)
+        self.tokenizer = tokenizer or AlbertTokenizer(settings.spm_model_file,
+                                                      settings.do_lower_case)
         self.cache_dir = os.path.join(settings.output_dir, "data")
         super().__init__(settings, strategy)
         self.best_prefix = best_weights_prefix(settings.output_dir)
@@ -323,9 +325,9 @@ def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[
         raise TrainingError("at least one of --do_train, --do_eval and --do_predict must be set")
     check_loop_settings(settings, strategy)
     check_output_dir_config(settings.output_dir, settings.albert_config)
-    identity = check_classifier_settings(
-        settings, AlbertTokenizer(settings.spm_model_file, settings.do_lower_case))
-    runner = ClassifierRun(settings, strategy)
+    tokenizer = AlbertTokenizer(settings.spm_model_file, settings.do_lower_case)
+    identity = check_classifier_settings(settings, tokenizer)
+    runner = ClassifierRun(settings, strategy, tokenizer)
     for split in runner.needed_splits():
         runner.examples(split)
     if settings.do_train and settings.train_batch_size > len(runner.examples("train")):
