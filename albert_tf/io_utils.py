@@ -1,11 +1,13 @@
 """File writing that never leaves a half-written file behind."""
 
 import contextlib
+import hashlib
 import os
 import shutil
+import socket
 import tempfile
 import uuid
-from typing import BinaryIO, Iterator, List
+from typing import BinaryIO, Iterator, List, Optional
 
 
 def current_umask() -> int:
@@ -102,9 +104,15 @@ def check_writable(path: str, flag: str, is_dir: bool = True) -> None:
                                   f"({error.strerror})") from None
 
 
-def owned_temp_name(prefix: str) -> str:
-    """`<prefix><pid>-<random>`: a temp name whose owner `remove_stale` can tell is gone."""
-    return f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+# A pid means something only on its own machine: on a shared file system a temp name
+# written by another host is never taken for a dead process's.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def owned_temp_name(prefix: str, pid: Optional[int] = None) -> str:
+    """`<prefix><pid>-<host>-<random>`: a temp name whose owner `remove_stale` can tell is
+    gone (`pid` defaults to this process)."""
+    return f"{prefix}{os.getpid() if pid is None else pid}-{_HOST}-{uuid.uuid4().hex[:8]}"
 
 
 def _process_alive(pid: int) -> bool:
@@ -119,15 +127,15 @@ def _process_alive(pid: int) -> bool:
 
 def remove_stale(folder: str, prefix: str) -> List[str]:
     """Removes the files and folders `owned_temp_name(prefix)` named in `folder` whose
-    process has died (a killed run's leftovers); returns what it removed."""
+    process, on this host, has died (a killed run's leftovers); returns what it removed."""
     removed = []
     if not os.path.isdir(folder):
         return removed
     for name in os.listdir(folder):
         if not name.startswith(prefix):
             continue
-        pid = name[len(prefix):].split("-", 1)[0]
-        if not pid.isdigit() or _process_alive(int(pid)):
+        pid, host, *_ = name[len(prefix):].split("-") + ["", ""]
+        if host != _HOST or not pid.isdigit() or _process_alive(int(pid)):
             continue
         path = os.path.join(folder, name)
         if os.path.isdir(path) and not os.path.islink(path):

@@ -217,6 +217,9 @@ CASES: List[Case] = [
          [*CLASSIFY, *TINY, "--spm_model_file={W}/spm_other.model",
           "--output_dir={W}/runs/sst2"],
          "belongs to another fine-tuning run (spm_model_sha256", unchanged=["runs/sst2"]),
+    case("run_classifier", "unreadable run.json",
+         [*CLASSIFY, *TINY, "--output_dir={W}/runs/garbled"],
+         "runs/garbled/run.json: unreadable", unchanged=["runs/garbled"]),
     # -- export_model -----------------------------------------------------------------
     *[case("export_model", name, [*flags_, f"--export_dir={out('exp_' + str(i))}"], expect,
            absent=[f"out/exp_{i}"]) for i, (name, flags_, expect) in enumerate([
@@ -372,6 +375,8 @@ def build_workspace(folder):
         max_seq_length=16, train_batch_size=8, eval_batch_size=8, num_train_steps=2,
         save_checkpoints_steps=2, iterations_per_loop=2, log_steps=1, do_train=True,
         do_eval=True), create_strategy("one_device"))
+    (folder / "runs" / "garbled").mkdir()
+    (folder / "runs" / "garbled" / "run.json").write_text('{"task": "SST-2", ')
     module = ServingModule(load_serving_model(config, str(folder / "runs" / "sst2"), 2),
                            AlbertTokenizer(spm_model), 16, ["0", "1"])
     export_saved_model(module, str(folder / "exports"), "sst-2")
@@ -454,17 +459,6 @@ def test_bad_input_ends_in_a_clear_error_and_leaves_nothing(matrix, bad):
         assert not os.path.exists(workspace / path), f"{path} was left behind"
     for path in bad.unchanged:
         assert snapshot(workspace / path) == before[path], f"{path} was changed"
-
-
-def test_run_glue_sh_errors_before_any_run(tmp_path):
-    base = dict(os.environ, GLUE_DIR=str(tmp_path), INIT="c", SPM="s")
-    result = subprocess.run(["bash", os.path.join(ROOT, "run_glue.sh")], capture_output=True,
-                            text=True, env={**base, "TASKS": "SST2"}, cwd=tmp_path, timeout=60)
-    assert result.returncode == 2 and "unknown task 'SST2'" in result.stderr
-    result = subprocess.run(["bash", os.path.join(ROOT, "run_glue.sh")], capture_output=True,
-                            text=True, env={**base, "SPM": ""}, cwd=tmp_path, timeout=60)
-    assert result.returncode != 0 and "set SPM" in result.stderr
-    assert os.listdir(tmp_path) == []
 
 
 def test_query_answers_follow_the_umask_and_the_run_records_what_it_belongs_to(matrix):

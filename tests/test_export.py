@@ -17,6 +17,7 @@ from albert_tf.export import saved_model as saved_model_lib
 from albert_tf.export.client import request_inputs
 from albert_tf.export.saved_model import (ExportError, ServingModule, existing_versions,
                                           export_saved_model, load_serving_model)
+from albert_tf.io_utils import owned_temp_name
 from albert_tf.models import AlbertClassifier, AlbertEncoder, AlbertPretrainer
 from albert_tf.training.warm_start import CheckpointMismatchError
 from tests.test_tokenization import UNICODE_TEXTS
@@ -228,13 +229,15 @@ def test_versions_count_up_and_a_failed_export_leaves_nothing(assets, tmp_path, 
     # "another export" before; now passed over
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / "nli" / f".tmp-{dead.pid}-0badc0de").mkdir()  # a killed export's folder
-    (tmp_path / "nli" / f".tmp-{os.getpid()}-0000beef").mkdir()  # a live one's: kept
+    killed = tmp_path / "nli" / owned_temp_name(".tmp-", dead.pid)  # a killed export's
+    killed.mkdir()
+    running = tmp_path / "nli" / owned_temp_name(".tmp-")  # a live one's: kept
+    running.mkdir()
     assert export_saved_model(module, str(tmp_path), "nli").endswith(os.path.join("nli", "9"))
     assert (tmp_path / "nli" / "7" / "keep.txt").read_text() == "an older version"
     assert (tmp_path / "nli" / "8").read_text() == "a stray file, not a version"
-    assert not (tmp_path / "nli" / f".tmp-{dead.pid}-0badc0de").exists()
-    (tmp_path / "nli" / f".tmp-{os.getpid()}-0000beef").rmdir()
+    assert not killed.exists() and running.exists()
+    running.rmdir()
 
     def broken_save(*args, **kwargs):
         raise OSError("disk full")

@@ -37,13 +37,17 @@ def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path):
     import subprocess
     import sys
 
-    from albert_tf.io_utils import write_atomically
+    from albert_tf.io_utils import owned_temp_name, write_atomically
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    left = tmp_path / f".out.json.{dead.pid}-0badc0de.tmp"
+    left = tmp_path / (owned_temp_name(".out.json.", dead.pid) + ".tmp")
     left.write_text("half")
-    live = tmp_path / f".out.json.{os.getpid()}-0000beef.tmp"  # a writer still running
+    live = tmp_path / (owned_temp_name(".out.json.") + ".tmp")  # a writer still running
     live.write_text("busy")
+    # The same dead pid, written from another host sharing the folder: not ours to judge.
+    elsewhere = tmp_path / f".out.json.{dead.pid}-0othrhst-0badc0de.tmp"
+    elsewhere.write_text("another machine's")
     write_atomically(str(tmp_path / "out.json"), b"{}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [live.name, elsewhere.name, "out.json"])

@@ -48,11 +48,15 @@ def test_every_task_gets_the_paper_settings(tmp_path):
         assert command[-1] == "--precision=float32" and "--do_predict" in command
 
 
-def test_unknown_task_and_missing_settings_are_errors():
-    result = run_script({"GLUE_DIR": "g", "INIT": "c", "SPM": "s", "TASKS": "SST2"})
+def test_unknown_task_and_missing_settings_are_errors(tmp_path):
+    result = run_script({"GLUE_DIR": "g", "INIT": "c", "SPM": "s", "TASKS": "SST2"},
+                        cwd=tmp_path)
     assert result.returncode == 2 and "unknown task 'SST2'" in result.stderr
-    result = run_script({"GLUE_DIR": "", "INIT": "c", "SPM": "s"})
+    result = run_script({"GLUE_DIR": "", "INIT": "c", "SPM": "s"}, cwd=tmp_path)
     assert result.returncode != 0 and "set GLUE_DIR" in result.stderr
+    result = run_script({"GLUE_DIR": "g", "INIT": "c", "SPM": ""}, cwd=tmp_path)
+    assert result.returncode != 0 and "set SPM" in result.stderr
+    assert os.listdir(tmp_path) == []  # nothing started, nothing written
 
 
 def test_a_short_rte_run_trains_evaluates_and_predicts(tmp_path):

@@ -8,7 +8,6 @@ records what it was built from (task, labels, tokenizer model, casing, sequence 
 a later run reuses it only when all of those match.
 """
 
-import hashlib
 import json
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -83,7 +82,7 @@ def _fingerprint(task: Task, tokenizer: AlbertTokenizer, max_seq_length: int,
     return {"task": task.name, "labels": list(task.labels or []),
             "source": os.path.abspath(source), "source_size": stat.st_size,
             "source_mtime": stat.st_mtime,
-            "spm_model_sha256": hashlib.sha256(tokenizer.model_proto).hexdigest(),
+            "spm_model_sha256": tokenizer.model_sha256,
             "lower_case": tokenizer.lower_case, "max_seq_length": max_seq_length}
 
 

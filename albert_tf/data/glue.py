@@ -193,16 +193,13 @@ def read_examples(task: Task, path: str, split: str,
         with open(path, encoding="utf-8-sig", newline="") as handle:
             return _read_rows(task, path, split, handle, check_labels)
     except UnicodeDecodeError as error:
-        raise TaskDataError(f"{path}:{_line_of_byte(path, error.start)}: not UTF-8 text "
+        raise TaskDataError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text "
                             f"({error.reason}); convert the file to UTF-8") from None
-    except csv.Error as error:
-        raise TaskDataError(f"{path}: unreadable {task.delimiter!r}-separated data "
-                            f"({error})") from None
     finally:
         csv.field_size_limit(previous_limit)
 
 
-def _line_of_byte(path: str, start_hint: int) -> int:
+def _first_undecodable_line(path: str) -> int:
     """The line holding the first byte that is not UTF-8 (the decoder's offset counts from
     the start of its read buffer, so the file is scanned line by line instead)."""
     with open(path, "rb") as handle:
@@ -211,16 +208,24 @@ def _line_of_byte(path: str, start_hint: int) -> int:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
                 return number
-    return start_hint
+    raise AssertionError(f"{path}: a decoding error, but every line decodes")
 
 
 def _read_rows(task: Task, path: str, split: str, handle, check_labels: bool
                ) -> List[InputExample]:
-    is_test = split.startswith("test")
     if task.delimiter == "\t":
         rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
     else:
         rows = csv.reader(handle, delimiter=task.delimiter)
+    try:
+        return _examples_from_rows(task, path, split, rows, check_labels)
+    except csv.Error as error:
+        raise TaskDataError(f"{path}:{rows.line_num}: {error}") from None
+
+
+def _examples_from_rows(task: Task, path: str, split: str, rows, check_labels: bool
+                        ) -> List[InputExample]:
+    is_test = split.startswith("test")
     header = None if split in task.headerless else next(rows, None)
     columns = (task.test_columns or (task.text_a, task.text_b)) if is_test \
         else (task.text_a, task.text_b)
@@ -232,25 +237,21 @@ def _read_rows(task: Task, path: str, split: str, handle, check_labels: bool
     needed = max(c for c in (text_a, text_b, label, index_column) if c is not None) + 1
     examples = []
     line = rows.line_num + 1  # the physical line the next record starts on
-    try:
-        for row in rows:
-            start, line = line, rows.line_num + 1
-            if not row or row == [""]:
-                continue
-            if len(row) < needed:
-                raise TaskDataError(f"{path}:{start}: expected at least {needed} columns "
-                                    f"({task.delimiter!r}-separated), got {len(row)}")
-            example = InputExample(
-                index=row[index_column] if index_column is not None else str(len(examples)),
-                text_a=row[text_a], text_b=None if text_b is None else row[text_b],
-                label=None if is_test else _label(task, row[label], path, start,
-                                                  check_labels))
-            if not example.text_a.strip() or (example.text_b is not None
-                                              and not example.text_b.strip()):
-                raise TaskDataError(f"{path}:{start}: empty text")
-            examples.append(example)
-    except csv.Error as error:
-        raise TaskDataError(f"{path}:{line}: {error}") from None
+    for row in rows:
+        start, line = line, rows.line_num + 1
+        if not row or row == [""]:
+            continue
+        if len(row) < needed:
+            raise TaskDataError(f"{path}:{start}: expected at least {needed} columns "
+                                f"({task.delimiter!r}-separated), got {len(row)}")
+        example = InputExample(
+            index=row[index_column] if index_column is not None else str(len(examples)),
+            text_a=row[text_a], text_b=None if text_b is None else row[text_b],
+            label=None if is_test else _label(task, row[label], path, start, check_labels))
+        if not example.text_a.strip() or (example.text_b is not None
+                                          and not example.text_b.strip()):
+            raise TaskDataError(f"{path}:{start}: empty text")
+        examples.append(example)
     return examples
 
 

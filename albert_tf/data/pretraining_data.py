@@ -391,8 +391,10 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     if len(output_dirs) > 1:
         raise PretrainingDataError(f"--output_file: every shard must be in one folder, got "
                                    f"{output_dirs}")
-    for path in paths + [manifest_path(output_file)]:
-        check_writable(path, "output_file", is_dir=False)
+    check_writable(paths[0], "output_file", is_dir=False)  # the folder every shard is in
+    for path in paths[1:] + [manifest_path(output_file)]:
+        if os.path.isdir(path):
+            raise PretrainingDataError(f"--output_file: {path} is a folder, not a file")
     tokenizer = AlbertTokenizer(spm_model_file, options.do_lower_case)
     word_starts = np.array([tokenizer.is_word_start(i) for i in range(tokenizer.vocab_size)],
                            np.int64)

@@ -8,6 +8,7 @@ The original's extra split of pieces such as `▁1999,` is not reproduced, becau
 graph cannot repeat it and the two paths must agree.
 """
 
+import hashlib
 import io
 import itertools
 import os
@@ -83,6 +84,11 @@ class AlbertTokenizer:
     @property
     def vocab_size(self) -> int:
         return self.processor.GetPieceSize()
+
+    @property
+    def model_sha256(self) -> str:
+        """The model file's sha256: what runs, caches and exports record to tell models apart."""
+        return hashlib.sha256(self.model_proto).hexdigest()
 
     def preprocess(self, text: str) -> str:
         return preprocess_text(text, self.lower_case, self.keep_accents)

@@ -21,7 +21,6 @@ The model server binaries link the tensorflow-text ops; for a build without them
 SavedModel whose graph uses core ops alone.
 """
 
-import hashlib
 import os
 import shutil
 from typing import Callable, Dict, List, Optional, Sequence
@@ -289,7 +288,7 @@ def check_matches_run(run_dir: str, tokenizer: Optional[AlbertTokenizer],
         return
     problems = []
     if tokenizer is not None:
-        sha256 = hashlib.sha256(tokenizer.model_proto).hexdigest()
+        sha256 = tokenizer.model_sha256
         if sha256 != recorded.get("spm_model_sha256"):
             problems.append(f"--spm_model_file {tokenizer.spm_model_file} is not the "
                             "SentencePiece model the run was trained with (sha256 "

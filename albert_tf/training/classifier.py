@@ -7,7 +7,6 @@ the best weights (the latest checkpoint when nothing was evaluated).
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 from typing import Dict, List, Optional
@@ -266,7 +265,7 @@ def run_identity(task: Task, tokenizer: AlbertTokenizer) -> Dict[str, object]:
     tokenizer would mix two runs (and overwrite the first one's data cache)."""
     return {"task": task.name, "labels": list(task.labels) if task.labels else None,
             "text_columns": [task.text_a, task.text_b], "label_column": task.label,
-            "spm_model_sha256": hashlib.sha256(tokenizer.model_proto).hexdigest(),
+            "spm_model_sha256": tokenizer.model_sha256,
             "do_lower_case": tokenizer.lower_case}
 
 

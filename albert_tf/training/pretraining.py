@@ -169,8 +169,8 @@ def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict
     """Trains and/or evaluates as the settings ask; returns the final values."""
     if not (settings.do_train or settings.do_eval):
         raise TrainingError("at least one of --do_train and --do_eval must be set")
-    check_pretraining_settings(settings)
     check_loop_settings(settings, strategy)
+    check_pretraining_settings(settings)
     check_output_dir_config(settings.output_dir, settings.albert_config)
     runner = PretrainingRun(settings, strategy)
     runner.restore()
