@@ -57,7 +57,8 @@ class AlbertConfig:
         hidden_size: Width of the transformer (H).
         num_hidden_layers: Number of transformer layers run (L).
         num_hidden_groups: Number of parameter groups (G); layer `l` uses group
-            `int(l * G / L)`.
+            `int(l / L * G)`, computed in floating point exactly as the original does
+            (for some L and G, such as L = G = 22, a group is then never used).
         inner_group_num: Transformer blocks inside each group, applied in turn per layer.
         num_attention_heads: Attention heads; must divide `hidden_size`.
         intermediate_size: Width of the feed-forward layer.
@@ -72,6 +73,9 @@ class AlbertConfig:
         sharing: Cross-layer sharing: `all` (ALBERT), `attention` (only the attention
             sub-layer is shared), `ffn` (only the feed-forward sub-layer is shared) or
             `none` (BERT-style, every layer owns its block).
+        always_project_embeddings: Keep the E -> H projection even when E == H. The
+            original has none then; Hugging Face and keras-hub models always have it, so
+            their checkpoints convert with this set.
     """
 
     vocab_size: int = 30000
@@ -90,6 +94,7 @@ class AlbertConfig:
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     sharing: str = "all"
+    always_project_embeddings: bool = False
 
     def __post_init__(self):
         self.validate()
@@ -120,6 +125,9 @@ class AlbertConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.always_project_embeddings, bool):
+            raise ConfigError("always_project_embeddings must be true or false, got "
+                              f"{self.always_project_embeddings!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) must be divisible by "
@@ -153,8 +161,9 @@ class AlbertConfig:
         return self.hidden_size // self.num_attention_heads
 
     def group_of_layer(self, layer_index: int) -> int:
-        """The parameter group that layer `layer_index` runs (original formula)."""
-        return int(layer_index * self.num_hidden_groups / self.num_hidden_layers)
+        """The parameter group that layer `layer_index` runs: the original's formula, in
+        its floating-point order (`int(15 / 22 * 22)` is 14, not 15)."""
+        return int(layer_index / self.num_hidden_layers * self.num_hidden_groups)
 
     # ------------------------------------------------------------------ conversion
     def to_dict(self) -> Dict[str, Any]:

@@ -28,14 +28,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH, SEQ, PREDICTIONS = 2, 10, 3
 
 
-def make_config(groups, inner):
-    return AlbertConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_hidden_layers=4,
-                        num_hidden_groups=groups, inner_group_num=inner, num_attention_heads=4,
-                        intermediate_size=48, max_position_embeddings=32)
+def make_config(groups, inner, layers=4, embedding_size=16):
+    return AlbertConfig(vocab_size=60, embedding_size=embedding_size, hidden_size=32,
+                        num_hidden_layers=layers, num_hidden_groups=groups,
+                        inner_group_num=inner, num_attention_heads=4, intermediate_size=48,
+                        max_position_embeddings=32)
 
 
-def original_arrays(config, seed=0):
-    """Random values under the original names (LayerNorms and biases included)."""
+def original_group(layer, config):
+    """The original modeling.py's group index, written out independently."""
+    return int(float(layer) / float(config.num_hidden_layers)
+               * float(config.num_hidden_groups))
+
+
+def original_arrays(config, seed=0, projection=None):
+    """Random values under the original names (LayerNorms and biases included): the groups
+    the original's formula uses, and the E -> H projection when E != H (or when
+    `projection` says so)."""
     rng = np.random.default_rng(seed)
     V, E, H, I = (config.vocab_size, config.embedding_size, config.hidden_size,
                   config.intermediate_size)
@@ -43,8 +52,6 @@ def original_arrays(config, seed=0):
               "bert/embeddings/token_type_embeddings": (2, E),
               "bert/embeddings/position_embeddings": (config.max_position_embeddings, E),
               "bert/embeddings/LayerNorm/gamma": (E,), "bert/embeddings/LayerNorm/beta": (E,),
-              "bert/encoder/embedding_hidden_mapping_in/kernel": (E, H),
-              "bert/encoder/embedding_hidden_mapping_in/bias": (H,),
               "bert/pooler/dense/kernel": (H, H), "bert/pooler/dense/bias": (H,),
               "cls/predictions/transform/dense/kernel": (H, E),
               "cls/predictions/transform/dense/bias": (E,),
@@ -53,7 +60,11 @@ def original_arrays(config, seed=0):
               "cls/predictions/output_bias": (V,),
               "cls/seq_relationship/output_weights": (2, H),
               "cls/seq_relationship/output_bias": (2,)}
-    for g in range(config.num_hidden_groups):
+    if projection or (projection is None and E != H):
+        shapes.update({"bert/encoder/embedding_hidden_mapping_in/kernel": (E, H),
+                       "bert/encoder/embedding_hidden_mapping_in/bias": (H,)})
+    for g in sorted({original_group(layer, config)
+                     for layer in range(config.num_hidden_layers)}):
         for k in range(config.inner_group_num):
             p = f"bert/encoder/transformer/group_{g}/inner_group_{k}/"
             for name in ("query", "key", "value"):
@@ -78,10 +89,12 @@ def reference(a, config, batch):
          + a["bert/embeddings/token_type_embeddings"][segments]
          + a["bert/embeddings/position_embeddings"][:ids.shape[1]])
     x = layer_norm(x, a["bert/embeddings/LayerNorm/gamma"], a["bert/embeddings/LayerNorm/beta"])
-    h = (x @ a["bert/encoder/embedding_hidden_mapping_in/kernel"]
-         + a["bert/encoder/embedding_hidden_mapping_in/bias"])
+    h = x
+    if "bert/encoder/embedding_hidden_mapping_in/kernel" in a:
+        h = (x @ a["bert/encoder/embedding_hidden_mapping_in/kernel"]
+             + a["bert/encoder/embedding_hidden_mapping_in/bias"])
     for layer in range(config.num_hidden_layers):
-        group = int(layer * config.num_hidden_groups / config.num_hidden_layers)
+        group = original_group(layer, config)
         for k in range(config.inner_group_num):
             p = f"bert/encoder/transformer/group_{group}/inner_group_{k}/"
             attention = {f"{n[0]}_w": a[p + f"attention_1/self/{n}/kernel"]
@@ -245,11 +258,12 @@ def hf_arrays(arrays, config):
            "sop_classifier.classifier.bias": arrays["cls/seq_relationship/output_bias"]}
     out.update(norm("albert.embeddings.LayerNorm", "bert/embeddings/LayerNorm"))
     out.update(dense("albert.encoder.embedding_hidden_mapping_in",
-                     "bert/encoder/embedding_hidden_mapping_in"))
+                     "bert/encoder/embedding_hidden_mapping_in"))  # HF always has it
     out.update(dense("albert.pooler", "bert/pooler/dense"))
     out.update(dense("predictions.dense", "cls/predictions/transform/dense"))
     out.update(norm("predictions.LayerNorm", "cls/predictions/transform/LayerNorm"))
-    for g in range(config.num_hidden_groups):
+    for g in sorted({original_group(layer, config)
+                     for layer in range(config.num_hidden_layers)}):
         for k in range(config.inner_group_num):
             hf = f"albert.encoder.albert_layer_groups.{g}.albert_layers.{k}."
             tf1 = f"bert/encoder/transformer/group_{g}/inner_group_{k}/"
@@ -346,18 +360,25 @@ def write_torch_zip(path, tensors, monkeypatch, views=None, storage_ids=None):
     monkeypatch.delitem(sys.modules, "torch._utils")
 
 
+def write_hf_config(folder, config, **overrides):
+    """A Hugging Face config.json for `config` (HF's own keys and names) in a new folder."""
+    folder.mkdir()
+    values = {"architectures": ["AlbertForPreTraining"], "model_type": "albert",
+              "hidden_act": "gelu_new", "pad_token_id": 0, "classifier_dropout_prob": 0.1,
+              "position_embedding_type": "absolute",
+              **{k: v for k, v in config.to_dict().items()
+                 if k not in ("sharing", "hidden_act", "always_project_embeddings")},
+              **overrides}
+    (folder / "config.json").write_text(json.dumps(values))
+    return folder
+
+
 @pytest.mark.parametrize("file_format", ["safetensors", "bin"])
 def test_hugging_face_weights_convert_without_pytorch(tmp_path, monkeypatch, file_format):
     config = make_config(2, 2)
     arrays = original_arrays(config, seed=5)
     tensors = hf_arrays(arrays, config)
-    folder = tmp_path / "hf"
-    folder.mkdir()
-    hf_config = {"architectures": ["AlbertForPreTraining"], "model_type": "albert",
-                 "hidden_act": "gelu_new", "pad_token_id": 0, "classifier_dropout_prob": 0.1,
-                 **{k: v for k, v in config.to_dict().items() if k not in ("sharing",
-                                                                            "hidden_act")}}
-    (folder / "config.json").write_text(json.dumps(hf_config))
+    folder = write_hf_config(tmp_path / "hf", config)
     if file_format == "safetensors":
         write_safetensors(folder / "model.safetensors", tensors)
         assert read_safetensors(str(folder / "model.safetensors")).keys() == tensors.keys()
@@ -486,3 +507,71 @@ def test_bfloat16_safetensors_are_widened_to_float32(tmp_path):
     path = tmp_path / "bf16.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header.encode() + raw)
     np.testing.assert_array_equal(read_safetensors(str(path))["w"], values)
+
+
+# -- shapes and settings the first converter got wrong ---------------------------------------
+
+def test_original_checkpoint_with_e_equal_h_converts_heads_too(tmp_path):
+    """E == H: the original builds no projection; the heads must still convert."""
+    config = make_config(1, 1, embedding_size=32)
+    arrays = original_arrays(config, seed=3)
+    assert "bert/encoder/embedding_hidden_mapping_in/kernel" not in arrays
+    prefix = write_tf1_checkpoint(str(tmp_path / "src" / "model"), arrays)
+    report = convert_checkpoint(prefix, str(tmp_path / "out"), _config_file(tmp_path, config))
+    assert report.missing == [] and report.unused == [] and len(report.mapped) == len(arrays)
+    assert "encoder only" not in report.wrote
+    converted = AlbertConfig.from_json_file(str(tmp_path / "out" / "albert_config.json"))
+    assert converted.always_project_embeddings is False
+    check_outputs(tmp_path / "out", converted, arrays)
+
+
+def test_hugging_face_with_e_equal_h_keeps_its_projection(tmp_path):
+    config = make_config(1, 1, embedding_size=32)
+    arrays = original_arrays(config, seed=4, projection=True)
+    folder = write_hf_config(tmp_path / "hf", config)
+    write_safetensors(folder / "model.safetensors", hf_arrays(arrays, config))
+    report = convert_checkpoint(str(folder), str(tmp_path / "out"))
+    assert report.missing == [] and report.unused == []
+    converted = AlbertConfig.from_json_file(str(tmp_path / "out" / "albert_config.json"))
+    assert converted.always_project_embeddings is True
+    assert converted.replace(always_project_embeddings=False) == config
+    check_outputs(tmp_path / "out", converted, arrays)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"tie_word_embeddings": False}, "tie_word_embeddings=False is not supported"),
+    ({"position_embedding_type": "relative_key"},
+     "position_embedding_type='relative_key' is not supported"),
+])
+def test_hugging_face_settings_that_change_the_computation_are_refused(tmp_path, override,
+                                                                         message):
+    config = make_config(1, 1)
+    folder = write_hf_config(tmp_path / "hf", config, **override)
+    write_safetensors(folder / "model.safetensors", hf_arrays(original_arrays(config), config))
+    with pytest.raises(ConversionError, match=message):
+        convert_checkpoint(str(folder), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_untied_hugging_face_decoder_is_refused(tmp_path):
+    """A file whose stored decoder differs from the embeddings would lose it silently."""
+    config = make_config(1, 1)
+    tensors = hf_arrays(original_arrays(config), config)
+    tensors["predictions.decoder.weight"] = tensors["predictions.decoder.weight"] + 1.0
+    folder = write_hf_config(tmp_path / "hf", config)
+    write_safetensors(folder / "model.safetensors", tensors)
+    with pytest.raises(ConversionError, match="predictions.decoder.weight differs from "
+                                              "albert.embeddings.word_embeddings.weight"):
+        convert_checkpoint(str(folder), str(tmp_path / "out"))
+
+
+def test_groups_follow_the_original_floating_point_formula(tmp_path):
+    """L = G = 22: the original runs group 14 for layers 14 and 15 and never makes group 15."""
+    config = make_config(22, 1, layers=22)
+    assert [config.group_of_layer(layer) for layer in (13, 14, 15, 16)] == [13, 14, 14, 16]
+    arrays = original_arrays(config, seed=6)
+    assert not any("group_15/" in name for name in arrays)
+    prefix = write_tf1_checkpoint(str(tmp_path / "src" / "model"), arrays)
+    report = convert_checkpoint(prefix, str(tmp_path / "out"), _config_file(tmp_path, config))
+    assert report.missing == [] and report.unused == []
+    check_outputs(tmp_path / "out", config, arrays)

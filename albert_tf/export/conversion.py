@@ -39,7 +39,15 @@ NameMap = Dict[str, Tuple[str, bool]]
 REPORT_FILE = "conversion_report.txt"
 ORIGINAL_SKIPPED = re.compile(r"(^|/)(adam_m|adam_v|global_step|LAMB|lamb_m|lamb_v)($|/)|"
                               r"^(global_step|good_steps|current_loss_scale)$")
+# Hugging Face stores the tied MLM decoder again (`predictions.decoder.*`); `hf_config`
+# refuses configs where it is not tied, and `check_tied_decoder` that it equals what it
+# is tied to.
 HF_SKIPPED = re.compile(r"(^|\.)(position_ids|decoder\.weight|decoder\.bias)$")
+PROJECTION_NAMES = {"original": "bert/encoder/embedding_hidden_mapping_in",
+                    "hf": "albert.encoder.embedding_hidden_mapping_in"}
+# Hugging Face config keys that change the computation, with the only value this
+# implementation (and the original) computes.
+HF_FIXED_KEYS = {"tie_word_embeddings": True, "position_embedding_type": "absolute"}
 
 
 class ConversionError(ValueError):
@@ -106,9 +114,9 @@ def name_map(pretrainer: AlbertPretrainer, style: str) -> NameMap:
          else "sop_classifier.classifier.weight"), True)
     names.update(_layer_norm("embeddings/LayerNorm", "bert/embeddings/LayerNorm",
                              "albert.embeddings.LayerNorm", style))
-    names.update(_dense("embeddings/embedding_hidden_mapping_in",
-                        "bert/encoder/embedding_hidden_mapping_in",
-                        "albert.encoder.embedding_hidden_mapping_in", style))
+    if pretrainer.encoder.embeddings.projection is not None:
+        names.update(_dense("embeddings/embedding_hidden_mapping_in",
+                            PROJECTION_NAMES["original"], PROJECTION_NAMES["hf"], style))
     names.update(_dense("pooler", "bert/pooler/dense", "albert.pooler", style))
     names.update(_dense("predictions/transform", "cls/predictions/transform/dense",
                         "predictions.dense", style))
@@ -305,6 +313,11 @@ def hf_config(values: Mapping[str, object], source: str) -> AlbertConfig:
     tanh `gelu`; HF's `gelu` is the exact one)."""
     if not isinstance(values, Mapping):
         raise ConversionError(f"{source}: expected a JSON object, got {type(values).__name__}")
+    for key, expected in HF_FIXED_KEYS.items():
+        if key in values and values[key] != expected:
+            raise ConversionError(
+                f"{source}: {key}={values[key]!r} is not supported (only {expected!r}, as "
+                "in the original ALBERT); converting would compute something else")
     fields = {field.name for field in dataclasses.fields(AlbertConfig)}
     kept = {key: value for key, value in values.items() if key in fields}
     activations = {"gelu_new": "gelu", "gelu": "gelu_exact"}
@@ -369,6 +382,19 @@ def assign_weights(pretrainer: AlbertPretrainer, tensors: Mapping[str, np.ndarra
                             unused=[name for name in rest if not skipped(name)])
 
 
+def check_tied_decoder(tensors: Mapping[str, np.ndarray], source: str) -> None:
+    """Refuses a Hugging Face file whose stored MLM decoder differs from the word embeddings
+    and output bias it is tied to (converting would silently drop it)."""
+    for decoder, tied in (("predictions.decoder.weight", "albert.embeddings.word_embeddings.weight"),
+                          ("predictions.decoder.bias", "predictions.bias")):
+        if decoder in tensors and tied in tensors and not (
+                tensors[decoder].shape == tensors[tied].shape
+                and np.array_equal(tensors[decoder], tensors[tied])):
+            raise ConversionError(
+                f"{source}: {decoder} differs from {tied}: the MLM decoder is not tied to the "
+                "word embeddings, which ALBERT (and this implementation) requires")
+
+
 def _strip_hf_prefix(tensors: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """AlbertModel files name the encoder without `albert.`; AlbertForPreTraining with it."""
     if any(name.startswith("albert.") for name in tensors):
@@ -431,6 +457,14 @@ def convert_checkpoint(source: str, output_dir: str,
     for path in remove_stale(parent, temp_prefix):
         logging.info("removed %s, left by a killed conversion", path)
     tensors, config, style = load_source(source, config_file)
+    if style == "hf":
+        check_tied_decoder(tensors, source)
+    if config.embedding_size == config.hidden_size:
+        # E == H: the original has no projection, Hugging Face always has one; keep
+        # whatever the source has.
+        has_projection = PROJECTION_NAMES[style] + (
+            "/kernel" if style == "original" else ".weight") in tensors
+        config = dataclasses.replace(config, always_project_embeddings=has_projection)
     pretrainer = AlbertPretrainer(config, dtype="float32")
     skipped = ORIGINAL_SKIPPED.search if style == "original" else HF_SKIPPED.search
     report = assign_weights(pretrainer, tensors, name_map(pretrainer, style), skipped, source)

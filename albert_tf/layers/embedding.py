@@ -12,7 +12,8 @@ class AlbertEmbedding(keras.layers.Layer):
 
     Parameters are `V*E + P*E + T*E + 2E` for the lookups and LayerNorm plus `E*H + H`
     for the projection, instead of `V*H` in BERT. The projection (the original's
-    `embedding_hidden_mapping_in`) is skipped when `embedding_size == hidden_size`.
+    `embedding_hidden_mapping_in`) is skipped when `embedding_size == hidden_size`, as in
+    the original, unless `always_project` keeps it (Hugging Face and keras-hub models).
 
     Args:
         vocab_size: Number of token ids (V).
@@ -23,6 +24,7 @@ class AlbertEmbedding(keras.layers.Layer):
         initializer_range: Stddev of the truncated-normal initializer.
         layer_norm_eps: LayerNorm epsilon.
         dropout_rate: Dropout applied after LayerNorm, before the projection.
+        always_project: Keep the projection when `embedding_size == hidden_size`.
 
     Example:
 
@@ -44,6 +46,7 @@ class AlbertEmbedding(keras.layers.Layer):
         initializer_range=0.02,
         layer_norm_eps=1e-12,
         dropout_rate=0.0,
+        always_project=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -55,6 +58,7 @@ class AlbertEmbedding(keras.layers.Layer):
         self.initializer_range = initializer_range
         self.layer_norm_eps = layer_norm_eps
         self.dropout_rate = dropout_rate
+        self.always_project = always_project
 
         initializer = truncated_normal(initializer_range)
         self.word_embeddings = keras.layers.Embedding(
@@ -67,7 +71,7 @@ class AlbertEmbedding(keras.layers.Layer):
             epsilon=layer_norm_eps, dtype=self.dtype_policy, name="LayerNorm")
         self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
         self.projection = None
-        if embedding_size != hidden_size:
+        if embedding_size != hidden_size or always_project:
             self.projection = keras.layers.Dense(
                 hidden_size, kernel_initializer=initializer, dtype=self.dtype_policy,
                 name="embedding_hidden_mapping_in")
@@ -116,5 +120,6 @@ class AlbertEmbedding(keras.layers.Layer):
             initializer_range=self.initializer_range,
             layer_norm_eps=self.layer_norm_eps,
             dropout_rate=self.dropout_rate,
+            always_project=self.always_project,
         )
         return config

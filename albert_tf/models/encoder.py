@@ -99,6 +99,7 @@ class AlbertEncoder(AlbertConfiguredModel):
             initializer_range=config.initializer_range,
             layer_norm_eps=config.layer_norm_eps,
             dropout_rate=config.hidden_dropout_prob,
+            always_project=config.always_project_embeddings,
             dtype=dtype,
             name="embeddings",
         )
