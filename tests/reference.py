@@ -68,3 +68,14 @@ def randomize(layer, seed=0, scale=0.5):
     rng = np.random.default_rng(seed)
     for variable in layer.weights:
         variable.assign(rng.normal(0.0, scale, variable.shape).astype(variable.dtype))
+
+
+def original_is_start_piece_sp(piece):
+    """google-research/albert create_pretraining_data._is_start_piece_sp, under Python 3
+    (where its `€`/`£` entries are bytes and so never match a str piece)."""
+    special_pieces = set(list('!"#$%&\"()*+,-./:;?@[\\]^_`{|}~'))
+    special_pieces.add("€".encode("utf-8"))
+    special_pieces.add("£".encode("utf-8"))
+    english_chars = set(list("abcdefghijklmnopqrstuvwxyz"))
+    return bool(piece.startswith("▁") or piece.startswith("<") or piece in special_pieces
+                or not all([i.lower() in english_chars.union(special_pieces) for i in piece]))

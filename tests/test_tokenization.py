@@ -7,7 +7,8 @@ import sentencepiece as spm
 
 from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_tf
 from albert_tf.data.tokenization import (SPECIAL_PIECES, AlbertTokenizer, TokenizerError,
-                                         train_sentencepiece)
+                                         is_start_piece, train_sentencepiece)
+from tests.reference import original_is_start_piece_sp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -67,17 +68,26 @@ def test_python_and_graph_paths_give_identical_ids(unicode_model, lower_case, ke
 
 
 def test_preprocessing_matches_the_original_rules():
-    assert preprocess_text("  A  ``b''  C ") == 'a "b" c'
+    # The original keeps LaTeX quotes (Hugging Face would turn them into '"').
+    assert preprocess_text("  A  ``b''  C ") == "a ``b'' c"
     assert preprocess_text("Café", lower_case=False) == "Cafe"
     assert preprocess_text("Café", keep_accents=True) == "café"
     # Devanagari vowel signs have combining class 0 and survive accent stripping.
     assert preprocess_text("हिन्दी") == "हिनदी"
 
 
-def test_word_start_marks_pieces_beginning_with_the_space_symbol(unicode_model):
+def test_word_starts_follow_the_original_rule_piece_by_piece(unicode_model):
     tokenizer = AlbertTokenizer(unicode_model)
-    for token_id in tokenizer.encode("the quick brown fox"):
-        assert tokenizer.is_word_start(token_id) == tokenizer.id_to_piece(token_id).startswith("▁")
+    pieces = tokenizer.id_to_piece(list(range(tokenizer.vocab_size)))
+    extra = ["▁the", "ing", ",", "s,", '"', "'", "'s", "=", ">", "<x", "1999", "€", "£", "Ab",
+             "x-y", "é", "日本", "[CLS]", "\\", ""]
+    for piece in pieces + extra:
+        assert is_start_piece(piece) == original_is_start_piece_sp(piece), repr(piece)
+    assert [tokenizer.is_word_start(i) for i in range(tokenizer.vocab_size)] == [
+        original_is_start_piece_sp(piece) for piece in pieces]
+    # Where the original departs from "starts with ▁": punctuation, digits, non-ASCII.
+    differ = [p for p in pieces if is_start_piece(p) != p.startswith("▁")]
+    assert differ and any(not p.isascii() for p in differ)
 
 
 def test_missing_and_wrongly_laid_out_models_are_clear_errors(tmp_path):

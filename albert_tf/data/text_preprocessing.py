@@ -1,27 +1,24 @@
 """The original ALBERT text clean-up, in Python and as TensorFlow ops giving equal strings.
 
 Steps (the original's `preprocess_text`): collapse runs of whitespace to one space and
-strip; turn the LaTeX-style quotes ``` `` ``` and `''` into `"`; unless accents are kept,
-decompose with NFKD and drop every character of non-zero Unicode combining class; lower
-case when asked.
+strip; unless accents are kept, decompose with NFKD and drop every character of non-zero
+Unicode combining class; lower case when asked. LaTeX-style quotes ``` `` ``` and `''`
+are kept as they are, as in the original (Hugging Face's tokenizer turns them into `"`).
 """
 
 import functools
 import sys
 import unicodedata
 
-import tensorflow as tf
-import tensorflow_text as tf_text
 
 
 def preprocess_text(text: str, lower_case: bool = True, keep_accents: bool = False) -> str:
     """Python path. Example:
 
     >>> preprocess_text("  Ça  ``marche''\\tbien ")
-    'ca "marche" bien'
+    "ca ``marche'' bien"
     """
     text = " ".join(text.split())
-    text = text.replace("``", '"').replace("''", '"')
     if not keep_accents and not text.isascii():  # ASCII has nothing to decompose
         text = unicodedata.normalize("NFKD", text)
         text = "".join(char for char in text if not unicodedata.combining(char))
@@ -60,12 +57,12 @@ def combining_characters_pattern() -> str:
 _WHITESPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+"
 
 
-def preprocess_text_tf(texts: tf.Tensor, lower_case: bool = True,
-                       keep_accents: bool = False) -> tf.Tensor:
+def preprocess_text_tf(texts, lower_case: bool = True, keep_accents: bool = False):
     """Graph path: the same clean-up on a string tensor of any shape."""
+    import tensorflow as tf
+    import tensorflow_text as tf_text
     texts = tf.strings.regex_replace(texts, _WHITESPACE, " ")
     texts = tf.strings.strip(texts)
-    texts = tf.strings.regex_replace(texts, "``|''", '"')
     if not keep_accents:
         texts = tf_text.normalize_utf8(texts, "NFKD")
         texts = tf.strings.regex_replace(texts, combining_characters_pattern(), "")
@@ -74,9 +71,10 @@ def preprocess_text_tf(texts: tf.Tensor, lower_case: bool = True,
     return texts
 
 
-def _lower_keeping_nul(texts: tf.Tensor) -> tf.Tensor:
+def _lower_keeping_nul(texts):
     """`tf.strings.lower` ends a string at its first NUL (the Python path keeps the rest),
     so the pieces between NULs are lower-cased apart and joined again."""
+    import tensorflow as tf
     pieces = tf.strings.lower(tf.strings.split(texts, sep="\x00"), encoding="utf-8")
     joined = tf.strings.reduce_join(tf.strings.join([pieces, tf.constant("\x00")]), axis=-1)
     length = tf.strings.length(joined)

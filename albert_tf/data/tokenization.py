@@ -6,6 +6,9 @@ original text clean-up, and tokenizes either with the `sentencepiece` package
 (`encode`) or with tensorflow-text inside a graph (`encode_tf`); both give the same ids.
 The original's extra split of pieces such as `▁1999,` is not reproduced, because a
 graph cannot repeat it and the two paths must agree.
+
+TensorFlow is imported only by the graph path, so processes that only tokenize (the
+create_pretraining_data workers) start in a fraction of a second.
 """
 
 import hashlib
@@ -15,8 +18,6 @@ import os
 from typing import Iterable, Iterator, List, Sequence
 
 import sentencepiece as spm
-import tensorflow as tf
-import tensorflow_text as tf_text
 from absl import logging
 
 from albert_tf.data.text_files import read_lines
@@ -28,6 +29,23 @@ SPECIAL_PIECES = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 # SentencePiece's own default: longer lines are skipped by its trainer (and counted here).
 MAX_SENTENCE_BYTES = 4192
 WORD_START = "\u2581"  # SentencePiece's "▁": the piece begins a new word
+# The original's _is_start_piece_sp: ASCII punctuation except ' < = > (its list lacks them)
+_PUNCTUATION = frozenset('!"#$%&()*+,-./:;?@[\\]^_`{|}~')
+_CONTINUATION_CHARACTERS = _PUNCTUATION | frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def is_start_piece(piece: str) -> bool:
+    """The original create_pretraining_data's start-of-word rule for SentencePiece pieces.
+
+    A piece starts a word when it begins with `▁` or `<`, is a single punctuation
+    character, or holds any character other than a-z (either case) and ASCII punctuation
+    (digits, accents, CJK, the apostrophe): such pieces are always masked on their own.
+
+    >>> [is_start_piece(p) for p in ["▁the", "ing", ",", "s,", "1999", "'s", "é"]]
+    [True, False, True, False, True, True, True]
+    """
+    return (piece.startswith((WORD_START, "<")) or piece in _PUNCTUATION
+            or not all(char.lower() in _CONTINUATION_CHARACTERS for char in piece))
 
 
 class TokenizerError(ValueError):
@@ -78,7 +96,7 @@ class AlbertTokenizer:
         self.lower_case = lower_case
         self.keep_accents = keep_accents
         self._tf_tokenizer = None
-        self._word_start = [self.processor.IdToPiece(i).startswith(WORD_START)
+        self._word_start = [is_start_piece(self.processor.IdToPiece(i))
                             for i in range(self.vocab_size)]
 
     @property
@@ -107,11 +125,12 @@ class AlbertTokenizer:
         return self.processor.IdToPiece(ids)
 
     def is_word_start(self, token_id: int) -> bool:
-        """True when the piece starts a word (whole-word masking groups the rest with it)."""
+        """True when the piece starts a word by the original's rule (`is_start_piece`):
+        whole-word masking groups the pieces after it with it."""
         return self._word_start[token_id]
 
     @property
-    def tf_tokenizer(self) -> tf_text.SentencepieceTokenizer:
+    def tf_tokenizer(self):
         """The tensorflow-text op over the same model (created once, on first use).
 
         Its resource is owned by an eager kernel, and `tf.random.set_seed` (which
@@ -119,12 +138,15 @@ class AlbertTokenizer:
         seed first, then tokenize in the graph.
         """
         if self._tf_tokenizer is None:
+            import tensorflow as tf
+            import tensorflow_text as tf_text
             self._tf_tokenizer = tf_text.SentencepieceTokenizer(
                 model=self.model_proto, out_type=tf.int32)
         return self._tf_tokenizer
 
-    def encode_tf(self, texts) -> tf.RaggedTensor:
+    def encode_tf(self, texts):
         """Graph path: string tensor [batch] -> int32 ragged ids [batch, (tokens)]."""
+        import tensorflow as tf
         texts = preprocess_text_tf(tf.convert_to_tensor(texts, tf.string),
                                    self.lower_case, self.keep_accents)
         return self.tf_tokenizer.tokenize(texts)
