@@ -1,10 +1,12 @@
 """Writes ALBERT pretraining TFRecords (masked LM + SOP, or NSP) from text files.
 
 Input: one sentence per line, a blank line between documents. Flags keep the original
-tool's names and defaults; --num_workers, --num_output_shards, --dynamic_masking and
---shuffle_buffer are new. The manifest (flags, shard sizes, statistics) is
-<output name without extension>.manifest.json beside the shards, written last: a shard set
-is complete when it is there, and a rerun replaces the previous set whole.
+tool's names and defaults (`--vocab_file`, `--input_file_mode` and `--do_permutation` are
+accepted too); --num_workers, --num_output_shards, --dynamic_masking,
+--skip_single_sentence_chunks and --shuffle_memory_mb are new. The manifest (flags,
+shard sizes, statistics) is <output name without extension>.manifest.json beside the
+shards, written last: a shard set is complete when it is there, and a rerun replaces the
+previous set whole.
 
 Example:
     python create_pretraining_data.py --input_file='corpus/*.txt' \
@@ -21,13 +23,26 @@ from absl import app, flags, logging  # noqa: E402
 from albert_tf.data.pretraining_data import PretrainingDataOptions  # noqa: E402
 
 _DEFAULTS = PretrainingDataOptions()
+# Workers start in about a second (they import no TensorFlow) and split large files by
+# byte ranges; see BENCHMARKS.md for the measurements behind the default.
+DEFAULT_WORKERS_CAP = 16
+DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, DEFAULT_WORKERS_CAP))
 
 flags.DEFINE_string("input_file", None, "Input text files: comma-separated globs.",
                     required=True)
 flags.DEFINE_string("output_file", None,
                     "Output TFRecord name (sharded as NAME-00000-of-0000N), or a "
                     "comma-separated list of shard names.", required=True)
-flags.DEFINE_string("spm_model_file", None, "SentencePiece model (ALBERT ids).", required=True)
+flags.DEFINE_string("spm_model_file", None, "SentencePiece model (ALBERT ids).")
+flags.DEFINE_string("vocab_file", None,
+                    "The original's vocabulary flag. With --spm_model_file it is not read (as "
+                    "in the original); without it, it names a WordPiece vocabulary.")
+flags.DEFINE_string("input_file_mode", "r",
+                    "The original's open mode for input files: r or rb (the same here: input "
+                    "is read as bytes and decoded as UTF-8 either way).")
+flags.DEFINE_bool("do_permutation", False,
+                  "The original's permuted-token extra objective: not supported (must be "
+                  "false).")
 flags.DEFINE_bool("do_lower_case", _DEFAULTS.do_lower_case, "Lower-case the text.")
 flags.DEFINE_bool("do_whole_word_mask", _DEFAULTS.do_whole_word_mask,
                   "Mask all pieces of a word together.")
@@ -46,12 +61,18 @@ flags.DEFINE_bool("favor_shorter_ngram", _DEFAULTS.favor_shorter_ngram,
                   "p(n) proportional to 1/n; reversed when false.")
 flags.DEFINE_bool("random_next_sentence", _DEFAULTS.random_next_sentence,
                   "NSP (B from another document) instead of SOP (A and B swapped).")
-flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes.")
+flags.DEFINE_integer("num_workers", DEFAULT_WORKERS,
+                     "Worker processes (default: the CPU count, at most "
+                     f"{DEFAULT_WORKERS_CAP}).")
 flags.DEFINE_integer("num_output_shards", 1, "Output shards (files).")
 flags.DEFINE_bool("dynamic_masking", _DEFAULTS.dynamic_masking,
                   "Write unmasked records; the input pipeline masks them every epoch.")
-flags.DEFINE_integer("shuffle_buffer", _DEFAULTS.shuffle_buffer,
-                     "Instances shuffled per worker before writing.")
+flags.DEFINE_bool("skip_single_sentence_chunks", _DEFAULTS.skip_single_sentence_chunks,
+                  "Skip chunks of one sentence; the original (default) pairs them with text "
+                  "from another document as a label-1 instance, in SOP mode too.")
+flags.DEFINE_integer("shuffle_memory_mb", _DEFAULTS.shuffle_memory_mb,
+                     "Memory for shuffling each output shard; a larger shard is shuffled in "
+                     "two passes over the disk.")
 flags.DEFINE_float("progress_interval", 10.0, "Seconds between progress lines.")
 
 
@@ -64,6 +85,7 @@ def main(argv):
     from albert_tf.io_utils import OutputLocationError
 
     values = flags.FLAGS
+    check_original_flags(values)
     options = PretrainingDataOptions(**{
         name: values[name].value for name in PretrainingDataOptions.__dataclass_fields__})
     try:
@@ -77,6 +99,25 @@ def main(argv):
     except (InputFileError, OutputLocationError, PretrainingDataError, TokenizerError,
             OSError) as error:
         raise SystemExit(f"create_pretraining_data: {error}") from None
+
+
+def check_original_flags(values) -> None:
+    """The original tool's flags that this one takes with a different meaning, or not."""
+    problem = None
+    if values.do_permutation:
+        problem = ("--do_permutation (the original's permuted-token objective) is not "
+                   "supported")
+    elif values.input_file_mode not in ("r", "rb"):
+        problem = f"--input_file_mode must be r or rb, got {values.input_file_mode!r}"
+    elif not values.spm_model_file and values.vocab_file:
+        problem = (f"--vocab_file={values.vocab_file} without --spm_model_file asks for "
+                   "WordPiece tokenization, which this version does not have yet; give a "
+                   "SentencePiece model with --spm_model_file")
+    elif not values.spm_model_file:
+        problem = ("--spm_model_file is required (a SentencePiece model with ALBERT's ids; "
+                   "see albert-train-spm)")
+    if problem:
+        raise SystemExit(f"create_pretraining_data: {problem}")
 
 
 def run():

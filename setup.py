@@ -27,6 +27,7 @@ setup(
         "keras-nlp>=0.32,<0.33",
         "sentencepiece>=0.2,<0.3",
         "safetensors>=0.4,<1",  # validated reading of Hugging Face weights
+        "google-crc32c>=1.5,<2",  # TFRecord frames written without importing TensorFlow
         "tensorboard>=2.20",
         "tensorflow-serving-api>=2.21,<2.22",
         "absl-py>=2.0,<3",

@@ -76,7 +76,12 @@ def test_statistics_of_generated_data(corpus, tmp_path):
     # A random replacement equal to the label counts as kept: 1 in ~400 ids, negligible.
     np.testing.assert_allclose(shares, [0.8, 0.1, 0.1], atol=0.02)
     labels = np.array([row["next_sentence_labels"][0] for row in rows])
-    assert abs(labels.mean() - 0.5) < 4 * 0.5 / np.sqrt(len(labels))
+    # Chunks of one sentence are label 1 (B from another document, as in the original);
+    # the others are swapped half the time.
+    single = sidecar["statistics"]["single_sentence_chunks"]
+    assert single > 0 and sidecar["statistics"]["single_sentence_chunks_skipped"] == 0
+    expected = (single + 0.5 * (len(labels) - single)) / len(labels)
+    assert abs(labels.mean() - expected) < 4 * 0.5 / np.sqrt(len(labels))
 
     statistics = sidecar["statistics"]
     assert statistics["masked_fraction"] == pytest.approx(masked / real, abs=1e-4)
@@ -125,7 +130,8 @@ def test_bad_lines_are_counted_and_named(corpus, tmp_path, caplog):
     assert sidecar["corpus"]["invalid_utf8_lines"] == 1
     assert sidecar["corpus"]["single_sentence_documents"] == 1
     assert sidecar["corpus"]["long_sentences_split"] == 1
-    assert sidecar["corpus"]["documents"] == 2
+    assert sidecar["corpus"]["long_sentence_cuts_inside_words"] == 0
+    assert sidecar["corpus"]["documents"] == 3  # the one-sentence document is paired too
     for row in read_records([str(tmp_path / "out")]):
         assert row["input_mask"].sum() <= 64
 

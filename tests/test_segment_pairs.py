@@ -44,10 +44,34 @@ def test_lengths_fit_and_short_targets_appear():
     assert np.mean(np.array(lengths) < 20) > 0.1  # short_seq_prob produced shorter pairs
 
 
-def test_single_sentence_documents_are_counted_not_paired():
+def test_single_sentence_chunks_pair_with_another_document_as_in_the_original():
+    rng = np.random.default_rng(2)
+    others = [make_document(rng, 1_000_000 + 1000 * i) for i in range(5)]
     stats = PairingStats()
-    pairs = segment_pairs_from_document([[5, 6, 7]], 32, np.random.default_rng(2), stats=stats)
-    assert pairs == [] and stats.single_sentence_chunks == 1 and stats.pairs == 0
+    pairs = segment_pairs_from_document([[5, 6, 7]], 32, rng, other_documents=others,
+                                        stats=stats)
+    assert len(pairs) == 1 and pairs[0].label == 1 and pairs[0].tokens_a == [5, 6, 7]
+    assert min(pairs[0].tokens_b) >= 1_000_000
+    assert stats.single_sentence_chunks == 1 and stats.single_sentence_chunks_skipped == 0
+    # On request (or with no other document to draw from) they are skipped and counted.
+    for kwargs in ({"other_documents": others, "skip_single_sentence_chunks": True}, {}):
+        stats = PairingStats()
+        assert segment_pairs_from_document([[5, 6, 7]], 32, rng, stats=stats, **kwargs) == []
+        assert stats.single_sentence_chunks_skipped == 1 and stats.pairs == 0
+
+
+def test_the_short_target_is_drawn_once_per_document():
+    """The original draws target_seq_length once per document: with one-token sentences
+    every chunk but the last of a document then has exactly that length."""
+    rng = np.random.default_rng(9)
+    document = [[i] for i in range(5, 500)]
+    targets = set()
+    for _ in range(50):
+        pairs = segment_pairs_from_document(document, 64, rng, short_seq_prob=1.0)
+        lengths = {len(p.tokens_a) + len(p.tokens_b) for p in pairs[:-1]}
+        assert len(lengths) == 1
+        targets |= lengths
+    assert len(targets) > 10  # and it does vary from document to document
 
 
 def test_nsp_takes_b_from_another_document_half_the_time():

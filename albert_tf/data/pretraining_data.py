@@ -1,14 +1,21 @@
 """create_pretraining_data: text files -> sharded TFRecords of masked SOP (or NSP) instances.
 
-The work is cut into units, one per (input file, dupe pass). Every unit draws from its own
-generator seeded by (random_seed, file index, dupe pass), writes its instances
-round-robin into one part file per output shard, and shard k is the concatenation of
-every unit's part k in unit order. The output therefore depends on the seed and the shard
-count only, never on how many workers ran or in which order they finished. Each file is
-tokenized once into an on-disk cache (see corpus.py); memory holds one document plus a
-bounded shuffle buffer per worker. Shards are assembled in a hidden work folder and
-moved in only when all are complete; the manifest, written last, completes the set (see
-shards.py). Worker processes exit when the parent dies.
+Stages, each spread over the worker processes:
+1. Tokenize: every file is cut into byte ranges of whole documents (`corpus.
+   document_ranges`), each tokenized once into an on-disk token cache.
+2. Instances: one unit per (input file, dupe pass) draws from its own generator seeded by
+   (random_seed, file index, dupe pass), pairs and masks the file's documents (a random
+   segment B comes from any document of the corpus, as in the original) and deals its
+   records to the shards in random order, into one part file per shard.
+3. Shuffle: every shard's records are shuffled as a whole (the original shuffles all
+   instances; see `shuffle_shard`), in memory bounded by `shuffle_memory_mb`.
+
+The output therefore depends on the seed, the shard count and (only for shards larger than
+it) `shuffle_memory_mb`, never on how many workers ran or in which order they finished.
+Workers import no TensorFlow (records are framed by `tfrecord_frames`), so they start in
+about a second. Shards are assembled in a hidden work folder and moved in only when all
+are complete; the manifest, written last, completes the set (see shards.py). Worker
+processes exit when the parent dies.
 
 Records carry the original tool's feature names and dtypes, so either tool's output
 loads in the other's input pipeline. With `dynamic_masking` the records are written
@@ -17,6 +24,7 @@ unmasked (no masked_lm_* features) and the input pipeline masks them anew every 
 
 import concurrent.futures
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
@@ -28,10 +36,12 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from absl import logging
 
-from albert_tf.data.corpus import CorpusStats, DocumentsExcept, TokenCache, tokenize_file
+from albert_tf.data.corpus import (CorpusDocuments, CorpusStats, TokenCache, document_ranges,
+                                   tokenize_file)
 from albert_tf.data.example_encoding import ExampleEncoder
 from albert_tf.data.masking import mask_sequences
 from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pairs_from_document
+from albert_tf.data.tfrecord_frames import frame, read_frames
 from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
 from albert_tf.data.shards import (MANIFEST_TOOL, existing_set_files, manifest_path,
                                    shard_name)
@@ -45,6 +55,9 @@ MAX_WORKERS = 256
 MAX_SEQ_LENGTH = 16384
 WORK_DIR_PREFIX = ".create_pretraining_data-"
 _ENCODE_BATCH = 256
+# Tokenization ranges: about two per worker, within these bounds.
+MIN_RANGE_BYTES = 1 << 20
+MAX_RANGE_BYTES = 64 << 20
 
 
 class PretrainingDataError(ValueError):
@@ -54,8 +67,10 @@ class PretrainingDataError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class PretrainingDataOptions:
     """The original create_pretraining_data flags (same names and defaults), plus
-    `dynamic_masking` and `shuffle_buffer` (instances shuffled per worker before writing;
-    the input pipeline shuffles again)."""
+    `dynamic_masking`, `skip_single_sentence_chunks` (skip chunks of one sentence instead
+    of pairing them with another document's text, as the original does) and
+    `shuffle_memory_mb` (memory for shuffling a shard; larger shards take a second pass
+    over the disk)."""
 
     max_seq_length: int = 512
     max_predictions_per_seq: int = 20
@@ -69,7 +84,8 @@ class PretrainingDataOptions:
     random_next_sentence: bool = False
     do_lower_case: bool = True
     dynamic_masking: bool = False
-    shuffle_buffer: int = 2000
+    skip_single_sentence_chunks: bool = False
+    shuffle_memory_mb: int = 1024
 
     def validate(self) -> None:
         checks = [
@@ -83,7 +99,7 @@ class PretrainingDataOptions:
             ("short_seq_prob", 0.0 <= self.short_seq_prob <= 1.0, "in [0, 1]"),
             ("ngram", self.ngram >= 1, "at least 1"),
             ("random_seed", self.random_seed >= 0, "non-negative"),
-            ("shuffle_buffer", self.shuffle_buffer >= 1, "at least 1"),
+            ("shuffle_memory_mb", self.shuffle_memory_mb >= 1, "at least 1"),
         ]
         for flag, ok, expected in checks:
             if not ok:
@@ -99,7 +115,11 @@ class InstanceStats:
     tokens: int = 0  # real tokens, [CLS]/[SEP] included
     masked: int = 0
     swapped_or_random: int = 0  # label 1
+    short_instances: int = 0  # fewer tokens than max_seq_length
+    half_length_instances: int = 0  # at most half of max_seq_length
+    boundaries: int = 0  # token_boundary ones, [CLS]/[SEP] included
     single_sentence_chunks: int = 0
+    single_sentence_chunks_skipped: int = 0
     ngram_counts: List[int] = dataclasses.field(default_factory=list)
     drawn_ngram_counts: List[int] = dataclasses.field(default_factory=list)
     replacement_counts: List[int] = dataclasses.field(default_factory=lambda: [0, 0, 0])
@@ -109,8 +129,9 @@ class InstanceStats:
         return cls(ngram_counts=[0] * ngram, drawn_ngram_counts=[0] * ngram)
 
     def add(self, other: "InstanceStats") -> None:
-        for name in ("instances", "tokens", "masked", "swapped_or_random",
-                     "single_sentence_chunks"):
+        for name in ("instances", "tokens", "masked", "swapped_or_random", "short_instances",
+                     "half_length_instances", "boundaries", "single_sentence_chunks",
+                     "single_sentence_chunks_skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("ngram_counts", "drawn_ngram_counts", "replacement_counts"):
             setattr(self, name, _add_counts(getattr(self, name), getattr(other, name)))
@@ -126,10 +147,14 @@ class InstanceStats:
             "mean_tokens_per_instance": share(self.tokens, self.instances),
             "masked_fraction": share(self.masked, self.tokens),
             "label_1_fraction": share(self.swapped_or_random, self.instances),
+            "short_fraction": share(self.short_instances, self.instances),
+            "half_length_or_less_fraction": share(self.half_length_instances, self.instances),
+            "boundary_fraction": share(self.boundaries, self.tokens),
             "ngram_histogram": [share(count, ngrams) for count in self.ngram_counts],
             "drawn_ngram_histogram": [share(count, drawn) for count in self.drawn_ngram_counts],
             "replacement_mask_keep_random": [share(c, replaced) for c in self.replacement_counts],
-            "single_sentence_chunks_skipped": self.single_sentence_chunks,
+            "single_sentence_chunks": self.single_sentence_chunks,
+            "single_sentence_chunks_skipped": self.single_sentence_chunks_skipped,
         }
 
 
@@ -166,17 +191,15 @@ def output_paths(output_file: str, num_output_shards: int) -> List[str]:
 
 
 class _UnitWriter:
-    """Turns segment pairs into records a batch at a time, shuffles the records in a
-    bounded buffer and deals them round-robin to one part file per shard."""
+    """Turns segment pairs into records a batch at a time and deals them to one part file
+    per shard: each run of `len(shards)` records goes to the shards in a fresh random
+    order, so the shards get equal shares and no shard sees the unit's records in turn."""
 
-    def __init__(self, part_paths: Sequence[str], shuffle_buffer: int, rng: np.random.Generator,
-                 make_batch, on_written):
-        import tensorflow as tf  # the workers only need it here
-        self._writers = [tf.io.TFRecordWriter(path) for path in part_paths]
-        self._buffer: List[bytes] = []
-        self._shuffle_buffer = shuffle_buffer
+    def __init__(self, part_paths: Sequence[str], rng: np.random.Generator, make_batch,
+                 on_written):
+        self._parts = [open(path, "wb") for path in part_paths]
         self._rng = rng
-        self._written = 0
+        self._deal: List[int] = []
         self._encoder = ExampleEncoder()
         self._make_batch = make_batch
         self._on_written = on_written
@@ -191,25 +214,56 @@ class _UnitWriter:
         if not self._pending:
             return
         for record in self._encoder.encode_batch(*self._make_batch(self._pending)):
-            if len(self._buffer) < self._shuffle_buffer:
-                self._buffer.append(record)
-                continue
-            index = int(self._rng.integers(len(self._buffer)))
-            self._write(self._buffer[index])
-            self._buffer[index] = record
+            if not self._deal:
+                self._deal = self._rng.permutation(len(self._parts)).tolist()
+            self._parts[self._deal.pop()].write(frame(record))
         self._on_written(len(self._pending))
         self._pending = []
 
-    def _write(self, record: bytes) -> None:
-        self._writers[self._written % len(self._writers)].write(record)
-        self._written += 1
-
     def close(self) -> None:
-        self._encode_pending()
-        for index in self._rng.permutation(len(self._buffer)).tolist():
-            self._write(self._buffer[index])
-        for writer in self._writers:
-            writer.close()
+        try:
+            self._encode_pending()
+        finally:
+            for part in self._parts:
+                part.close()
+
+
+def shuffle_shard(part_paths: Sequence[str], output_path: str, rng: np.random.Generator,
+                  memory_bytes: int, work_dir: str) -> int:
+    """Writes the records of `part_paths` to `output_path` in uniformly random order,
+    holding at most about `memory_bytes` of records at a time; returns the bytes written.
+
+    A shard that fits is shuffled in memory. A larger one is first scattered to
+    `ceil(1.25 * size / memory_bytes)` bucket files, each record to a uniformly random
+    bucket, and each bucket is then shuffled in memory and appended: a uniform random
+    assignment followed by uniform shuffles of the buckets gives a uniform permutation.
+    Each part file is removed once read.
+    """
+    total = sum(os.path.getsize(path) for path in part_paths)
+    if total <= memory_bytes:
+        groups = [list(part_paths)]
+    else:
+        buckets = -(-5 * total // (4 * memory_bytes))
+        groups = [[os.path.join(work_dir, f"bucket-{b}")] for b in range(buckets)]
+        outputs = [open(group[0], "wb") for group in groups]
+        try:
+            for path in part_paths:
+                frames = read_frames(path)
+                while chunk := list(itertools.islice(frames, 4096)):
+                    for framed, bucket in zip(chunk, rng.integers(buckets, size=len(chunk))):
+                        outputs[bucket].write(framed)
+                os.remove(path)
+        finally:
+            for handle in outputs:
+                handle.close()
+    with open(output_path, "wb") as out:
+        for group in groups:
+            frames = [framed for path in group for framed in read_frames(path)]
+            for index in rng.permutation(len(frames)).tolist():
+                out.write(frames[index])
+            for path in group:
+                os.remove(path)
+        return out.tell()
 
 
 def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
@@ -233,8 +287,12 @@ def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
         segment_ids[row, len(pair.tokens_a) + 2:length] = 1
         token_boundary[row, :length] = boundary
     labels = np.array([[pair.label] for pair in pairs], np.int64)
+    lengths = input_mask.sum(axis=1)
     stats.instances += batch
-    stats.tokens += int(input_mask.sum())
+    stats.tokens += int(lengths.sum())
+    stats.short_instances += int((lengths < seq).sum())
+    stats.half_length_instances += int((2 * lengths <= seq).sum())
+    stats.boundaries += int(token_boundary.sum())
     stats.swapped_or_random += int(labels.sum())
     int64_features = {"input_ids": input_ids, "input_mask": input_mask,
                       "segment_ids": segment_ids, "token_boundary": token_boundary,
@@ -284,23 +342,25 @@ def _exit_with_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _tokenize_task(path: str, directory: str, max_sentence_length: int,
+def _tokenize_task(path: str, byte_range, directory: str, max_sentence_length: int,
                    min_sentences: int) -> CorpusStats:
     if _worker["tokenizer"] is None:
         _worker["tokenizer"] = AlbertTokenizer(_worker["spm_model_file"], _worker["lower_case"])
     return tokenize_file(path, _worker["tokenizer"], directory, max_sentence_length,
-                         min_sentences)
+                         min_sentences, byte_range, _worker["word_starts"])
 
 
-def _unit_task(cache_dir: str, file_index: int, dupe: int, part_paths: Sequence[str],
-               options: PretrainingDataOptions) -> InstanceStats:
+def _unit_task(cache_dirs: Sequence[str], documents: range, file_index: int, dupe: int,
+               part_paths: Sequence[str], options: PretrainingDataOptions) -> InstanceStats:
+    """Instances from the corpus documents `documents` (one file's) for one dupe pass."""
     word_starts = _worker["word_starts"]
     counter = _worker["counter"]
-    cache = TokenCache(cache_dir)
+    corpus = CorpusDocuments([TokenCache(directory) for directory in cache_dirs])
     rng = np.random.default_rng([options.random_seed, file_index, dupe])
-    shuffle_rng = np.random.default_rng([options.random_seed, file_index, dupe, 1])
+    deal_rng = np.random.default_rng([options.random_seed, file_index, dupe, 1])
     stats = InstanceStats.for_ngram(options.ngram)
     pairing = PairingStats()
+    draws_other = options.random_next_sentence or not options.skip_single_sentence_chunks
 
     def on_written(count):
         with counter.get_lock():
@@ -309,17 +369,19 @@ def _unit_task(cache_dir: str, file_index: int, dupe: int, part_paths: Sequence[
     def make_batch(pairs):
         return instance_batch(pairs, word_starts, options, rng, stats)
 
-    writer = _UnitWriter(part_paths, options.shuffle_buffer, shuffle_rng, make_batch, on_written)
+    writer = _UnitWriter(part_paths, deal_rng, make_batch, on_written)
     try:
-        for index in range(len(cache)):
-            others = DocumentsExcept(cache, index) if options.random_next_sentence else ()
+        for index in documents:
+            others = corpus.excluding(index) if draws_other else ()
             for pair in segment_pairs_from_document(
-                    cache.document(index), options.max_seq_length, rng, options.short_seq_prob,
-                    options.random_next_sentence, others, pairing):
+                    corpus[index], options.max_seq_length, rng, options.short_seq_prob,
+                    options.random_next_sentence, others, pairing,
+                    options.skip_single_sentence_chunks):
                 writer.add(pair)
     finally:
         writer.close()
     stats.single_sentence_chunks = pairing.single_sentence_chunks
+    stats.single_sentence_chunks_skipped = pairing.single_sentence_chunks_skipped
     return stats
 
 
@@ -418,13 +480,13 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     started = time.monotonic()
     try:
         with executor:
-            corpus = _tokenize_all(executor, input_files, work_dir, options)
-            units = [(f, d) for d in range(options.dupe_factor) for f in range(len(input_files))]
-            units.sort()
+            corpus, cache_dirs, file_documents = _tokenize_all(
+                executor, input_files, work_dir, options, num_workers)
+            units = [(f, d) for f in range(len(input_files)) for d in range(options.dupe_factor)]
             stats = InstanceStats.for_ngram(options.ngram)
             with _ProgressLogger(counter, len(units), progress_interval) as progress:
                 futures = [executor.submit(
-                    _unit_task, os.path.join(work_dir, f"cache-{f}"), f, d,
+                    _unit_task, cache_dirs, file_documents[f], f, d,
                     [os.path.join(work_dir, f"unit-{f}-{d}.part-{k}") for k in range(len(paths))],
                     options) for f, d in units]
                 for future in concurrent.futures.as_completed(futures):
@@ -434,7 +496,7 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
             raise PretrainingDataError(
                 "no instance could be made from the input: documents need at least two "
                 f"sentences (see the counts: {dataclasses.asdict(corpus)})")
-        shard_sizes = _assemble_shards(paths, work_dir, units)
+        shard_sizes = _assemble_shards(paths, work_dir, units, options)
         _replace_shard_set(output_file, paths, work_dir)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -466,38 +528,60 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     return manifest
 
 
-def _tokenize_all(executor, input_files, work_dir, options) -> CorpusStats:
+def _tokenize_all(executor, input_files, work_dir, options, num_workers):
+    """Tokenizes every file by byte ranges; returns the corpus counts, the cache folders
+    in corpus order and, per file, the range of corpus document indices it holds."""
     max_sentence_length = (options.max_seq_length - 3) // 2
-    # SOP needs two sentences in a document; NSP can pair a lone sentence with another's.
-    min_sentences = 1 if options.random_next_sentence else 2
-    futures = [executor.submit(_tokenize_task, path, os.path.join(work_dir, f"cache-{i}"),
-                               max_sentence_length, min_sentences)
-               for i, path in enumerate(input_files)]
+    # Documents of one sentence make pairs only with another document's text.
+    min_sentences = (2 if options.skip_single_sentence_chunks and not options.random_next_sentence
+                     else 1)
+    total_bytes = sum(os.path.getsize(path) for path in input_files)
+    range_bytes = min(max(total_bytes // (2 * num_workers), MIN_RANGE_BYTES), MAX_RANGE_BYTES)
+    tasks = [(f, r, byte_range) for f, path in enumerate(input_files)
+             for r, byte_range in enumerate(document_ranges(path, range_bytes))]
+    futures = [executor.submit(_tokenize_task, input_files[f], byte_range,
+                               os.path.join(work_dir, f"cache-{f}-{r}"), max_sentence_length,
+                               min_sentences) for f, r, byte_range in tasks]
     corpus = CorpusStats()
-    for path, future in zip(input_files, futures):
-        file_stats = future.result()
-        logging.info("tokenized %s: %d documents, %d sentences, %d tokens", path,
-                     file_stats.documents, file_stats.sentences, file_stats.tokens)
-        if options.random_next_sentence and file_stats.documents == 1:
-            raise PretrainingDataError(
-                f"{path}: --random_next_sentence (NSP) draws segment B from another document "
-                "of the same file, but this file has only one document")
+    cache_dirs: List[str] = []
+    file_documents: List[range] = []
+    for f, path in enumerate(input_files):
+        file_stats = CorpusStats()
+        first_document = corpus.documents
+        ranges = 0
+        for (task_file, r, _), future in zip(tasks, futures):
+            if task_file == f:
+                file_stats.add(future.result())
+                cache_dirs.append(os.path.join(work_dir, f"cache-{f}-{r}"))
+                ranges += 1
+        file_stats.files = 1
+        file_stats.empty_files = int(file_stats.empty_files == ranges)  # every range empty
+        logging.info("tokenized %s: %d documents, %d sentences, %d tokens; %d long sentences "
+                     "split (%d cuts inside a word)", path, file_stats.documents,
+                     file_stats.sentences, file_stats.tokens, file_stats.long_sentences_split,
+                     file_stats.long_sentence_cuts_inside_words)
         corpus.add(file_stats)
-    return corpus
+        file_documents.append(range(first_document, corpus.documents))
+    if options.random_next_sentence and corpus.documents == 1:
+        raise PretrainingDataError(
+            f"{input_files[0] if len(input_files) == 1 else 'the input'}: "
+            "--random_next_sentence (NSP) draws segment B from another document, but the "
+            "input has only one document")
+    return corpus, cache_dirs, file_documents
 
 
-def _assemble_shards(paths: Sequence[str], work_dir: str, units) -> List[int]:
-    """Shard k = every unit's part k in unit order, written to `work_dir/shard-k` (each
-    part is removed once copied, so the disk holds about one copy of the data)."""
+def _assemble_shards(paths: Sequence[str], work_dir: str, units,
+                     options: PretrainingDataOptions) -> List[int]:
+    """Shard k = every unit's part k, shuffled as a whole into `work_dir/shard-k`."""
     sizes = []
     for k in range(len(paths)):
-        with open(os.path.join(work_dir, f"shard-{k}"), "wb") as out:
-            for f, d in units:
-                part_path = os.path.join(work_dir, f"unit-{f}-{d}.part-{k}")
-                with open(part_path, "rb") as part:
-                    shutil.copyfileobj(part, out, 1 << 20)
-                os.remove(part_path)
-            sizes.append(out.tell())
+        started = time.monotonic()
+        parts = [os.path.join(work_dir, f"unit-{f}-{d}.part-{k}") for f, d in units]
+        rng = np.random.default_rng([options.random_seed, k, 2])
+        sizes.append(shuffle_shard(parts, os.path.join(work_dir, f"shard-{k}"), rng,
+                                   options.shuffle_memory_mb << 20, work_dir))
+        logging.info("shuffled shard %d/%d: %.1f MB in %.1fs", k + 1, len(paths),
+                     sizes[-1] / 1e6, time.monotonic() - started)
     return sizes
 
 

@@ -1,14 +1,15 @@
 """Segment pairs for sentence-order prediction (SOP) or next-sentence prediction (NSP).
 
 A document (a list of tokenized sentences) is cut into chunks of consecutive sentences
-that fill a target length (`max_seq_length - 3`, or with `short_seq_prob` a random
-shorter one). Each chunk is split at a random sentence boundary into segments A and B.
-SOP: with p=0.5 A and B are swapped, label 1. NSP: with p=0.5 B is replaced by text from
-another document, label 1, and the sentences it displaced are used for the next chunk.
+that fill a target length: `max_seq_length - 3`, or with `short_seq_prob` a random shorter
+one, drawn once per document as the original does. Each chunk is split at a random
+sentence boundary into segments A and B. SOP: with p=0.5 A and B are swapped, label 1.
+NSP: with p=0.5 B is replaced by text from another document, label 1, and the sentences
+it displaced are used for the next chunk. A chunk of a single sentence has no boundary:
+as in the original it becomes a label-1 pair whose B comes from another document, in
+SOP mode too (`skip_single_sentence_chunks` skips and counts it instead).
 
-Departures from the original, on purpose: a chunk of one sentence is skipped (and
-counted) in SOP mode instead of silently becoming an NSP example drawn from another
-document; all randomness comes from the generator passed in.
+All randomness comes from the generator passed in.
 """
 
 import dataclasses
@@ -30,7 +31,8 @@ class SegmentPair:
 @dataclasses.dataclass
 class PairingStats:
     pairs: int = 0
-    single_sentence_chunks: int = 0
+    single_sentence_chunks: int = 0  # paired with another document's text, or skipped
+    single_sentence_chunks_skipped: int = 0
 
 
 def truncate_pair(tokens_a: List[int], tokens_b: List[int], max_tokens: int,
@@ -52,6 +54,7 @@ def segment_pairs_from_document(
     random_next_sentence: bool = False,
     other_documents: Sequence[Document] = (),
     stats: Optional[PairingStats] = None,
+    skip_single_sentence_chunks: bool = False,
 ) -> List[SegmentPair]:
     """Cuts one document into segment pairs for SOP (default) or NSP.
 
@@ -59,10 +62,13 @@ def segment_pairs_from_document(
         document: Tokenized sentences of one document.
         max_seq_length: Length of `[CLS] A [SEP] B [SEP]` after truncation.
         rng: The random generator; the same state gives the same pairs.
-        short_seq_prob: Probability of a shorter random target length.
+        short_seq_prob: Probability of a shorter random target length for the document.
         random_next_sentence: NSP instead of SOP.
-        other_documents: Documents to draw NSP's random B from (NSP only).
+        other_documents: Documents to draw a random B from (NSP, and single-sentence
+            chunks); without them a single-sentence chunk is skipped and counted.
         stats: Optional counters updated in place.
+        skip_single_sentence_chunks: In SOP mode, skip (and count) chunks of one
+            sentence instead of pairing them with another document's text.
 
     Example:
 
@@ -77,14 +83,11 @@ def segment_pairs_from_document(
         raise ValueError("random_next_sentence (NSP) needs other_documents to draw B from")
     stats = stats if stats is not None else PairingStats()
     max_tokens = max_seq_length - 3
-
-    def draw_target():
-        if rng.random() < short_seq_prob:
-            return int(rng.integers(2, max_tokens + 1))
-        return max_tokens
+    target = max_tokens
+    if rng.random() < short_seq_prob:
+        target = int(rng.integers(2, max_tokens + 1))
 
     pairs: List[SegmentPair] = []
-    target = draw_target()
     chunk: List[Sequence[int]] = []
     length = 0
     index = 0
@@ -94,13 +97,16 @@ def segment_pairs_from_document(
         if index == len(document) - 1 or length >= target:
             a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
             tokens_a = _concatenate(chunk[:a_end])
-            if random_next_sentence and (len(chunk) == 1 or rng.random() < 0.5):
+            tokens_b: List[int] = []
+            label = 1
+            single = len(chunk) == 1
+            stats.single_sentence_chunks += single
+            if single and (not other_documents or (
+                    skip_single_sentence_chunks and not random_next_sentence)):
+                stats.single_sentence_chunks_skipped += 1
+            elif single or (random_next_sentence and rng.random() < 0.5):
                 tokens_b = _random_segment(other_documents, max(1, target - len(tokens_a)), rng)
                 index -= len(chunk) - a_end  # the displaced sentences start the next chunk
-                label = 1
-            elif len(chunk) == 1:
-                stats.single_sentence_chunks += 1
-                tokens_b, label = [], 0
             else:
                 tokens_b = _concatenate(chunk[a_end:])
                 label = int(not random_next_sentence and rng.random() < 0.5)
@@ -111,7 +117,6 @@ def segment_pairs_from_document(
                 pairs.append(SegmentPair(tokens_a, tokens_b, label))
                 stats.pairs += 1
             chunk, length = [], 0
-            target = draw_target()
         index += 1
     return pairs
 

@@ -15,7 +15,7 @@ Example:
 [3]
 """
 
-from typing import Callable, Iterator, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 from absl import logging
 
@@ -23,13 +23,24 @@ from absl import logging
 LOGGED_PROBLEMS_PER_FILE = 5
 
 
-def read_lines(path: str, on_invalid: Callable[[int], None]) -> Iterator[Tuple[int, str]]:
+def read_lines(path: str, on_invalid: Callable[[int], None],
+               byte_range: Optional[Tuple[int, int]] = None) -> Iterator[Tuple[int, str]]:
     """Yields (line number, text without its line ending) for every line of `path` that
-    decodes as UTF-8; calls `on_invalid(line number)` for each that does not."""
+    decodes as UTF-8; calls `on_invalid(line number)` for each that does not.
+
+    `byte_range` (begin, end) reads only the lines in it; `begin` must be 0 or follow a
+    `\\n`. Line numbers stay those of the whole file.
+    """
+    begin, end = byte_range or (0, None)
     invalid = 0
-    number = 0
+    number = _lines_before(path, begin) if begin else 0
+    position = begin
     with open(path, "rb") as handle:
+        handle.seek(begin)
         for raw in handle:  # splits at \n; a lone \r ends a line too
+            if end is not None and position >= end:
+                break
+            position += len(raw)
             if raw.endswith(b"\r\n"):
                 raw = raw[:-2]
             elif raw.endswith(b"\n"):
@@ -47,4 +58,22 @@ def read_lines(path: str, on_invalid: Callable[[int], None]) -> Iterator[Tuple[i
                     continue
                 yield number, line
     if invalid > LOGGED_PROBLEMS_PER_FILE:
-        logging.warning("%s: %d lines in all were not UTF-8 and were skipped", path, invalid)
+        logging.warning("%s: %d lines in %s were not UTF-8 and were skipped", path, invalid,
+                        "all" if byte_range is None else f"bytes {begin}-{end}")
+
+
+def _lines_before(path: str, offset: int) -> int:
+    """Lines (as read_lines counts them) in the first `offset` bytes, which end with \\n."""
+    lines = 0
+    previous = b""
+    with open(path, "rb") as handle:
+        while handle.tell() < offset:
+            chunk = handle.read(min(1 << 20, offset - handle.tell()))
+            if not chunk:
+                break
+            lone_cr = chunk.count(b"\r") - chunk.count(b"\r\n")
+            if previous == b"\r" and chunk.startswith(b"\n"):
+                lone_cr -= 1  # a \r\n split between chunks
+            lines += chunk.count(b"\n") + lone_cr
+            previous = chunk[-1:]
+    return lines
