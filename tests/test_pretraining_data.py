@@ -9,10 +9,14 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.data.masking import ngram_probabilities
+from albert_tf.data.corpus import (CorpusDocuments, CorpusStats, TokenCache, document_ranges,
+                                   tokenize_file)
 from albert_tf.data.pretraining_data import (PretrainingDataError, PretrainingDataOptions,
-                                             create_pretraining_data, output_paths)
-from albert_tf.data.tokenization import (CLS_ID, MASK_ID, SEP_ID, TokenizerError,
-                                         train_sentencepiece)
+                                             create_pretraining_data, output_paths,
+                                             shuffle_shard)
+from albert_tf.data.tfrecord_frames import frame, read_frames, record_of
+from albert_tf.data.tokenization import (CLS_ID, MASK_ID, SEP_ID, AlbertTokenizer,
+                                         TokenizerError, train_sentencepiece)
 from tests.text_corpus import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -190,9 +194,11 @@ def test_command_line_reports_errors_without_traceback(corpus, tmp_path):
         base[:2] + [f"--input_file={tmp_path}/nothing*.txt", f"--spm_model_file={spm_model}",
                     f"--output_file={tmp_path / 'x'}"], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "matches no file" in result.stderr
+    # The original's command line: --vocab_file beside --spm_model_file, --input_file_mode.
     result = subprocess.run(base + [f"--output_file={tmp_path / 'ok'}", "--max_seq_length=64",
                                     "--dupe_factor=1", "--num_output_shards=2",
-                                    "--num_workers=1"],
+                                    "--num_workers=1", f"--vocab_file={tmp_path}/unused.vocab",
+                                    "--input_file_mode=rb"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "instances/s" in result.stderr
@@ -298,3 +304,117 @@ def test_after_kill_9_workers_exit_and_the_rerun_cleans_up(corpus, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "left by a killed run" in result.stderr
     assert sorted(os.listdir(tmp_path / "out")) == ["train.manifest.json", "train.tfrecord"]
+
+
+# -- the original's shuffle, and what the work is split into -------------------------------
+
+MARKERS = "жωשก"
+
+
+def marked_corpus(folder, files=4, documents=20):
+    """Files whose every sentence opens with the file's own marker letter."""
+    paths = []
+    for index in range(files):
+        path = write_corpus(folder / f"f{index}.txt", documents, seed=10 + index)
+        lines = open(path, encoding="utf-8").read().split("\n")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(f"{MARKERS[index]} {line}" if line else line
+                                   for line in lines))
+        paths.append(path)
+    return paths, train_sentencepiece(paths, str(folder / "spm"), vocab_size=300)
+
+
+def test_records_are_mixed_across_files_dupe_passes_and_shards(tmp_path):
+    """Before: every shard held file 0's records first and file 3's last."""
+    files, spm_model = marked_corpus(tmp_path)
+    tokenizer = AlbertTokenizer(spm_model)
+    marker_ids = {index: {i for i in range(tokenizer.vocab_size)
+                          if MARKERS[index] in tokenizer.id_to_piece(i)} for index in range(4)}
+    options = PretrainingDataOptions(max_seq_length=64, dupe_factor=2, dynamic_masking=True)
+    create_pretraining_data(files, str(tmp_path / "out" / "x"), spm_model, options,
+                            num_output_shards=2)
+    for shard in output_paths(str(tmp_path / "out" / "x"), 2):
+        sources = []
+        for row in read_records([shard]):
+            ids = row["input_ids"]
+            segment_a = set(ids[1:int(np.flatnonzero(ids == SEP_ID)[0])].tolist())
+            found = [f for f, marks in marker_ids.items() if segment_a & marks]
+            if len(found) == 1:
+                sources.append(found[0])
+        sources = np.array(sources)
+        assert len(sources) > 200
+        correlation = np.corrcoef(np.arange(len(sources)), sources)[0, 1]
+        assert abs(correlation) < 0.2, correlation
+        tenth = len(sources) // 10
+        assert len(set(sources[:tenth])) == 4 and len(set(sources[-tenth:])) == 4
+
+
+@pytest.mark.parametrize("memory_bytes", [1 << 30, 3000])
+def test_shuffle_shard_is_a_seeded_uniform_permutation(tmp_path, memory_bytes):
+    """In memory, or (small memory) scattered to buckets first: either way every record
+    once, in an order that does not follow the parts."""
+    def parts(folder):
+        folder.mkdir()
+        paths = []
+        for part in range(4):
+            path = folder / f"part-{part}"
+            path.write_bytes(b"".join(frame(f"{part}:{i}".encode()) for i in range(250)))
+            paths.append(str(path))
+        return paths
+
+    outputs = []
+    for attempt in range(2):
+        folder = tmp_path / f"run{attempt}"
+        size = shuffle_shard(parts(folder), str(folder / "out"), np.random.default_rng(5),
+                             memory_bytes, str(folder))
+        assert size == os.path.getsize(folder / "out")
+        assert sorted(os.listdir(folder)) == ["out"]  # parts and buckets removed
+        outputs.append([record_of(f).decode() for f in read_frames(str(folder / "out"))])
+    assert outputs[0] == outputs[1]
+    records = outputs[0]
+    assert sorted(records) == sorted(f"{p}:{i}" for p in range(4) for i in range(250))
+    part_of = np.array([int(r.split(":")[0]) for r in records])
+    assert abs(np.corrcoef(np.arange(len(part_of)), part_of)[0, 1]) < 0.15
+    # Windows of 100 records hold about as many parts as a uniform shuffle gives (4).
+    assert min(len(set(part_of[i:i + 100])) for i in range(0, 1000, 100)) == 4
+
+
+def test_frames_are_the_bytes_tensorflow_writes(tmp_path):
+    records = [b"", b"x", os.urandom(3000)]
+    with tf.io.TFRecordWriter(str(tmp_path / "tf")) as writer:
+        for record in records:
+            writer.write(record)
+    assert (tmp_path / "tf").read_bytes() == b"".join(frame(r) for r in records)
+    assert [record_of(f) for f in read_frames(str(tmp_path / "tf"))] == records
+
+
+def test_byte_ranges_tokenize_to_the_same_documents(corpus, tmp_path):
+    files, spm_model = corpus
+    tokenizer = AlbertTokenizer(spm_model)
+    whole = tokenize_file(files[0], tokenizer, str(tmp_path / "whole"), 60, 1)
+    ranges = document_ranges(files[0], 2000)
+    assert len(ranges) > 3 and ranges[0][0] == 0 and ranges[-1][1] == os.path.getsize(files[0])
+    pieces, counts = [], CorpusStats()
+    for index, byte_range in enumerate(ranges):
+        counts.add(tokenize_file(files[0], tokenizer, str(tmp_path / f"r{index}"), 60, 1,
+                                 byte_range))
+        pieces.append(TokenCache(str(tmp_path / f"r{index}")))
+    assert counts.documents == whole.documents and counts.tokens == whole.tokens
+    joined, reference = CorpusDocuments(pieces), CorpusDocuments([TokenCache(str(tmp_path / "whole"))])
+    assert [joined[i] for i in range(len(joined))] == [reference[i] for i in range(len(reference))]
+
+
+def test_long_sentences_are_cut_at_word_starts(corpus, tmp_path):
+    _, spm_model = corpus
+    tokenizer = AlbertTokenizer(spm_model)
+    starts = np.array([tokenizer.is_word_start(i) for i in range(tokenizer.vocab_size)])
+    text = tmp_path / "long.txt"
+    sentence = " ".join(["kalomishine", "ru", "taborfin"] * 60) + "."
+    text.write_text(f"{sentence}\nA short one.\n")
+    stats = tokenize_file(str(text), tokenizer, str(tmp_path / "cache"), 50, 1, None, starts)
+    assert stats.long_sentences_split == 1 and stats.long_sentence_cuts_inside_words == 0
+    sentences = TokenCache(str(tmp_path / "cache")).document(0)[:-1]
+    assert len(sentences) > 3 and all(0 < len(s) <= 50 for s in sentences)
+    assert all(starts[s[0]] for s in sentences)
+    lengths = [len(s) for s in sentences[:-1]]
+    assert max(lengths) - min(lengths) <= 10  # near-equal pieces
