@@ -1,77 +1,83 @@
-"""Instances/s of create_pretraining_data against the original single-process design.
+"""Wall time of create_pretraining_data for several --num_workers, on one file and on many.
 
-Both run on the same generated corpus with the same flags; the SentencePiece model is
-trained on it first. Prints one line per run and the speed-up. Run by hand:
+Each run is the command-line tool in a fresh process (start-up included, as users see it)
+on a generated corpus, with the original's default flags except --dupe_factor. The same
+text is measured as one file and cut into --files files. Run by hand:
 
     .venv/bin/python benchmarks/pretraining_data_throughput.py --documents=1000 --dupe_factor=5
+
+The original tool's own time on a corpus is printed by benchmarks/compare_original_data.py.
 """
 
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
-from albert_tf.data.pretraining_data import (PretrainingDataOptions,  # noqa: E402
-                                             create_pretraining_data)
+from albert_tf.data.shards import manifest_path  # noqa: E402
 from albert_tf.data.tokenization import train_sentencepiece  # noqa: E402
-from benchmarks import original_design  # noqa: E402
 from tests.text_corpus import write_corpus  # noqa: E402
 
 flags.DEFINE_integer("documents", 1000, "Documents in the generated corpus.")
 flags.DEFINE_integer("dupe_factor", 5, "Passes over the corpus.")
 flags.DEFINE_list("sentences_per_document", ["20", "80"],
                   "Range of sentences per document (Wikipedia articles run to dozens).")
+flags.DEFINE_integer("files", 4, "Files of the multi-file case.")
 flags.DEFINE_integer("max_seq_length", 512, "Sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", 20, "Prediction slots.")
 flags.DEFINE_integer("vocab_size", 8000, "SentencePiece vocabulary.")
-flags.DEFINE_list("num_workers", ["1", "2"], "Worker counts to measure for albert_tf.")
-flags.DEFINE_bool("baseline", True, "Also run the original design.")
+flags.DEFINE_list("num_workers", ["1", "2"], "Worker counts to measure.")
+
+
+def run(corpus, output, spm_model, dupe_factor, max_seq_length, workers):
+    started = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(ROOT, "create_pretraining_data.py"),
+                    f"--input_file={','.join(corpus)}", f"--output_file={output}",
+                    f"--spm_model_file={spm_model}", f"--dupe_factor={dupe_factor}",
+                    f"--max_seq_length={max_seq_length}", f"--num_workers={workers}",
+                    "--num_output_shards=4"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    with open(manifest_path(output), encoding="utf-8") as handle:
+        return json.load(handle)["statistics"]["instances"], seconds
 
 
 def main(_):
     values = flags.FLAGS
-    logging.set_verbosity(logging.WARNING)
     folder = tempfile.mkdtemp(prefix="pretraining_data_bench-")
     sentences = tuple(map(int, values.sentences_per_document))
-    corpus = [write_corpus(os.path.join(folder, f"part{i}.txt"), values.documents // 4, seed=i,
-                           sentences=sentences) for i in range(4)]
-    spm_model = train_sentencepiece(corpus, os.path.join(folder, "spm"),
+    single = write_corpus(os.path.join(folder, "all.txt"), values.documents, seed=0,
+                          sentences=sentences)
+    with open(single, encoding="utf-8") as handle:
+        documents = handle.read().split("\n\n")
+    parts = []
+    for index in range(values.files):
+        path = os.path.join(folder, f"part{index}.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n\n".join(documents[index::values.files]))
+        parts.append(path)
+    spm_model = train_sentencepiece([single], os.path.join(folder, "spm"),
                                     vocab_size=values.vocab_size)
     print(f"corpus: {values.documents} documents of {sentences[0]}-{sentences[1]} sentences, "
-          f"{sum(os.path.getsize(p) for p in corpus) / 1e6:.1f} MB; max_seq_length="
-          f"{values.max_seq_length}, max_predictions_per_seq={values.max_predictions_per_seq}, "
+          f"{os.path.getsize(single) / 1e6:.1f} MB; max_seq_length={values.max_seq_length}, "
           f"dupe_factor={values.dupe_factor}, cpus={os.cpu_count()}")
-    results = {}
-    for workers in map(int, values.num_workers):
-        options = PretrainingDataOptions(
-            max_seq_length=values.max_seq_length,
-            max_predictions_per_seq=values.max_predictions_per_seq,
-            dupe_factor=values.dupe_factor)
-        start = time.perf_counter()
-        sidecar = create_pretraining_data(corpus, os.path.join(folder, f"ours-{workers}"),
-                                          spm_model, options, num_workers=workers,
-                                          num_output_shards=4)
-        seconds = time.perf_counter() - start
-        instances = sidecar["statistics"]["instances"]
-        results[f"albert_tf, {workers} worker(s)"] = instances / seconds
-        print(f"albert_tf num_workers={workers}: {instances} instances in {seconds:.1f}s = "
-              f"{instances / seconds:.0f} instances/s "
-              f"(masked fraction {sidecar['statistics']['masked_fraction']})")
-    if values.baseline:
-        start = time.perf_counter()
-        instances, masked, real = original_design.run(
-            corpus, os.path.join(folder, "original.tfrecord"), spm_model,
-            values.max_seq_length, values.max_predictions_per_seq, values.dupe_factor)
-        seconds = time.perf_counter() - start
-        print(f"original design (1 process): {instances} instances in {seconds:.1f}s = "
-              f"{instances / seconds:.0f} instances/s (masked fraction {masked / real:.4f})")
-        for name, rate in results.items():
-            print(f"speed-up of {name}: {rate / (instances / seconds):.1f}x")
+    print("| input | num_workers | instances | seconds | instances/s |")
+    print("|---|---|---|---|---|")
+    for name, corpus in (("1 file", [single]), (f"{values.files} files", parts)):
+        for workers in map(int, values.num_workers):
+            instances, seconds = run(corpus, os.path.join(folder, f"out-{len(corpus)}-{workers}"
+                                                                  ".tfrecord"),
+                                     spm_model, values.dupe_factor, values.max_seq_length,
+                                     workers)
+            print(f"| {name} | {workers} | {instances} | {seconds:.1f} | "
+                  f"{instances / seconds:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
