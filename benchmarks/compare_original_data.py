@@ -32,6 +32,8 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from tests.records import read_records  # noqa: E402
+
 flags.DEFINE_string("original_dir", None, "Checkout of google-research/albert.", required=True)
 flags.DEFINE_list("input_file", [], "Corpus files (default: the demo's prose, see --files).")
 flags.DEFINE_integer("files", 4, "Files the default corpus is cut into.")
@@ -108,17 +110,6 @@ class DocumentIndex:
                                     for i in range(len(ids) - self.N + 1))
         votes.pop(-1, None)
         return votes.most_common(1)[0][0] if votes else -1
-
-
-def read_records(paths):
-    import tensorflow as tf
-    rows = []
-    for path in paths:
-        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-            feature = tf.train.Example.FromString(record).features.feature
-            rows.append({name: np.array(value.int64_list.value or value.float_list.value)
-                         for name, value in feature.items()})
-    return rows
 
 
 def measure(rows, index, max_seq_length, seed):

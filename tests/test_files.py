@@ -1,5 +1,3 @@
-import os
-
 import pytest
 
 from albert_tf.data.files import InputFileError, expand_file_patterns

@@ -17,6 +17,7 @@ from albert_tf.data.pretraining_data import (PretrainingDataError, PretrainingDa
 from albert_tf.data.tfrecord_frames import frame, read_frames, record_of
 from albert_tf.data.tokenization import (CLS_ID, MASK_ID, SEP_ID, AlbertTokenizer,
                                          TokenizerError, train_sentencepiece)
+from tests.records import read_records
 from tests.text_corpus import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,17 +29,6 @@ def corpus(tmp_path_factory):
     files = [write_corpus(folder / "a.txt", 120, seed=1), write_corpus(folder / "b.txt", 80, seed=2)]
     spm_model = train_sentencepiece(files, str(folder / "spm"), vocab_size=400)
     return files, spm_model
-
-
-def read_records(paths):
-    """Every record of the files, parsed by tf.train.Example (not by our pipeline)."""
-    rows = []
-    for path in paths:
-        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-            feature = tf.train.Example.FromString(record).features.feature
-            rows.append({name: np.array(value.int64_list.value or value.float_list.value)
-                         for name, value in feature.items()})
-    return rows
 
 
 def run(corpus, output, **kwargs):

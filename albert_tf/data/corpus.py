@@ -14,7 +14,6 @@ import os
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from absl import logging
 
 from albert_tf.data.text_files import read_lines
 from albert_tf.data.tokenization import AlbertTokenizer

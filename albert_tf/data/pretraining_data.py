@@ -31,7 +31,7 @@ import os
 import shutil
 import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 from absl import logging
