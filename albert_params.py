@@ -12,7 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from albert_tf.config import PRESETS, SHARING_MODES, AlbertConfig, ConfigError  # noqa: E402
+from albert_tf.config import PRESETS, SHARING_MODES, AlbertConfig  # noqa: E402
+from albert_tf.errors import AlbertTfError  # noqa: E402
 
 flags.DEFINE_string("albert_config_file", None, "Path to an albert_config.json.")
 flags.DEFINE_enum("preset", None, list(PRESETS), "A built-in configuration.")
@@ -55,7 +56,7 @@ def main(argv):
         else:
             config = AlbertConfig.from_json_file(values.albert_config_file).replace(**overrides)
             source = values.albert_config_file
-    except ConfigError as error:
+    except AlbertTfError as error:
         raise SystemExit(f"albert-params: {error}") from None
     estimate = rough_parameter_count(config)
     if estimate > MAX_PARAMETERS:

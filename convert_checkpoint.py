@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from training_flags import exit_on_user_error  # noqa: E402
+from albert_tf.cli.training_flags import exit_on_user_error  # noqa: E402
 
 flags.DEFINE_string("source", None, "Original checkpoint prefix or folder, or a Hugging Face "
                     "folder / .safetensors / .bin file.", required=True)
@@ -29,7 +29,7 @@ flags.DEFINE_string("config_file", None, "The source's config (default: albert_c
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from albert_tf.export.conversion import convert_checkpoint
+    from albert_tf.checkpoints.conversion import convert_checkpoint
 
     values = flags.FLAGS
     with exit_on_user_error("convert_checkpoint"):

@@ -79,10 +79,9 @@ flags.DEFINE_float("progress_interval", 10.0, "Seconds between progress lines.")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from albert_tf.data.files import InputFileError, expand_file_patterns
-    from albert_tf.data.pretraining_data import PretrainingDataError, create_pretraining_data
-    from albert_tf.data.tokenization import TokenizerError
-    from albert_tf.io_utils import OutputLocationError
+    from albert_tf.data.files import expand_file_patterns
+    from albert_tf.data.pretraining_data import create_pretraining_data
+    from albert_tf.errors import AlbertTfError
 
     values = flags.FLAGS
     check_original_flags(values)
@@ -96,8 +95,7 @@ def main(argv):
                                 num_workers=values.num_workers,
                                 num_output_shards=values.num_output_shards,
                                 progress_interval=values.progress_interval)
-    except (InputFileError, OutputLocationError, PretrainingDataError, TokenizerError,
-            OSError) as error:
+    except (AlbertTfError, OSError) as error:
         raise SystemExit(f"create_pretraining_data: {error}") from None
 
 

@@ -19,7 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from training_flags import exit_on_user_error  # noqa: E402
+from albert_tf.checkpoints.layout import RunLayout  # noqa: E402
+from albert_tf.cli.training_flags import exit_on_user_error  # noqa: E402
 
 flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix, checkpoint folder, or run "
                     "folder of run_classifier / run_pretraining.", required=True)
@@ -49,7 +50,7 @@ flags.DEFINE_list("warmup_texts", None, "Texts for the warm-up requests (default
 def config_file(values) -> str:
     if values.albert_config_file:
         return values.albert_config_file
-    candidate = os.path.join(values.init_checkpoint, "albert_config.json")
+    candidate = RunLayout(values.init_checkpoint).config_file
     if os.path.isfile(candidate):
         return candidate
     from albert_tf.config import ConfigError

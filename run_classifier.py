@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.training.classifier import ClassifierSettings  # noqa: E402
-from training_flags import (define_training_flags, exit_on_user_error,  # noqa: E402
+from albert_tf.cli.training_flags import (define_training_flags, exit_on_user_error,  # noqa: E402
                             strategy_and_config, training_values)
 
 RENAMES = {"num_train_steps": "train_step", "num_warmup_steps": "warmup_step"}
@@ -63,7 +63,7 @@ def load_task(values):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from albert_tf.training.classifier import run
+    from albert_tf.cli.fine_tuning import run
 
     values = flags.FLAGS
     with exit_on_user_error("run_classifier"):

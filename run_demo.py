@@ -49,9 +49,8 @@ for _field in dataclasses.fields(DemoSettings):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from albert_tf.config import ConfigError
-    from albert_tf.demo.corpus import CorpusError
-    from albert_tf.demo.pipeline import DemoError, DemoPipeline
+    from albert_tf.demo.pipeline import DemoPipeline
+    from albert_tf.errors import AlbertTfError
 
     values = flags.FLAGS
     settings = DemoSettings(**{field.name: values[field.name].value
@@ -60,7 +59,7 @@ def main(argv):
     try:
         pipeline = DemoPipeline(settings)
         pipeline.run()
-    except (ConfigError, CorpusError, DemoError, ValueError) as error:
+    except AlbertTfError as error:
         raise SystemExit(f"run_demo: {error}") from None
     logging.info("report: %s", pipeline.path("report.md"))
     print(pipeline.path("report.md"))

@@ -18,7 +18,7 @@ setup(
     # The entry scripts live at the top level as thin wrappers around library code.
     py_modules=["albert_params", "convert_checkpoint", "create_pretraining_data", "export_model",
                 "query_saved_model", "run_classifier", "run_demo", "run_pretraining",
-                "train_sentencepiece", "training_flags"],
+                "train_sentencepiece"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",

@@ -28,9 +28,9 @@ flags.DEFINE_integer("num_threads", os.cpu_count() or 1, "Trainer threads.", low
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from albert_tf.data.files import InputFileError, expand_file_patterns
+    from albert_tf.data.files import expand_file_patterns
     from albert_tf.data.tokenization import train_sentencepiece
-    from albert_tf.io_utils import OutputLocationError
+    from albert_tf.errors import AlbertTfError
 
     values = flags.FLAGS
     try:
@@ -41,7 +41,7 @@ def main(argv):
             lower_case=values.do_lower_case, keep_accents=values.keep_accents,
             model_type=values.model_type, character_coverage=values.character_coverage,
             input_sentence_size=values.input_sentence_size, num_threads=values.num_threads)
-    except (InputFileError, OutputLocationError, ValueError, OSError) as error:
+    except (AlbertTfError, OSError) as error:
         raise SystemExit(f"albert-train-spm: {error}") from None
     print(path)
 

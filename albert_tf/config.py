@@ -19,6 +19,7 @@ from typing import Any, Dict, Mapping
 from absl import logging
 
 from albert_tf.activations import ACTIVATION_NAMES
+from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import write_atomically
 
 SHARING_MODES = ("all", "attention", "ffn", "none")
@@ -40,7 +41,7 @@ REQUIRED_KEYS = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_laye
                  "num_attention_heads", "intermediate_size")
 
 
-class ConfigError(ValueError):
+class ConfigError(AlbertTfError, ValueError):
     """An invalid ALBERT configuration; the message names the field and the rule."""
 
 

@@ -9,6 +9,8 @@ import tempfile
 import uuid
 from typing import BinaryIO, Iterator, List, Optional
 
+from albert_tf.errors import AlbertTfError
+
 
 def current_umask() -> int:
     current = os.umask(0)
@@ -65,7 +67,7 @@ def write_atomically(path: str, data: bytes) -> None:
         handle.write(data)
 
 
-class OutputLocationError(ValueError):
+class OutputLocationError(AlbertTfError, ValueError):
     """An output path that cannot be written; the message names the flag and the path."""
 
 

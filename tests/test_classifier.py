@@ -15,7 +15,8 @@ from albert_tf.data.classifier_data import (cached_split, encode_examples, pack,
 from albert_tf.data.glue import InputExample, TaskDataError, get_task
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
 from albert_tf.models import AlbertPretrainer
-from albert_tf.training.classifier import ClassifierRun, ClassifierSettings, run
+from albert_tf.cli.fine_tuning import run
+from albert_tf.training.classifier import ClassifierRun, ClassifierSettings
 from albert_tf.training.distribution import create_strategy
 from tests.test_glue import GLUE_DIR
 

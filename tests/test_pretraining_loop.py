@@ -23,7 +23,7 @@ from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 from albert_tf.training.pretraining import (PretrainingRun, PretrainingSettings, TrainingError,
                                             run)
-from albert_tf.training.warm_start import CheckpointMismatchError, warm_start
+from albert_tf.checkpoints.warm_start import CheckpointMismatchError, warm_start
 from tests.text_corpus import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

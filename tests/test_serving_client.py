@@ -187,7 +187,8 @@ def test_the_client_imports_no_model_code():
         "predict_request('m', {'text_a': ['x']})\n"
         "ours = sorted(m for m in sys.modules if m.startswith('albert_tf'))\n"
         "assert ours == ['albert_tf', 'albert_tf.activations', 'albert_tf.config', "
-        "'albert_tf.export', 'albert_tf.export.client', 'albert_tf.io_utils'], ours\n"
+        "'albert_tf.errors', 'albert_tf.export', 'albert_tf.export.client', "
+        "'albert_tf.io_utils'], ours\n"
         "assert 'tensorflow_text' not in sys.modules\n"
         "print('ok')\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

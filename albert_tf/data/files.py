@@ -3,8 +3,10 @@
 import glob
 from typing import List
 
+from albert_tf.errors import AlbertTfError
 
-class InputFileError(ValueError):
+
+class InputFileError(AlbertTfError, ValueError):
     """A file pattern that names no readable file; the message names the pattern."""
 
 

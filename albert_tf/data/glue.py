@@ -21,10 +21,12 @@ import math
 import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from albert_tf.errors import AlbertTfError
+
 Column = Union[str, int]  # a header name, or a position in a header-less file
 
 
-class TaskDataError(ValueError):
+class TaskDataError(AlbertTfError, ValueError):
     """A task or data file problem; the message names the file and line or the flag."""
 
 

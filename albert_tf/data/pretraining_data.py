@@ -45,6 +45,7 @@ from albert_tf.data.tfrecord_frames import frame, read_frames
 from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
 from albert_tf.data.shards import (MANIFEST_TOOL, existing_set_files, manifest_path,
                                    shard_name)
+from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import (current_umask, check_writable, owned_temp_name, remove_stale,
                                 write_atomically)
 
@@ -60,7 +61,7 @@ MIN_RANGE_BYTES = 1 << 20
 MAX_RANGE_BYTES = 64 << 20
 
 
-class PretrainingDataError(ValueError):
+class PretrainingDataError(AlbertTfError, ValueError):
     """Bad flags or unusable input; the message names the flag or file."""
 
 

@@ -22,9 +22,10 @@ from absl import logging
 from albert_tf.data.masking import mask_tokens
 from albert_tf.data.shards import (SHARD_NAME, ShardSetError, check_shard_sets, manifest_path,
                                    read_manifest)
+from albert_tf.errors import AlbertTfError
 
 
-class PretrainingRecordError(ValueError):
+class PretrainingRecordError(AlbertTfError, ValueError):
     """The records do not match what the pipeline was asked for; names file and feature."""
 
 

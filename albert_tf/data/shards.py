@@ -21,12 +21,14 @@ import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from albert_tf.errors import AlbertTfError
+
 SHARD_NAME = re.compile(r"^(?P<prefix>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})$")
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_TOOL = "albert_tf create_pretraining_data"
 
 
-class ShardSetError(ValueError):
+class ShardSetError(AlbertTfError, ValueError):
     """An incomplete, mixed or changed shard set; the message names the files."""
 
 

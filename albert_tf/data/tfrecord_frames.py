@@ -21,13 +21,15 @@ from typing import Iterator
 
 import google_crc32c
 
+from albert_tf.errors import AlbertTfError
+
 _HEADER = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 HEADER_BYTES = _HEADER.size + _CRC.size  # length and its CRC
 FOOTER_BYTES = _CRC.size
 
 
-class FrameError(ValueError):
+class FrameError(AlbertTfError, ValueError):
     """A file that is not a sequence of whole TFRecord frames."""
 
 

@@ -22,6 +22,7 @@ from absl import logging
 
 from albert_tf.data.text_files import read_lines
 from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_tf
+from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable, write_atomically
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
@@ -48,7 +49,7 @@ def is_start_piece(piece: str) -> bool:
             or not all(char.lower() in _CONTINUATION_CHARACTERS for char in piece))
 
 
-class TokenizerError(ValueError):
+class TokenizerError(AlbertTfError, ValueError):
     """A SentencePiece model that is missing or not laid out with ALBERT's ids."""
 
 
@@ -170,13 +171,13 @@ def train_sentencepiece(
     of failing. `<model_prefix>.model` and `.vocab` are written atomically.
     """
     if vocab_size <= len(SPECIAL_PIECES):
-        raise ValueError(f"vocab_size must exceed {len(SPECIAL_PIECES)}, got {vocab_size}")
+        raise TokenizerError(f"vocab_size must exceed {len(SPECIAL_PIECES)}, got {vocab_size}")
     check_writable(model_prefix + ".model", "model_prefix", is_dir=False)
     training_lines = _TrainingLines(input_files, lower_case, keep_accents)
     lines = iter(training_lines)
     first_line = next(lines, None)
     if first_line is None:
-        raise ValueError(f"no text in {', '.join(input_files)}: every line is empty"
+        raise TokenizerError(f"no text in {', '.join(input_files)}: every line is empty"
                          + (f" or not UTF-8 ({training_lines.invalid_utf8} skipped)"
                             if training_lines.invalid_utf8 else ""))
     model_buffer = io.BytesIO()
@@ -187,13 +188,13 @@ def train_sentencepiece(
     except RuntimeError as error:
         reason = ("no line was usable" if "sentences_.empty()" in str(error)
                   else str(error).split("] ", 1)[-1].strip() or str(error))
-        raise ValueError(
+        raise TokenizerError(
             f"SentencePiece training on {', '.join(input_files)} failed: {reason} "
             f"({lines_seen.count} lines read, {training_lines.too_long} longer than "
             f"{MAX_SENTENCE_BYTES} bytes and skipped by the trainer, "
             f"{training_lines.invalid_utf8} not UTF-8)") from None
     if training_lines.invalid_utf8 > training_lines.lines / 2:
-        raise ValueError(f"{', '.join(input_files)}: {training_lines.invalid_utf8} of "
+        raise TokenizerError(f"{', '.join(input_files)}: {training_lines.invalid_utf8} of "
                          f"{training_lines.lines} lines are not UTF-8: binary input, or "
                          "another encoding (convert the text to UTF-8)")
     processor = spm.SentencePieceProcessor(model_proto=model_buffer.getvalue())

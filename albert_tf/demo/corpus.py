@@ -16,6 +16,7 @@ import sysconfig
 from typing import List, Sequence, Tuple
 
 from albert_tf.data.corpus import CorpusStats, read_documents
+from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import write_atomically
 
 Document = List[str]
@@ -32,7 +33,7 @@ _NOT_PROSE = (">>>", "...", "|", "+-", "+=")
 _LIST_ITEM = re.compile(r"^([-*]|\d+\.)\s")
 
 
-class CorpusError(ValueError):
+class CorpusError(AlbertTfError, ValueError):
     """A corpus the demo cannot use; the message names the file and what is missing."""
 
 

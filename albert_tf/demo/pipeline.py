@@ -26,6 +26,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.demo import continuation_task
 from albert_tf.demo.corpus import (read_corpus, python_docs_documents, split_documents,
                                    write_corpus)
+from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable, write_atomically
 
 # Model sizes the demo offers besides the named presets (base, large, ...). "small" is the
@@ -43,8 +44,12 @@ _QUIET_PREFIXES = ("WARNING: All log messages before absl::InitializeLog", "I000
                    "To enable the following instructions", "E0000 ", "W0000 ")
 
 
-class DemoError(RuntimeError):
+class DemoError(AlbertTfError, RuntimeError):
     """A stage failed; the message names the stage and its log file."""
+
+
+class DemoSettingsError(AlbertTfError, ValueError):
+    """A demo flag out of range; the message names it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,15 +98,16 @@ class DemoSettings:
                      "pretrain_batch_size", "finetune_steps", "finetune_batch_size",
                      "eval_every", "query_examples"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
+                raise DemoSettingsError(
+                    f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.max_seq_length < 16:
-            raise ValueError(f"--max_seq_length must be at least 16, got "
-                             f"{self.max_seq_length}")
+            raise DemoSettingsError(f"--max_seq_length must be at least 16, got "
+                                    f"{self.max_seq_length}")
         for name in ("pretrain_learning_rate", "finetune_learning_rate"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+                raise DemoSettingsError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.corpus is not None and not os.path.isfile(self.corpus):
-            raise ValueError(f"--corpus {self.corpus}: no such file")
+            raise DemoSettingsError(f"--corpus {self.corpus}: no such file")
         check_writable(self.run_dir, "run_dir")
 
 

@@ -11,15 +11,12 @@ import json
 import os
 import platform
 import re
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
 from albert_tf.demo import continuation_task
 from albert_tf.io_utils import atomic_path, write_atomically
-
-if TYPE_CHECKING:
-    from albert_tf.demo.pipeline import DemoPipeline
 
 Series = List[Tuple[int, float]]
 PRETRAINING_TAGS = ("mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
@@ -85,8 +82,9 @@ def read_tsv(path: str) -> List[Dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def collect(pipeline: "DemoPipeline") -> Dict[str, object]:
-    """Gathers the report's numbers from the stages' outputs."""
+def collect(pipeline) -> Dict[str, object]:
+    """Gathers the report's numbers from the stages' outputs (`pipeline` is the
+    `DemoPipeline`, not imported here: it imports this module)."""
     from albert_tf.config import AlbertConfig
     from albert_tf.models import AlbertPretrainer
     from albert_tf.models.parameter_table import parameter_breakdown
@@ -149,7 +147,7 @@ def collect(pipeline: "DemoPipeline") -> Dict[str, object]:
     }
 
 
-def write_report(pipeline: "DemoPipeline") -> Dict[str, object]:
+def write_report(pipeline) -> Dict[str, object]:
     """Writes plots/*.png, report.json and report.md; returns the collected numbers."""
     numbers = collect(pipeline)
     path = pipeline.path

@@ -1,1 +1,1 @@
-"""SavedModel export for TF Serving, its client, and checkpoint conversion."""
+"""SavedModel export for TF Serving and its client."""

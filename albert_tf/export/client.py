@@ -21,6 +21,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from albert_tf.errors import AlbertTfError
+
 DEFAULT_SIGNATURE = "serving_default"
 Inputs = Mapping[str, Union[np.ndarray, Sequence[Any]]]
 # The exported signatures' inputs: what an empty list (which has no dtype of its own)
@@ -30,7 +32,7 @@ INPUT_DTYPES = {"text_a": np.object_, "text_b": np.object_, "input_ids": np.int3
 _INT32 = np.iinfo(np.int32)
 
 
-class ServingError(RuntimeError):
+class ServingError(AlbertTfError, RuntimeError):
     """The model server refused a request; the message is the server's."""
 
 

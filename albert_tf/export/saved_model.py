@@ -28,15 +28,16 @@ from typing import Callable, Dict, List, Optional, Sequence
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.checkpoints.warm_start import warm_start
 from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.errors import AlbertTfError
 from albert_tf.export.text_packing import TextPacker
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
 from albert_tf.models.base import ENCODER_INPUT_NAMES
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder
-from albert_tf.training.classifier import best_weights_prefix, read_run_identity
-from albert_tf.training.warm_start import warm_start
 
 SERVING_DEFAULT = "serving_default"
 SERVE_IDS = "serve_ids"
@@ -47,7 +48,7 @@ DEFAULT_WARMUP_TEXTS = ("ALBERT serving warm-up request.", "A second, longer war
                         "the batch holds two lengths.")
 
 
-class ExportError(ValueError):
+class ExportError(AlbertTfError, ValueError):
     """An export that cannot be written as asked (names the setting at fault)."""
 
 
@@ -283,7 +284,7 @@ def check_matches_run(run_dir: str, tokenizer: Optional[AlbertTokenizer],
     the model learned, or labels would be swapped."""
     if not os.path.isdir(run_dir):
         return
-    recorded = read_run_identity(run_dir)
+    recorded = RunLayout(run_dir).read_run_identity()
     if recorded is None:
         return
     problems = []
@@ -311,7 +312,7 @@ def load_serving_model(config: AlbertConfig, checkpoint: str, num_outputs: Optio
     (`mixed_bfloat16` serves 1.65x faster on a bfloat16-capable CPU, BENCHMARKS.md) with
     every weight read from `checkpoint`: a prefix, a checkpoint folder, or a run folder (a
     fine-tuning run's `best/` weights first). A weight the checkpoint lacks is an error."""
-    best = best_weights_prefix(checkpoint)
+    best = RunLayout(checkpoint).best_prefix
     if tf.io.gfile.exists(best + ".index"):
         checkpoint = best
     if num_outputs is None:
@@ -326,3 +327,14 @@ def load_serving_model(config: AlbertConfig, checkpoint: str, num_outputs: Optio
         raise ExportError(f"--{flag}: {report.checkpoint} does not hold {kind}: missing "
                           f"{', '.join(report.fresh[:5])}{' ...' if len(report.fresh) > 5 else ''}")
     return model
+
+
+def export_fine_tuned_run(run_dir: str, config: AlbertConfig, task, tokenizer: AlbertTokenizer,
+                          max_seq_length: int, export_dir: str,
+                          model_name: Optional[str] = None) -> str:
+    """Exports a fine-tuning run's best (else latest) weights for TF Serving, under
+    `export_dir/<model_name or the task name>/<next version>`; returns the version folder."""
+    model = load_serving_model(config, run_dir, task.num_outputs, flag="output_dir")
+    module = ServingModule(model, tokenizer, max_seq_length, task.labels,
+                           text_pair=task.text_b is not None)
+    return export_saved_model(module, export_dir, model_name or task.name.lower())

@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.checkpoints.warm_start import Candidate
 from albert_tf.data.classifier_data import cached_split, classifier_dataset
 from albert_tf.data.glue import Task, TaskDataError
 from albert_tf.data.tokenization import AlbertTokenizer
@@ -24,15 +26,6 @@ from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
                                      check_loop_settings, check_output_dir_config,
                                      model_flops_per_sequence, record_config)
 from albert_tf.training.metrics import compute_metrics
-from albert_tf.training.warm_start import Candidate
-
-RESULTS_FILE = "eval_results.json"
-RUN_FILE = "run.json"  # what the run folder belongs to: task, labels, tokenizer
-
-
-def best_weights_prefix(output_dir: str) -> str:
-    """Where a fine-tuning run keeps the weights of its best evaluation."""
-    return os.path.join(output_dir, "best", "model")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -74,9 +67,9 @@ class ClassifierRun(TrainingLoop):
             settings.albert_config, settings.max_seq_length, num_classes=self.task.num_outputs)
         self.tokenizer = tokenizer or AlbertTokenizer(settings.spm_model_file,
                                                       settings.do_lower_case)
-        self.cache_dir = os.path.join(settings.output_dir, "data")
+        self.cache_dir = RunLayout(settings.output_dir).data_cache_dir
         super().__init__(settings, strategy)
-        self.best_prefix = best_weights_prefix(settings.output_dir)
+        self.best_prefix = self.layout.best_prefix
         self.history: List[Dict[str, float]] = []
         self._splits: Dict[str, tuple] = {}
         self._examples: Dict[str, list] = {}
@@ -185,7 +178,7 @@ class ClassifierRun(TrainingLoop):
         return results
 
     def _load_history(self) -> List[Dict[str, float]]:
-        path = os.path.join(self.settings.output_dir, RESULTS_FILE)
+        path = self.layout.results_file
         if not os.path.exists(path):
             return []
         with open(path, encoding="utf-8") as handle:
@@ -216,7 +209,7 @@ class ClassifierRun(TrainingLoop):
         text = (f'{{\n  "main_metric": "{self.task.main_metric}",\n'
                 f'  "evaluations": [\n{lines}\n  ],\n'
                 f'  "best": {json.dumps(self.best)}\n}}\n')
-        write_atomically(os.path.join(self.settings.output_dir, RESULTS_FILE), text.encode())
+        write_atomically(self.layout.results_file, text.encode())
 
     def restore_best(self) -> str:
         """Loads the best evaluated weights (else keeps the current ones); returns which."""
@@ -247,18 +240,6 @@ class ClassifierRun(TrainingLoop):
             written.append(target)
         return written
 
-    def export(self) -> str:
-        """Exports the best (else latest) weights for TF Serving; returns the version folder."""
-        from albert_tf.export.saved_model import (ServingModule, export_saved_model,
-                                                  load_serving_model)
-
-        model = load_serving_model(self.settings.albert_config, self.settings.output_dir,
-                                   self.task.num_outputs, flag="output_dir")
-        module = ServingModule(model, self.tokenizer, self.settings.max_seq_length,
-                               self.task.labels, text_pair=self.task.text_b is not None)
-        name = self.settings.export_model_name or self.task.name.lower()
-        return export_saved_model(module, self.settings.export_dir, name)
-
 
 def run_identity(task: Task, tokenizer: AlbertTokenizer) -> Dict[str, object]:
     """What a fine-tuning run folder is tied to: resuming with another task, label set or
@@ -267,18 +248,6 @@ def run_identity(task: Task, tokenizer: AlbertTokenizer) -> Dict[str, object]:
             "text_columns": [task.text_a, task.text_b], "label_column": task.label,
             "spm_model_sha256": tokenizer.model_sha256,
             "do_lower_case": tokenizer.lower_case}
-
-
-def read_run_identity(output_dir: str) -> Optional[Dict[str, object]]:
-    path = os.path.join(output_dir, RUN_FILE)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as error:
-        raise TrainingError(f"{path}: unreadable ({error}); is this a run folder of "
-                            "run_classifier?") from None
 
 
 def check_classifier_settings(settings: ClassifierSettings,
@@ -300,15 +269,16 @@ def check_classifier_settings(settings: ClassifierSettings,
                             f"{tokenizer.vocab_size} pieces but the config's vocab_size is "
                             f"{config.vocab_size}: ids past it have no embedding")
     identity = run_identity(settings.task, tokenizer)
-    previous = read_run_identity(settings.output_dir)
+    layout = RunLayout(settings.output_dir)
+    previous = layout.read_run_identity()
     if previous is not None and previous != identity:
         changed = [f"{key}: {previous.get(key)!r} -> {value!r}"
                    for key, value in identity.items() if previous.get(key) != value]
         raise TrainingError(
             f"--output_dir {settings.output_dir} belongs to another fine-tuning run "
             f"({'; '.join(changed)}); use a new --output_dir")
-    has_weights = (tf.train.latest_checkpoint(os.path.join(settings.output_dir, "checkpoints"))
-                   or tf.io.gfile.exists(best_weights_prefix(settings.output_dir) + ".index"))
+    has_weights = (tf.train.latest_checkpoint(layout.checkpoint_dir)
+                   or tf.io.gfile.exists(layout.best_prefix + ".index"))
     if settings.do_predict and not settings.do_train and not has_weights:
         raise TrainingError(f"--do_predict: {settings.output_dir} holds no fine-tuned "
                             "weights (no checkpoint, no best/), so the predictions would "
@@ -335,7 +305,7 @@ def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[
     runner.restore()
     record_config(settings.output_dir, settings.albert_config, strategy)
     if runner.is_chief:
-        write_atomically(os.path.join(settings.output_dir, RUN_FILE),
+        write_atomically(runner.layout.run_file,
                          (json.dumps(identity, indent=2) + "\n").encode())
     results: Dict[str, object] = {}
     if settings.do_train:
@@ -347,6 +317,4 @@ def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[
         results["best"] = runner.best
     if settings.do_predict:
         results["predictions"] = runner.predict()
-    if settings.export_dir and runner.is_chief:
-        results["export"] = runner.export()
     return results

@@ -7,10 +7,12 @@ from typing import Optional
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.errors import AlbertTfError
+
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 
 
-class StrategyError(ValueError):
+class StrategyError(AlbertTfError, ValueError):
     """A strategy that cannot run here; the message says why."""
 
 

@@ -28,17 +28,19 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.checkpoints.warm_start import Candidate, warm_start
 from albert_tf.config import AlbertConfig
+from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable
 from albert_tf.training.distribution import auto_jit_compile, auto_precision, device_type
 from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
-from albert_tf.training.warm_start import Candidate, warm_start
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 CLIP_NORM = 1.0
 
 
-class TrainingError(RuntimeError):
+class TrainingError(AlbertTfError, RuntimeError):
     """A run that cannot continue (bad settings, non-finite loss); the message says why."""
 
 
@@ -97,9 +99,9 @@ def check_output_dir_config(output_dir: str, config: AlbertConfig) -> None:
     """Before anything is written: the folder can be written, and holds no checkpoints of
     another model (resuming them would fail or, worse, train a different model)."""
     check_writable(output_dir, "output_dir")
-    config_file = os.path.join(output_dir, "albert_config.json")
-    if (tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
-            and os.path.exists(config_file)):
+    layout = RunLayout(output_dir)
+    config_file = layout.config_file
+    if tf.train.latest_checkpoint(layout.checkpoint_dir) and os.path.exists(config_file):
         previous = AlbertConfig.from_json_file(config_file)
         changed = [f"{name}: {value} -> {getattr(config, name)}"
                    for name, value in previous.to_dict().items()
@@ -116,7 +118,7 @@ def record_config(output_dir: str, config: AlbertConfig,
     """Writes the run's albert_config.json (the chief's), once every check has passed."""
     if strategy.extended.should_checkpoint:
         os.makedirs(output_dir, exist_ok=True)
-        config.to_json_file(os.path.join(output_dir, "albert_config.json"))
+        config.to_json_file(RunLayout(output_dir).config_file)
 
 
 def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions: int = 0,
@@ -173,7 +175,8 @@ class TrainingLoop:
             self.optimizer = optimizer
             self.optimizer.build(self.model.trainable_variables)
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
-        self.checkpoint_dir = os.path.join(settings.output_dir, "checkpoints")
+        self.layout = RunLayout(settings.output_dir)
+        self.checkpoint_dir = self.layout.checkpoint_dir
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.checkpoint_dir if self.is_chief else self._scratch_dir(),
             max_to_keep=settings.keep_checkpoint_max)
@@ -204,8 +207,7 @@ class TrainingLoop:
 
     def _scratch_dir(self) -> str:
         resolver = self.strategy.cluster_resolver
-        return os.path.join(self.settings.output_dir, "scratch",
-                            f"{resolver.task_type}_{resolver.task_id}")
+        return self.layout.scratch_dir(resolver.task_type, resolver.task_id)
 
     @property
     def step(self) -> int:
@@ -310,7 +312,7 @@ class TrainingLoop:
         iterator = iter(self.distribute(
             lambda context: self.train_dataset(context).skip(start_step)))
         loop = self.make_train_loop()
-        writer = (tf.summary.create_file_writer(os.path.join(settings.output_dir, "train"))
+        writer = (tf.summary.create_file_writer(self.layout.train_logs)
                   if self.is_chief else tf.summary.create_noop_writer())
         step, values = start_step, {}
         last_time, last_step = time.monotonic(), start_step

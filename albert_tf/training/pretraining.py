@@ -7,7 +7,6 @@ tokens, so a replicated step equals the one-device step on the global batch.
 
 import dataclasses
 import json
-import os
 from typing import Dict, List, Sequence
 
 import tensorflow as tf
@@ -21,7 +20,7 @@ from albert_tf.models.pretraining_loss import pretraining_losses
 from albert_tf.training.loop import (PRECISIONS, LoopSettings, TrainingError, TrainingLoop,
                                      check_loop_settings, check_output_dir_config,
                                      model_flops_per_sequence, record_config)
-from albert_tf.training.warm_start import Candidate
+from albert_tf.checkpoints.warm_start import Candidate
 
 __all__ = ["PRECISIONS", "PretrainingRun", "PretrainingSettings", "TrainingError", "run"]
 
@@ -95,20 +94,16 @@ class PretrainingRun(TrainingLoop):
 
     def train(self, on_checkpoint=None) -> Dict[str, float]:
         values = super().train(on_checkpoint)
-        encoder_saved = tf.io.gfile.exists(self.encoder_prefix + ".index")
+        encoder_saved = tf.io.gfile.exists(self.layout.encoder_prefix + ".index")
         # A rerun of a finished run writes the encoder a kill after the last checkpoint
         # kept it from writing.
         if self.is_chief and (values or not encoder_saved):
             self.save_encoder()
         return values
 
-    @property
-    def encoder_prefix(self) -> str:
-        return os.path.join(self.settings.output_dir, "encoder", "encoder")
-
     def save_encoder(self) -> str:
         """Writes the encoder's weights alone (no optimizer slots) for fine-tuning."""
-        path = tf.train.Checkpoint(encoder=self.model.encoder).write(self.encoder_prefix)
+        path = tf.train.Checkpoint(encoder=self.model.encoder).write(self.layout.encoder_prefix)
         logging.info("encoder weights for fine-tuning: %s", path)
         return path
 
@@ -127,7 +122,7 @@ class PretrainingRun(TrainingLoop):
         results = {name: results[name] for name in self.logged} | {
             "step": self.step, "eval_batches": results["batches"]}
         if self.is_chief:
-            write_atomically(os.path.join(settings.output_dir, "eval_results.json"),
+            write_atomically(self.layout.results_file,
                              (json.dumps(results, indent=2) + "\n").encode())
         logging.info("eval at step %d over %d batches: %s", self.step,
                      results["eval_batches"], results)

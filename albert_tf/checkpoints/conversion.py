@@ -30,7 +30,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.config import AlbertConfig
+from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
 from albert_tf.models.pretrainer import AlbertPretrainer
 
@@ -50,7 +52,7 @@ PROJECTION_NAMES = {"original": "bert/encoder/embedding_hidden_mapping_in",
 HF_FIXED_KEYS = {"tie_word_embeddings": True, "position_embedding_type": "absolute"}
 
 
-class ConversionError(ValueError):
+class ConversionError(AlbertTfError, ValueError):
     """A source that cannot be converted; the message names the variable or file."""
 
 
@@ -440,7 +442,7 @@ def load_source(source: str, config_file: Optional[str]) -> Tuple[Dict, AlbertCo
                               "model (model.safetensors / pytorch_model.bin)") from None
     if not config_file:
         folder = source if os.path.isdir(source) else os.path.dirname(source)
-        config_file = os.path.join(folder, "albert_config.json")
+        config_file = RunLayout(folder).config_file  # the original's name too
     if not os.path.isfile(config_file):
         raise ConversionError(f"{config_file}: albert_config.json not found (pass --config_file)")
     return tensors, AlbertConfig.from_json_file(config_file), "original"
@@ -474,7 +476,7 @@ def convert_checkpoint(source: str, output_dir: str,
     temp_dir = os.path.join(parent, owned_temp_name(temp_prefix))
     try:
         prefix = tf.train.CheckpointManager(checkpoint, temp_dir, max_to_keep=1).save()
-        config.to_json_file(os.path.join(temp_dir, "albert_config.json"))
+        config.to_json_file(RunLayout(temp_dir).config_file)
         report.wrote = os.path.join(output_dir, os.path.basename(prefix)) + (
             "" if heads_complete else " (encoder only: the source has no pretraining heads)")
         with open(os.path.join(temp_dir, REPORT_FILE), "w", encoding="utf-8") as handle:

@@ -19,7 +19,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Dict, List, Sequence, Tuple
 
 import keras
@@ -27,13 +26,16 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
+from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.errors import AlbertTfError
+
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 # (edge names from the checkpoint's root, live object to load into)
 Candidate = Tuple[Tuple[str, ...], keras.layers.Layer]
 VARIABLE_TYPES = (tf.Variable, keras.Variable)
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(AlbertTfError, ValueError):
     """The checkpoint cannot be loaded into the model; the message names the variable."""
 
 
@@ -62,11 +64,12 @@ def resolve_checkpoint(path: str, flag: str = "init_checkpoint") -> str:
     if tf.io.gfile.exists(path + ".index"):
         return path
     if tf.io.gfile.isdir(path):
-        for folder in (path, os.path.join(path, "checkpoints")):
+        layout = RunLayout(path)
+        for folder in (path, layout.checkpoint_dir):
             latest = tf.train.latest_checkpoint(folder)
             if latest:
                 return latest
-        encoder = os.path.join(path, "encoder", "encoder")
+        encoder = layout.encoder_prefix
         if tf.io.gfile.exists(encoder + ".index"):
             return encoder
     raise CheckpointMismatchError(

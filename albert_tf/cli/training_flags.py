@@ -7,6 +7,7 @@ from typing import Dict, Mapping, Type
 
 from absl import flags
 
+from albert_tf.errors import AlbertTfError
 from albert_tf.training.loop import PRECISIONS, LoopSettings
 
 # LoopSettings field -> (help text, flag kind)
@@ -82,22 +83,7 @@ def exit_on_user_error(script: str):
     non-zero status, without a traceback."""
     try:
         yield
-    except _user_errors() as error:
+    except AlbertTfError as error:
         raise SystemExit(f"{script}: {error}") from None
 
 
-def _user_errors():
-    from albert_tf.config import ConfigError
-    from albert_tf.data.files import InputFileError
-    from albert_tf.data.glue import TaskDataError
-    from albert_tf.data.pretraining_dataset import PretrainingRecordError
-    from albert_tf.data.tokenization import TokenizerError
-    from albert_tf.export.conversion import ConversionError
-    from albert_tf.export.saved_model import ExportError
-    from albert_tf.io_utils import OutputLocationError
-    from albert_tf.training.distribution import StrategyError
-    from albert_tf.training.loop import TrainingError
-    from albert_tf.training.warm_start import CheckpointMismatchError
-    return (CheckpointMismatchError, ConfigError, ConversionError, ExportError, InputFileError,
-            OutputLocationError, PretrainingRecordError, StrategyError, TaskDataError,
-            TokenizerError, TrainingError)
