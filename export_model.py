@@ -4,9 +4,9 @@ Writes `<export_dir>/<model_name>/<version>/` (the next free version; never repl
 with a raw-text `serving_default` signature (in-graph SentencePiece), an ids-only
 signature, and warm-up requests. Examples:
 
-    # a classifier fine-tuned with run_classifier (its best weights are used)
-    python export_model.py --init_checkpoint=runs/sst2 --task_name=SST-2 \
-        --spm_model_file=spm/albert.model --max_seq_length=128 --export_dir=exports
+    # a classifier fine-tuned with run_classifier (its best weights are used; the task,
+    # labels, SentencePiece model, casing and length come from the run folder)
+    python export_model.py --init_checkpoint=runs/sst2 --export_dir=exports
 
     # a pretrained encoder: encode / serving_default / encode_text_pair signatures
     python export_model.py --init_checkpoint=runs/pretrain --encoder_only \
@@ -58,6 +58,36 @@ def config_file(values) -> str:
                       f"{values.init_checkpoint}")
 
 
+# Flags whose default comes from the run folder's run_settings.json (a flag given wins).
+RUN_DEFAULTS = ("task_name", "labels", "task_type", "text_pair", "spm_model_file",
+                "do_lower_case", "max_seq_length", "encoder_only")
+
+
+def run_folder_defaults(values) -> None:
+    """Fills the flags not given from what the run in --init_checkpoint recorded."""
+    if not os.path.isdir(values.init_checkpoint):
+        return
+    recorded = RunLayout(values.init_checkpoint).read_settings()
+    if recorded is None:
+        return
+    defaults = {"max_seq_length": recorded.get("max_seq_length")}
+    task = recorded.get("task")
+    if recorded.get("kind") == "fine_tuning" and isinstance(task, dict):
+        defaults.update(
+            task_name=task.get("name"), labels=task.get("labels") or None,
+            task_type="regression" if not task.get("labels") else "classification",
+            text_pair=task.get("text_b") is not None,
+            spm_model_file=recorded.get("spm_model_file"),
+            do_lower_case=recorded.get("do_lower_case"))
+    elif recorded.get("kind") == "pretraining" and not values["task_name"].present:
+        defaults["encoder_only"] = True
+    for name in RUN_DEFAULTS:
+        if not values[name].present and defaults.get(name) is not None:
+            values[name].value = defaults[name]
+    logging.info("settings from %s: %s", RunLayout(values.init_checkpoint).settings_file,
+                 {name: values[name].value for name in RUN_DEFAULTS})
+
+
 def task_outputs(values):
     """(labels or None, number of outputs or None for an encoder, text pair)."""
     from albert_tf.data.glue import TaskDataError, get_task
@@ -89,6 +119,7 @@ def main(argv):
     values = flags.FLAGS
     with exit_on_user_error("export_model"):
         check_writable(values.export_dir, "export_dir")
+        run_folder_defaults(values)
         labels, num_outputs, pair = task_outputs(values)
         config = AlbertConfig.from_json_file(config_file(values))
         tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)

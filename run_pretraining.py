@@ -17,13 +17,17 @@ from albert_tf.cli.training_flags import (define_training_flags, exit_on_user_er
                             strategy_and_config, training_values)
 
 _DEFAULTS = {f.name: f.default for f in PretrainingSettings.__dataclass_fields__.values()}
+LENGTH_FLAGS = ("max_seq_length", "max_predictions_per_seq")
 
 define_training_flags(PretrainingSettings)
 flags.DEFINE_string("input_file", None, "Training TFRecords: comma-separated globs.")
 flags.DEFINE_string("eval_file", None, "Eval TFRecords (default: --input_file).")
-flags.DEFINE_integer("max_seq_length", _DEFAULTS["max_seq_length"], "Record sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", _DEFAULTS["max_predictions_per_seq"],
-                     "Record prediction slots.")
+flags.DEFINE_integer("max_seq_length", None, "Record sequence length (default: what the "
+                     "records' create_pretraining_data manifest says, else "
+                     f"{_DEFAULTS['max_seq_length']}).")
+flags.DEFINE_integer("max_predictions_per_seq", None, "Record prediction slots (default: "
+                     "from the manifest, else "
+                     f"{_DEFAULTS['max_predictions_per_seq']}).")
 flags.DEFINE_bool("do_train", True, "Train.")
 flags.DEFINE_bool("do_eval", False, "Evaluate MLM/SOP on --eval_file.")
 flags.DEFINE_integer("max_eval_steps", _DEFAULTS["max_eval_steps"], "Most eval batches.")
@@ -33,6 +37,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from albert_tf.data.files import expand_file_patterns
+    from albert_tf.data.pretraining_dataset import recorded_lengths
     from albert_tf.training.pretraining import run
 
     values = flags.FLAGS
@@ -43,11 +48,17 @@ def main(argv):
         eval_files = expand_file_patterns(values.eval_file or values.input_file,
                                           "eval_file" if values.eval_file else "input_file") \
             if values.do_eval else []
+        lengths = {name: _DEFAULTS[name] for name in LENGTH_FLAGS}
+        recorded = recorded_lengths(train_files + eval_files)
+        if recorded:
+            lengths = recorded
+            logging.info("record lengths from the records' manifests: %s", recorded)
+        lengths.update({name: values[name].value for name in LENGTH_FLAGS
+                        if values[name].value is not None})
         settings = PretrainingSettings(
             input_files=train_files, eval_files=eval_files, albert_config=config,
-            **training_values(values), **{name: values[name].value for name in (
-                "max_seq_length", "max_predictions_per_seq", "do_train", "do_eval",
-                "max_eval_steps")})
+            **training_values(values), **lengths, **{name: values[name].value for name in (
+                "do_train", "do_eval", "max_eval_steps")})
         results = run(settings, strategy)
     logging.info("done: %s", results)
 

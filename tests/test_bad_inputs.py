@@ -232,7 +232,11 @@ CASES: List[Case] = [
     # -- export_model -----------------------------------------------------------------
     *[case("export_model", name, [*flags_, f"--export_dir={out('exp_' + str(i))}"], expect,
            absent=[f"out/exp_{i}"]) for i, (name, flags_, expect) in enumerate([
-               ("neither task nor encoder", [a for a in EXPORT if "task_name" not in a],
+               # A checkpoint folder: no run_settings.json to take the task from.
+               ("neither task nor encoder",
+                [a for a in EXPORT if "task_name" not in a and "init_checkpoint" not in a]
+                + ["--init_checkpoint={W}/runs/sst2/checkpoints",
+                   "--albert_config_file={W}/runs/sst2/albert_config.json"],
                 "give --task_name (a classifier) or --encoder_only"),
                ("another tokenizer", [*EXPORT[:2], "--spm_model_file={W}/spm_other.model"],
                 "is not the SentencePiece model the run was trained with"),

@@ -104,6 +104,20 @@ def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
     labels = served(text_a=tf.constant([e.text_a for e in test[:200]]))["label"].numpy()
     assert [label.decode() for label in labels] == [line.split("\t")[1] for line in lines[1:201]]
 
+    # The run folder remembers its settings: exporting it needs no repeated flags.
+    recorded = json.loads((tmp_path / "run_settings.json").read_text())
+    assert recorded["kind"] == "fine_tuning" and recorded["max_seq_length"] == 64
+    assert recorded["task"]["name"] == "SST-2" and recorded["spm_model_file"] == sst2[1]
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "export_model.py"),
+                             f"--init_checkpoint={tmp_path}",
+                             f"--export_dir={tmp_path / 'again'}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    again = tf.saved_model.load(result.stdout.strip().splitlines()[-1])
+    texts = tf.constant([e.text_a for e in test[:50]])
+    np.testing.assert_allclose(again.signatures["serving_default"](text_a=texts)["logits"],
+                               served(text_a=texts)["logits"], atol=1e-5)
+
 
 def test_features_are_cached_and_rebuilt_when_settings_change(sst2, tmp_path):
     data, spm_model, _, _ = sst2

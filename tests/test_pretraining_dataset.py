@@ -5,9 +5,9 @@ import tensorflow as tf
 from albert_tf.data.example_encoding import ExampleEncoder
 from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
 from albert_tf.data.pretraining_dataset import (DynamicMasking, PretrainingRecordError,
-                                                pretraining_dataset)
+                                                pretraining_dataset, recorded_lengths)
 from albert_tf.data.tokenization import CLS_ID, SEP_ID, train_sentencepiece
-from tests.test_pretraining_data import read_records
+from tests.records import read_records
 from tests.text_corpus import write_corpus
 
 SEQ, PREDICTIONS = 64, 10
@@ -121,6 +121,16 @@ def test_records_and_flags_must_agree(written):
                             dynamic_masking=DynamicMasking(vocab_size=300))
     with pytest.raises(PretrainingRecordError, match="carry no masked_lm_"):
         pretraining_dataset(dynamic, SEQ, PREDICTIONS, batch_size=4)
+
+
+def test_record_lengths_come_from_the_manifests(written, tmp_path):
+    """run_pretraining takes --max_seq_length / --max_predictions_per_seq from here."""
+    files = written["static"]["output_files"]
+    assert recorded_lengths(files) == {"max_seq_length": SEQ,
+                                       "max_predictions_per_seq": PREDICTIONS}
+    stray = tmp_path / "other.tfrecord"
+    stray.write_bytes(b"")
+    assert recorded_lengths(files + [str(stray)]) is None  # no manifest: the flags decide
 
 
 def test_records_written_the_original_way_load(tmp_path):

@@ -139,6 +139,23 @@ def count_records(files: Sequence[str]) -> Optional[int]:
     return total
 
 
+def recorded_lengths(files: Sequence[str]) -> Optional[Dict[str, int]]:
+    """`max_seq_length` and `max_predictions_per_seq` as the files' create_pretraining_data
+    manifests record them, or None when a file has no manifest or the manifests disagree."""
+    found = set()
+    for path in files:
+        match = SHARD_NAME.match(path)
+        manifest = read_manifest(manifest_path(match["prefix"] if match else path))
+        if manifest is None:
+            return None
+        options = manifest.get("options", {})
+        found.add((options.get("max_seq_length"), options.get("max_predictions_per_seq")))
+    if len(found) != 1 or None in next(iter(found)):
+        return None
+    seq, predictions = found.pop()
+    return {"max_seq_length": seq, "max_predictions_per_seq": predictions}
+
+
 def find_damaged_file(files: Sequence[str]) -> Optional[str]:
     """`file: record N` of the first record file that cannot be read to its end (what a
     DataLossError in the middle of training does not say), or None."""

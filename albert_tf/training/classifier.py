@@ -24,7 +24,7 @@ from albert_tf.io_utils import check_writable, write_atomically
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
                                      check_loop_settings, check_output_dir_config,
-                                     model_flops_per_sequence, record_config)
+                                     model_flops_per_sequence, record_run)
 from albert_tf.training.metrics import compute_metrics
 
 
@@ -303,7 +303,7 @@ def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[
         raise TrainingError(f"--train_batch_size={settings.train_batch_size} is larger than "
                             f"the {len(runner.examples('train'))} training examples")
     runner.restore()
-    record_config(settings.output_dir, settings.albert_config, strategy)
+    record_run("fine_tuning", settings, strategy)
     if runner.is_chief:
         write_atomically(runner.layout.run_file,
                          (json.dumps(identity, indent=2) + "\n").encode())

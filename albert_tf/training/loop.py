@@ -113,12 +113,14 @@ def check_output_dir_config(output_dir: str, config: AlbertConfig) -> None:
                 "afresh, or the same config to resume")
 
 
-def record_config(output_dir: str, config: AlbertConfig,
-                  strategy: tf.distribute.Strategy) -> None:
-    """Writes the run's albert_config.json (the chief's), once every check has passed."""
+def record_run(kind: str, settings: LoopSettings, strategy: tf.distribute.Strategy) -> None:
+    """Writes the run's albert_config.json and run_settings.json (the chief's), once every
+    check has passed."""
     if strategy.extended.should_checkpoint:
-        os.makedirs(output_dir, exist_ok=True)
-        config.to_json_file(RunLayout(output_dir).config_file)
+        os.makedirs(settings.output_dir, exist_ok=True)
+        layout = RunLayout(settings.output_dir)
+        settings.albert_config.to_json_file(layout.config_file)
+        layout.write_settings(kind, settings)
 
 
 def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions: int = 0,

@@ -19,7 +19,7 @@ from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.pretraining_loss import pretraining_losses
 from albert_tf.training.loop import (PRECISIONS, LoopSettings, TrainingError, TrainingLoop,
                                      check_loop_settings, check_output_dir_config,
-                                     model_flops_per_sequence, record_config)
+                                     model_flops_per_sequence, record_run)
 from albert_tf.checkpoints.warm_start import Candidate
 
 __all__ = ["PRECISIONS", "PretrainingRun", "PretrainingSettings", "TrainingError", "run"]
@@ -169,7 +169,7 @@ def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict
     check_output_dir_config(settings.output_dir, settings.albert_config)
     runner = PretrainingRun(settings, strategy)
     runner.restore()
-    record_config(settings.output_dir, settings.albert_config, strategy)
+    record_run("pretraining", settings, strategy)
     results: Dict[str, object] = {}
     if settings.do_train:
         results["train"] = runner.train()
