@@ -543,20 +543,21 @@ def _tokenize_all(executor, input_files, work_dir, options, num_workers):
     futures = [executor.submit(_tokenize_task, input_files[f], byte_range,
                                os.path.join(work_dir, f"cache-{f}-{r}"), max_sentence_length,
                                min_sentences) for f, r, byte_range in tasks]
+    by_file: Dict[int, List] = {}
+    for (f, r, _), future in zip(tasks, futures):
+        by_file.setdefault(f, []).append((os.path.join(work_dir, f"cache-{f}-{r}"), future))
     corpus = CorpusStats()
     cache_dirs: List[str] = []
     file_documents: List[range] = []
     for f, path in enumerate(input_files):
         file_stats = CorpusStats()
         first_document = corpus.documents
-        ranges = 0
-        for (task_file, r, _), future in zip(tasks, futures):
-            if task_file == f:
-                file_stats.add(future.result())
-                cache_dirs.append(os.path.join(work_dir, f"cache-{f}-{r}"))
-                ranges += 1
+        for cache_dir, future in by_file[f]:
+            file_stats.add(future.result())
+            cache_dirs.append(cache_dir)
         file_stats.files = 1
-        file_stats.empty_files = int(file_stats.empty_files == ranges)  # every range empty
+        # A file is empty when every one of its ranges is.
+        file_stats.empty_files = int(file_stats.empty_files == len(by_file[f]))
         logging.info("tokenized %s: %d documents, %d sentences, %d tokens; %d long sentences "
                      "split (%d cuts inside a word)", path, file_stats.documents,
                      file_stats.sentences, file_stats.tokens, file_stats.long_sentences_split,
