@@ -18,8 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.training.classifier import ClassifierSettings  # noqa: E402
-from albert_tf.cli.training_flags import (define_training_flags, exit_on_user_error,  # noqa: E402
-                            strategy_and_config, training_values)
+from albert_tf.cli.training_flags import (  # noqa: E402
+    define_training_flags, exit_on_user_error, strategy_and_config, training_values)
 
 RENAMES = {"num_train_steps": "train_step", "num_warmup_steps": "warmup_step"}
 _DEFAULTS = {f.name: f.default for f in ClassifierSettings.__dataclass_fields__.values()}

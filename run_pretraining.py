@@ -13,8 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.training.pretraining import PretrainingSettings  # noqa: E402
-from albert_tf.cli.training_flags import (define_training_flags, exit_on_user_error,  # noqa: E402
-                            strategy_and_config, training_values)
+from albert_tf.cli.training_flags import (  # noqa: E402
+    define_training_flags, exit_on_user_error, strategy_and_config, training_values)
 
 _DEFAULTS = {f.name: f.default for f in PretrainingSettings.__dataclass_fields__.values()}
 LENGTH_FLAGS = ("max_seq_length", "max_predictions_per_seq")

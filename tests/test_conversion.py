@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from albert_tf.config import AlbertConfig
 from albert_tf.checkpoints import conversion
 from albert_tf.checkpoints.conversion import (ConversionError, convert_checkpoint, hf_config,
-                                         read_safetensors, read_torch_zip)
-from albert_tf.models import AlbertClassifier, AlbertPretrainer
+                                              read_safetensors, read_torch_zip)
 from albert_tf.checkpoints.warm_start import warm_start
+from albert_tf.config import AlbertConfig
+from albert_tf.models import AlbertClassifier, AlbertPretrainer
 from tests.reference import feed_forward, gelu_tanh, layer_norm, self_attention
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from albert_tf.checkpoints.warm_start import CheckpointMismatchError
 from albert_tf.config import AlbertConfig
 from albert_tf.data.classifier_data import pack
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
@@ -19,7 +20,6 @@ from albert_tf.export.saved_model import (ExportError, ServingModule, existing_v
                                           export_saved_model, load_serving_model)
 from albert_tf.io_utils import owned_temp_name
 from albert_tf.models import AlbertClassifier, AlbertEncoder, AlbertPretrainer
-from albert_tf.checkpoints.warm_start import CheckpointMismatchError
 from tests.test_tokenization import UNICODE_TEXTS
 from tests.text_corpus import write_corpus
 

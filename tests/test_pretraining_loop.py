@@ -15,6 +15,7 @@ import tensorflow as tf
 
 import keras
 
+from albert_tf.checkpoints.warm_start import CheckpointMismatchError, warm_start
 from albert_tf.config import AlbertConfig
 from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
 from albert_tf.data.tokenization import train_sentencepiece
@@ -23,7 +24,6 @@ from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 from albert_tf.training.pretraining import (PretrainingRun, PretrainingSettings, TrainingError,
                                             run)
-from albert_tf.checkpoints.warm_start import CheckpointMismatchError, warm_start
 from tests.text_corpus import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

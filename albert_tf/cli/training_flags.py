@@ -85,5 +85,3 @@ def exit_on_user_error(script: str):
         yield
     except AlbertTfError as error:
         raise SystemExit(f"{script}: {error}") from None
-
-
