@@ -18,7 +18,7 @@ install: $(STAMP)
 $(STAMP): setup.py
 	@if [ ! -x "$(PYTHON)" ]; then echo "creating virtualenv .venv"; $(SYSTEM_PYTHON) -m venv .venv; fi
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e ".[test]"
+	$(PYTHON) -m pip install --quiet -e ".[test,demo]"
 	@touch $@
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite itself.

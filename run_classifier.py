@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from albert_tf.training.classifier import ClassifierSettings  # noqa: E402
+from albert_tf.tasks.classification import ClassifierSettings  # noqa: E402
 from albert_tf.cli.training_flags import (  # noqa: E402
     define_training_flags, exit_on_user_error, strategy_and_config, training_values)
 

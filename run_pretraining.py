@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from albert_tf.training.pretraining import PretrainingSettings  # noqa: E402
+from albert_tf.tasks.pretraining import PretrainingSettings  # noqa: E402
 from albert_tf.cli.training_flags import (  # noqa: E402
     define_training_flags, exit_on_user_error, strategy_and_config, training_values)
 
@@ -38,7 +38,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from albert_tf.data.files import expand_file_patterns
     from albert_tf.data.pretraining_dataset import recorded_lengths
-    from albert_tf.training.pretraining import run
+    from albert_tf.tasks.pretraining import run
 
     values = flags.FLAGS
     with exit_on_user_error("run_pretraining"):

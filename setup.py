@@ -5,6 +5,7 @@ import pathlib
 from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
+MATPLOTLIB = "matplotlib>=3.8,<4"
 
 setup(
     name="albert_tf",
@@ -23,8 +24,6 @@ setup(
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
         "keras>=3.10,<4",
-        "keras-hub>=0.32,<0.33",
-        "keras-nlp>=0.32,<0.33",
         "sentencepiece>=0.2,<0.3",
         "safetensors>=0.4,<1",  # validated reading of Hugging Face weights
         "google-crc32c>=1.5,<2",  # TFRecord frames written without importing TensorFlow
@@ -32,9 +31,15 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",
         "absl-py>=2.0,<3",
         "numpy>=1.26,<3",
-        "matplotlib>=3.8,<4",  # the demo report's plots
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    # Only what the library imports is required. The demo's report plots need matplotlib;
+    # the benchmarks compare against keras-hub's ALBERT (keras-nlp is now an alias of
+    # keras-hub and nothing imports it). The tests cover the demo, so they take its extra.
+    extras_require={
+        "demo": [MATPLOTLIB],
+        "benchmarks": ["keras-hub>=0.32,<0.33"],
+        "test": ["pytest>=8,<10", MATPLOTLIB],
+    },
     entry_points={
         "console_scripts": [
             "albert-params=albert_params:run",

@@ -6,8 +6,8 @@ in the same process at the cell's dtype, and peak memory. Both implementations r
 step on the same synthetic batch: MLM (masked positions gathered before the vocabulary
 projection) + SOP losses, gradients clipped to global norm 1, one LAMB update.
 
-- ours: `PretrainingRun.make_train_loop()`, the exact loop `run_pretraining.py` runs
-  (`iterations_per_loop` steps per call).
+- ours: `TrainingLoop(PretrainingTask(...)).make_train_loop()`, the exact loop
+  `run_pretraining.py` runs (`iterations_per_loop` steps per call).
 - keras_hub: `keras_hub.models.AlbertBackbone` + the `MaskedLMHead` AlbertMaskedLM uses +
   a 2-way dense SOP head on the pooled output, stepped in a tf.function.
 
@@ -91,7 +91,8 @@ def ours_step(config, batch, precision, xla, steps_per_call):
     import tensorflow as tf
 
     from albert_tf.training.distribution import create_strategy
-    from albert_tf.training.pretraining import PretrainingRun, PretrainingSettings
+    from albert_tf.tasks.pretraining import PretrainingSettings, PretrainingTask
+    from albert_tf.training.loop import TrainingLoop
 
     strategy = create_strategy("one_device")
     settings = PretrainingSettings(
@@ -101,7 +102,7 @@ def ours_step(config, batch, precision, xla, steps_per_call):
         train_batch_size=batch["input_ids"].shape[0], learning_rate=1e-4, optimizer="lamb",
         num_train_steps=10 ** 6, num_warmup_steps=0, iterations_per_loop=steps_per_call,
         precision=POLICIES[precision], jit_compile=xla)
-    runner = PretrainingRun(settings, strategy)
+    runner = TrainingLoop(PretrainingTask(settings), settings, strategy)
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     iterator = iter(runner.distribute(lambda context: dataset))
     loop = runner.make_train_loop()
@@ -113,7 +114,7 @@ def keras_hub_step(config, batch, precision, xla):
     import keras_hub
     import tensorflow as tf
 
-    from albert_tf.models.pretraining_loss import pretraining_losses
+    from albert_tf.models.losses import pretraining_losses
 
     keras.mixed_precision.set_global_policy(POLICIES[precision])
     backbone = keras_hub.models.AlbertBackbone(

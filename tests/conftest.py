@@ -7,6 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from albert_tf.config import AlbertConfig  # noqa: E402
+from tests.helpers import LABELS, UNICODE_TEXTS  # noqa: E402
+from tests.text_corpus import write_corpus  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +18,29 @@ def _float32_policy_and_seed():
     keras.utils.set_random_seed(1234)
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A SentencePiece model, a config, and checkpoints of a classifier and an encoder (the
+    export and serving tests')."""
+    import tensorflow as tf
+
+    from albert_tf.data.tokenization import train_sentencepiece
+    from albert_tf.models import AlbertClassifier, AlbertEncoder
+
+    folder = tmp_path_factory.mktemp("export")
+    corpus = write_corpus(folder / "corpus.txt", 40, seed=8)
+    with open(corpus, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(UNICODE_TEXTS * 3))
+    spm_model = train_sentencepiece([corpus], str(folder / "spm"), vocab_size=300)
+    config = AlbertConfig.from_preset("tiny", vocab_size=300, max_position_embeddings=64)
+    config.to_json_file(str(folder / "albert_config.json"))
+    classifier = AlbertClassifier(config, len(LABELS))
+    tf.train.Checkpoint(model=classifier).write(str(folder / "classifier" / "model"))
+    encoder = AlbertEncoder(config)
+    tf.train.Checkpoint(encoder=encoder).write(str(folder / "encoder" / "encoder"))
+    return folder, spm_model, config
 
 
 def tiny_config(**overrides) -> AlbertConfig:

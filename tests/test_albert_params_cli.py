@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from albert_tf.config import AlbertConfig
-from tests.test_parameter_counts import formula
+from tests.helpers import parameter_formula as formula
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

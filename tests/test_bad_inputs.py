@@ -26,7 +26,7 @@ from albert_tf.data.glue import get_task
 from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
 from albert_tf.export.saved_model import ServingModule, export_saved_model, load_serving_model
-from albert_tf.training.classifier import ClassifierSettings, run as run_classifier
+from albert_tf.tasks.classification import ClassifierSettings, run as run_classifier
 from albert_tf.training.distribution import create_strategy
 from tests.text_corpus import write_corpus
 

@@ -16,9 +16,10 @@ from albert_tf.data.glue import InputExample, TaskDataError, get_task
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
 from albert_tf.models import AlbertPretrainer
 from albert_tf.cli.fine_tuning import run
-from albert_tf.training.classifier import ClassifierRun, ClassifierSettings
+from albert_tf.tasks.classification import ClassificationTask, ClassifierSettings
+from albert_tf.training.loop import TrainingLoop
 from albert_tf.training.distribution import create_strategy
-from tests.test_glue import GLUE_DIR
+from tests.helpers import GLUE_DIR
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SST2 = os.path.join(GLUE_DIR, "SST-2")
@@ -143,8 +144,8 @@ def test_warm_start_from_a_pretraining_checkpoint_reports_the_fresh_head(sst2, t
     _, _, config, _ = sst2
     pretrainer = AlbertPretrainer(config)
     prefix = tf.train.Checkpoint(model=pretrainer).write(str(tmp_path / "pretrained" / "ckpt"))
-    runner = ClassifierRun(settings_for(sst2, tmp_path / "run", init_checkpoint=prefix),
-                           create_strategy("one_device"))
+    settings = settings_for(sst2, tmp_path / "run", init_checkpoint=prefix)
+    runner = TrainingLoop(ClassificationTask(settings), settings, create_strategy("one_device"))
     assert runner.restore() == 0
     for expected, got in zip(pretrainer.encoder.weights, runner.model.encoder.weights):
         np.testing.assert_array_equal(got.numpy(), expected.numpy(), err_msg=got.path)
@@ -204,12 +205,13 @@ def test_a_crashed_fine_tuning_run_resumes_with_its_evaluation_history(sst2, tmp
     class Crash(Exception):
         pass
 
-    crashed = ClassifierRun(settings_for(sst2, tmp_path / "crashed", **deterministic),
-                            create_strategy("one_device"))
+    settings = settings_for(sst2, tmp_path / "crashed", **deterministic)
+    crashed = TrainingLoop(ClassificationTask(settings), settings,
+                           create_strategy("one_device"))
     crashed.restore()
 
     def evaluate_then_crash(step):
-        crashed.evaluate_and_keep_best(step)
+        crashed.task.evaluate_and_keep_best(crashed)
         if step == 60:
             raise Crash()
 
@@ -241,7 +243,7 @@ tf.config.set_logical_device_configuration(
 import keras
 from albert_tf.config import AlbertConfig
 from albert_tf.data.glue import get_task
-from albert_tf.training.classifier import ClassifierSettings, run
+from albert_tf.tasks.classification import ClassifierSettings, run
 from albert_tf.training.distribution import create_strategy
 data, spm_model, config_file, out = json.loads(sys.argv[1])
 config = AlbertConfig.from_json_file(config_file).replace(

@@ -11,45 +11,19 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.checkpoints.warm_start import CheckpointMismatchError
-from albert_tf.config import AlbertConfig
 from albert_tf.data.classifier_data import pack
-from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+from albert_tf.data.tokenization import AlbertTokenizer
 from albert_tf.export import saved_model as saved_model_lib
 from albert_tf.export.client import request_inputs
 from albert_tf.export.saved_model import (ExportError, ServingModule, existing_versions,
                                           export_saved_model, load_serving_model)
 from albert_tf.io_utils import owned_temp_name
-from albert_tf.models import AlbertClassifier, AlbertEncoder, AlbertPretrainer
-from tests.test_tokenization import UNICODE_TEXTS
-from tests.text_corpus import write_corpus
+from albert_tf.models import AlbertClassifier, AlbertPretrainer
+from tests.helpers import LABELS, SEQ, UNICODE_TEXTS
+from tests.helpers import load_exported as load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEQ = 24
-LABELS = ["contradiction", "entailment", "neutral"]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    """A SentencePiece model, a config, and checkpoints of a classifier and an encoder."""
-    folder = tmp_path_factory.mktemp("export")
-    corpus = write_corpus(folder / "corpus.txt", 40, seed=8)
-    with open(corpus, "a", encoding="utf-8") as handle:
-        handle.write("\n".join(UNICODE_TEXTS * 3))
-    spm_model = train_sentencepiece([corpus], str(folder / "spm"), vocab_size=300)
-    config = AlbertConfig.from_preset("tiny", vocab_size=300, max_position_embeddings=64)
-    config.to_json_file(str(folder / "albert_config.json"))
-    classifier = AlbertClassifier(config, len(LABELS))
-    tf.train.Checkpoint(model=classifier).write(str(folder / "classifier" / "model"))
-    encoder = AlbertEncoder(config)
-    tf.train.Checkpoint(encoder=encoder).write(str(folder / "encoder" / "encoder"))
-    return folder, spm_model, config
-
-
-def load(assets, num_outputs):
-    folder, _, config = assets
-    name = "classifier/model" if num_outputs else "encoder/encoder"
-    return load_serving_model(config, str(folder / name), num_outputs)
 
 
 def keras_outputs(model, tokenizer, text_a, text_b=None):

@@ -5,9 +5,8 @@ import os
 import pytest
 
 from albert_tf.data.glue import GLUE_TASKS, TaskDataError, custom_task, get_task
+from tests.helpers import GLUE_DIR
 
-GLUE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "shared", "data", "glue")
 SHIPPED = [(name, split) for name in ("CoLA", "SST-2", "MRPC", "STS-B", "RTE", "WNLI", "QNLI")
            for split in ("train", "dev", "test")
            if os.path.exists(os.path.join(GLUE_DIR, name, f"{split}.tsv"))]

@@ -5,24 +5,7 @@ import pytest
 from albert_tf.config import AlbertConfig
 from albert_tf.models import AlbertPretrainer
 from albert_tf.models.parameter_table import COMPONENTS, parameter_breakdown
-
-
-def formula(config):
-    V, E, H = config.vocab_size, config.embedding_size, config.hidden_size
-    inner, P, T = config.intermediate_size, config.max_position_embeddings, config.type_vocab_size
-    L, G, K = config.num_hidden_layers, config.num_hidden_groups, config.inner_group_num
-    attention = 4 * (H * H + H) + 2 * H  # q, k, v, output + LayerNorm
-    ffn = (H * inner + inner) + (inner * H + H) + 2 * H
-    n_attention = G * K if config.sharing in ("all", "attention") else L * K
-    n_ffn = G * K if config.sharing in ("all", "ffn") else L * K
-    return {
-        "embedding": V * E + P * E + T * E + 2 * E,
-        "projection": E * H + H if E != H else 0,
-        "transformer": n_attention * attention + n_ffn * ffn,
-        "pooler": H * H + H,
-        "mlm_head": H * E + E + 2 * E + V,  # output matrix tied to the word embeddings
-        "sop_head": 2 * H + 2,
-    }
+from tests.helpers import parameter_formula as formula
 
 
 @pytest.mark.parametrize("preset, overrides", [

@@ -22,8 +22,9 @@ from albert_tf.data.tokenization import train_sentencepiece
 from albert_tf.models import AlbertPretrainer
 from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
-from albert_tf.training.pretraining import (PretrainingRun, PretrainingSettings, TrainingError,
-                                            run)
+from albert_tf.tasks.pretraining import (PretrainingSettings, PretrainingTask, TrainingError,
+                                         run)
+from albert_tf.training.loop import TrainingLoop
 from tests.text_corpus import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +59,10 @@ def settings_for(data, output_dir, **overrides):
                   iterations_per_loop=25, log_steps=50, max_eval_steps=5, seed=1)
     values.update(overrides)
     return PretrainingSettings(**values)
+
+
+def pretraining_loop(settings, strategy):
+    return TrainingLoop(PretrainingTask(settings), settings, strategy)
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +110,11 @@ def test_eval_means_cover_full_batches_only(data, tmp_path):
     records = sum(1 for path in files for _ in tf.data.TFRecordDataset(path))
     batch = 48
     assert records % batch, "the data must end in a partial batch"
-    runner = PretrainingRun(settings_for(data, tmp_path, do_train=False, do_eval=True,
+    runner = pretraining_loop(settings_for(data, tmp_path, do_train=False, do_eval=True,
                                          eval_batch_size=batch, max_eval_steps=1000),
                             create_strategy("one_device"))
     runner.restore()
-    results = runner.evaluate()
+    results = runner.task.evaluate(runner)
     assert results["eval_batches"] == records // batch
 
     sop_correct, mlm_batch_accuracy = [], []
@@ -138,7 +143,7 @@ def test_init_checkpoint_warm_starts_model_weights_not_the_optimizer(data, train
     _, _, run_dir = trained
     config = data[1]
     source = trained_model(config, str(run_dir / "checkpoints" / "ckpt-600"))
-    runner = PretrainingRun(settings_for(data, tmp_path / "warm", init_checkpoint=str(run_dir)),
+    runner = pretraining_loop(settings_for(data, tmp_path / "warm", init_checkpoint=str(run_dir)),
                             create_strategy("one_device"))
     assert runner.restore() == 0  # a warm start, not a resume: the step starts at 0
     for expected, got in zip(source.weights, runner.model.weights):
@@ -204,14 +209,14 @@ def test_resuming_with_another_optimizer_setup_is_a_clear_error(data, trained, t
 def test_mixed_float16_scales_the_loss_and_resumes(data, tmp_path):
     settings = settings_for(data, tmp_path, precision="mixed_float16", num_train_steps=10,
                             save_checkpoints_steps=10, iterations_per_loop=5, log_steps=5)
-    runner = PretrainingRun(settings, create_strategy("one_device"))
+    runner = pretraining_loop(settings, create_strategy("one_device"))
     assert isinstance(runner.optimizer, keras.optimizers.LossScaleOptimizer)
     runner.restore()
     values = runner.train()
     assert runner.step == 10 and all(np.isfinite(v) for v in values.values())
     assert all(w.dtype == "float32" for w in runner.model.weights)
     scale = float(runner.optimizer.dynamic_scale.numpy())
-    resumed = PretrainingRun(dataclasses.replace(settings, num_train_steps=15),
+    resumed = pretraining_loop(dataclasses.replace(settings, num_train_steps=15),
                              create_strategy("one_device"))
     assert resumed.restore() == 10
     assert float(resumed.optimizer.dynamic_scale.numpy()) == scale  # the scale is checkpointed
@@ -221,12 +226,12 @@ def test_mixed_float16_scales_the_loss_and_resumes(data, tmp_path):
 
 def test_auto_precision_and_jit_resolve_for_the_device(data, tmp_path, monkeypatch):
     monkeypatch.setattr(distribution, "cpu_has_bfloat16", lambda: True)
-    runner = PretrainingRun(settings_for(data, tmp_path, precision="auto"),
+    runner = pretraining_loop(settings_for(data, tmp_path, precision="auto"),
                             create_strategy("one_device"))
     assert (runner.precision, runner.jit_compile) == ("mixed_bfloat16", False)
     assert runner.model.dtype_policy.name == "mixed_bfloat16"
     monkeypatch.setattr(distribution, "cpu_has_bfloat16", lambda: False)
-    runner = PretrainingRun(settings_for(data, tmp_path / "b", precision="auto",
+    runner = pretraining_loop(settings_for(data, tmp_path / "b", precision="auto",
                                          jit_compile=True), create_strategy("one_device"))
     assert (runner.precision, runner.jit_compile) == ("float32", True)
 
@@ -323,7 +328,8 @@ import keras
 from albert_tf.config import AlbertConfig
 from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
-from albert_tf.training.pretraining import PretrainingSettings, PretrainingRun
+from albert_tf.tasks.pretraining import PretrainingSettings, PretrainingTask
+from albert_tf.training.loop import TrainingLoop
 files, config_file, out = json.loads(sys.argv[1])
 results = {}
 for name in ("one_device", "mirrored"):
@@ -335,7 +341,7 @@ for name in ("one_device", "mirrored"):
         max_predictions_per_seq=%d, train_batch_size=16, learning_rate=0.005,
         num_train_steps=6, num_warmup_steps=2, save_checkpoints_steps=6,
         iterations_per_loop=3, log_steps=3, seed=2)
-    values = PretrainingRun(settings, strategy).train()
+    values = TrainingLoop(PretrainingTask(settings), settings, strategy).train()
     results[name] = {"replicas": strategy.num_replicas_in_sync, **values}
 print(json.dumps(results))
 """ % (SEQ, PREDICTIONS)
@@ -400,7 +406,7 @@ def test_a_damaged_checkpoint_is_skipped_and_a_finished_run_completes_its_output
     with open(damaged, "r+b") as handle:
         handle.truncate(os.path.getsize(damaged) // 3)
     (checkpoints / "ckpt-6_temp").mkdir()  # what a save killed half-way leaves
-    runner = PretrainingRun(settings, strategy)
+    runner = pretraining_loop(settings, strategy)
     with caplog.at_level("WARNING"):
         assert runner.restore() == 2
     assert "ckpt-4" in caplog.text and "is damaged; skipped" in caplog.text
@@ -413,7 +419,7 @@ def test_a_damaged_checkpoint_is_skipped_and_a_finished_run_completes_its_output
         with open(path, "r+b") as handle:
             handle.truncate(10)
     with pytest.raises(TrainingError, match="every checkpoint in .* is damaged"):
-        PretrainingRun(settings, strategy).restore()
+        pretraining_loop(settings, strategy).restore()
 
 
 MULTI_WORKER_SCRIPT = r"""
@@ -423,14 +429,15 @@ from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 strategy = create_strategy("multi_worker")
 from albert_tf.config import AlbertConfig
-from albert_tf.training.pretraining import PretrainingSettings, PretrainingRun
+from albert_tf.tasks.pretraining import PretrainingSettings, PretrainingTask
+from albert_tf.training.loop import TrainingLoop
 files, config_file, out, index = json.loads(sys.argv[1])
 settings = PretrainingSettings(
     input_files=files, output_dir=out, albert_config=AlbertConfig.from_json_file(config_file),
     max_seq_length=%d, max_predictions_per_seq=%d, train_batch_size=16, learning_rate=0.005,
     num_train_steps=6, num_warmup_steps=2, save_checkpoints_steps=3, iterations_per_loop=3,
     log_steps=3, seed=2)
-runner = PretrainingRun(settings, strategy)
+runner = TrainingLoop(PretrainingTask(settings), settings, strategy)
 runner.restore()
 values = runner.train()
 np.savez(os.path.join(out, "worker%%d.npz" %% index),

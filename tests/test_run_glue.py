@@ -12,7 +12,7 @@ import tensorflow as tf
 from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenization import train_sentencepiece
 from albert_tf.models import AlbertPretrainer
-from tests.test_glue import GLUE_DIR
+from tests.helpers import GLUE_DIR
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "run_glue.sh")

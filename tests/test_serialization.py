@@ -72,3 +72,28 @@ def test_encoder_checkpoint_warm_starts_a_classifier(tmp_path):
     batch = encoder_features(random_batch(config))
     np.testing.assert_array_equal(classifier.encoder(batch)["pooled_output"],
                                   pretrainer.encoder(batch)["pooled_output"])
+
+
+def test_task_models_built_on_one_encoder_share_its_weights():
+    config = tiny_config()
+    encoder = AlbertEncoder(config)
+    pretrainer, classifier = AlbertPretrainer(encoder), AlbertClassifier(encoder, 2)
+    assert pretrainer.encoder is encoder and classifier.encoder is encoder
+    batch = encoder_features(random_batch(config))
+    before = classifier(batch, training=False).numpy()
+    for weight in pretrainer.encoder.weights:
+        weight.assign(weight + 0.01)
+    assert np.abs(classifier(batch, training=False).numpy() - before).max() > 1e-4
+    with pytest.raises(TypeError, match="expected an AlbertEncoder or an AlbertConfig, got str"):
+        AlbertClassifier("albert_base", 2)
+
+
+def test_a_classifier_config_of_the_config_only_form_still_loads():
+    """`.keras` files written when task models took a config hold {"config": {...}}."""
+    config = tiny_config()
+    model = AlbertClassifier(config, num_classes=2, dropout_rate=0.3)
+    old_form = {key: value for key, value in model.get_config().items() if key != "encoder"}
+    old_form["config"] = config.to_dict()
+    clone = AlbertClassifier.from_config(old_form)
+    assert clone.albert_config == config and (clone.num_classes, clone.dropout_rate) == (2, 0.3)
+    assert clone.count_params() == model.count_params()

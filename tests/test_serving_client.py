@@ -20,13 +20,14 @@ from albert_tf.data.tokenization import AlbertTokenizer
 from albert_tf.export.client import (GrpcClient, RestClient, ServingError, parse_rest_response,
                                      predict_request, request_inputs, rest_request_body)
 from albert_tf.export.saved_model import ServingModule, export_saved_model
-from tests.test_export import LABELS, SEQ, assets, load  # noqa: F401  (fixture)
+from tests.helpers import LABELS, SEQ
+from tests.helpers import load_exported as load
 
 TEXTS = ["kalomi neru tavo", "Ça marche très bien", ""]
 
 
 @pytest.fixture(scope="module")
-def served(assets, tmp_path_factory):  # noqa: F811
+def served(assets, tmp_path_factory):
     _, spm_model, _ = assets
     module = ServingModule(load(assets, len(LABELS)), AlbertTokenizer(spm_model), SEQ, LABELS)
     path = export_saved_model(module, str(tmp_path_factory.mktemp("served")), "sentiment")

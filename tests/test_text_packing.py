@@ -9,7 +9,7 @@ import tensorflow as tf
 from albert_tf.data.classifier_data import pack, truncate_longest_first
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
 from albert_tf.export.text_packing import TextPacker, truncate_longest_first_tf
-from tests.test_tokenization import UNICODE_TEXTS
+from tests.helpers import UNICODE_TEXTS
 from tests.text_corpus import SYLLABLES, write_corpus
 
 

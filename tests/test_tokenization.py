@@ -8,33 +8,11 @@ import sentencepiece as spm
 from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_tf
 from albert_tf.data.tokenization import (SPECIAL_PIECES, AlbertTokenizer, TokenizerError,
                                          is_start_piece, train_sentencepiece)
+from tests.helpers import UNICODE_TEXTS
 from tests.reference import original_is_start_piece_sp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Accents, ligatures, full-width forms, several scripts, emoji with joiners and modifiers,
-# odd whitespace, LaTeX quotes, Turkish and German casing, final sigma.
-UNICODE_TEXTS = [
-    "  Ça  ``marche''\tbien, naïve café ",
-    "Straße İstanbul ÅNGSTRÖM Ærøskøbing",
-    "ﬁne ｆｕｌｌ　width ①② ½ ™",
-    "नमस्ते दुनिया, हिन्दी पाठ",
-    "مرحبا بالعالم",
-    "日本語のテキスト、カタカナとひらがな。中文句子",
-    "한국어 문장입니다",
-    "emoji 🤖👍🏽 family 👨‍👩‍👧 flags 🇫🇷",
-    "tab\tnl\nvt\x0bff\x0c\x1c\x1d nbsp\xa0x\u2028y\u0085z\u3000w",
-    "ΑΒΓ Ωmega ΣΣ ǅ ǈ Ǆemo",
-    "a\u0301\u0302 o\u0308 e\u0327",
-    "Ελληνικά κείμενα και русский текст ёжик",
-    "",
-    "   ",
-    # Control characters: the graph path used to end a text at its first NUL.
-    "NUL\x00Inside Text\x00 And After",
-    "\x00",
-    "ctl \x01\x02\x7f\x80\x9f BEL\x07 Ü\x00Ä \x1b[0m",
-    "zero width \u200b\u200d\ufeff Joiners \u00ad",
-]
 
 
 @pytest.fixture(scope="module")

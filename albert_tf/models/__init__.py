@@ -3,12 +3,15 @@
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder, build_transformer_schedule
 from albert_tf.models.pretrainer import AlbertPretrainer
-from albert_tf.models.pretraining_loss import pretraining_losses
+from albert_tf.models.losses import (classification_losses, pretraining_losses,
+                                     regression_losses)
 
 __all__ = [
     "AlbertClassifier",
     "AlbertEncoder",
     "AlbertPretrainer",
     "build_transformer_schedule",
+    "classification_losses",
     "pretraining_losses",
+    "regression_losses",
 ]

@@ -1,6 +1,6 @@
 """The ALBERT encoder: factorized embedding, shared transformer blocks, pooler."""
 
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 import keras
 
@@ -128,3 +128,15 @@ class AlbertEncoder(AlbertConfiguredModel):
         self.transformer_blocks = blocks
         self.block_schedule = schedule
         self.pooler = pooler
+
+
+def encoder_from(encoder: Union["AlbertEncoder", AlbertConfig, Dict[str, Any]],
+                 dtype=None) -> "AlbertEncoder":
+    """`encoder` itself when it is an encoder; a fresh `AlbertEncoder(encoder, dtype)` when
+    it is a config (or its dict form), for task models built straight from a config."""
+    if isinstance(encoder, AlbertEncoder):
+        return encoder
+    if isinstance(encoder, (AlbertConfig, dict)):
+        return AlbertEncoder(encoder, dtype=dtype)
+    raise TypeError(f"expected an AlbertEncoder or an AlbertConfig, got "
+                    f"{type(encoder).__name__}")

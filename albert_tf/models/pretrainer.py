@@ -4,15 +4,15 @@ import keras
 
 from albert_tf.layers.classification_head import ClassificationHead
 from albert_tf.layers.masked_lm_head import MaskedLMHead
-from albert_tf.models.base import AlbertConfiguredModel, as_albert_config, encoder_inputs
-from albert_tf.models.encoder import AlbertEncoder
-from albert_tf.models.pretraining_loss import pretraining_losses
+from albert_tf.models.base import EncoderTaskModel, encoder_inputs
+from albert_tf.models.encoder import encoder_from
+from albert_tf.models.losses import pretraining_losses
 
 LABEL_NAMES = ("masked_lm_ids", "masked_lm_weights", "next_sentence_labels")
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-class AlbertPretrainer(AlbertConfiguredModel):
+class AlbertPretrainer(EncoderTaskModel):
     """Encoder with the MLM head (tied to the word embeddings) and the SOP head.
 
     Inputs: the encoder's three [batch, seq] tensors plus `masked_lm_positions`
@@ -21,8 +21,10 @@ class AlbertPretrainer(AlbertConfiguredModel):
     the original TFRecords (`masked_lm_ids`, `masked_lm_weights`, `next_sentence_labels`).
 
     Args:
-        config: An `AlbertConfig` (or its dict form).
-        dtype: Optional dtype policy for every layer.
+        encoder: The `AlbertEncoder` to pretrain (shared, not copied), or an
+            `AlbertConfig` (or its dict form) to build a fresh one.
+        dtype: Optional dtype policy for the heads (and for an encoder built from a
+            config).
 
     Example:
 
@@ -40,9 +42,9 @@ class AlbertPretrainer(AlbertConfiguredModel):
     ['loss', 'mlm_accuracy', 'mlm_correct_sum']
     """
 
-    def __init__(self, config, dtype=None, **kwargs):
-        config = as_albert_config(config)
-        encoder = AlbertEncoder(config, dtype=dtype)
+    def __init__(self, encoder, dtype=None, **kwargs):
+        encoder = encoder_from(encoder, dtype)
+        config = encoder.albert_config
         mlm_head = MaskedLMHead(
             vocab_size=config.vocab_size,
             embedding_size=config.embedding_size,
@@ -67,7 +69,7 @@ class AlbertPretrainer(AlbertConfiguredModel):
         }
         kwargs.setdefault("name", "albert_pretrainer")
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self._finish_init(config, dtype, inputs)
+        self._finish_init(encoder, dtype, inputs)
         self.encoder = encoder
         self.mlm_head = mlm_head
         self.sop_head = sop_head

@@ -5,7 +5,7 @@ rather than `model.fit`, because `fit` fails under MultiWorkerMirroredStrategy o
 stack and losses such as the masked LM's must be normalized by a *global* count, which
 needs an all-reduce inside the step.
 
-A task subclasses `TrainingLoop` and supplies the model, the per-replica losses and the
+What to train is a `Task` (task.py): it supplies the model, the per-replica losses and the
 training data. Each replica returns its *contribution* to every logged value (its share of
 the global-batch value), so summing over replicas gives the one-device number and the
 optimizer's sum of gradients gives the one-device update.
@@ -22,19 +22,20 @@ import math
 import os
 import shutil
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional
 
 import keras
 import tensorflow as tf
 from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
-from albert_tf.checkpoints.warm_start import Candidate, warm_start
+from albert_tf.checkpoints.warm_start import warm_start
 from albert_tf.config import AlbertConfig
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable
 from albert_tf.training.distribution import auto_jit_compile, auto_precision, device_type
 from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
+from albert_tf.training.task import Task
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 CLIP_NORM = 1.0
@@ -67,6 +68,8 @@ class LoopSettings:
     seed: int = 12345
     log_steps: int = 100
     peak_flops: Optional[float] = None
+    do_train: bool = True
+    do_eval: bool = False
 
 
 def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy) -> None:
@@ -139,20 +142,19 @@ def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions:
 
 
 class TrainingLoop:
-    """Model, optimizer, checkpoints, summaries and the distributed step loop.
+    """Runs `task` with `settings` under `strategy`: the model the task builds, the
+    optimizer, checkpoints, summaries and the distributed step loop.
 
-    Subclasses implement `build_model`, `replica_losses`, `train_dataset` and
-    `warm_start_roots`, and set `logged` (the names `replica_losses` returns, "loss" first),
-    `sequence_length` and `flops_per_sequence` (for tokens/s and MFU).
+    Args:
+        task: What to train (a `Task`).
+        settings: How to train it (`LoopSettings`, usually the task's own settings).
+        strategy: The tf.distribute strategy.
     """
 
-    logged: Tuple[str, ...] = ("loss",)
-    sequence_length: int = 0
-    flops_per_sequence: float = 0.0
-
-    def __init__(self, settings: LoopSettings, strategy: tf.distribute.Strategy):
+    def __init__(self, task: Task, settings: LoopSettings, strategy: tf.distribute.Strategy):
         check_loop_settings(settings, strategy)
-        self.settings, self.strategy = settings, strategy
+        self.task, self.settings, self.strategy = task, settings, strategy
+        self.logged = task.logged
         # Under MultiWorkerMirrored only the chief keeps checkpoints and summaries; the other
         # workers must still take part in saving, so they write to a scratch folder.
         self.is_chief = strategy.extended.should_checkpoint
@@ -167,7 +169,7 @@ class TrainingLoop:
         # runs with the same settings in one process train identically.
         keras.utils.set_random_seed(settings.seed)
         with strategy.scope():
-            self.model = self.build_model()
+            self.model = task.build_model()
             optimizer = create_optimizer(
                 settings.optimizer, settings.learning_rate, settings.num_train_steps,
                 settings.num_warmup_steps, settings.start_warmup_step, settings.poly_power,
@@ -182,28 +184,7 @@ class TrainingLoop:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.checkpoint_dir if self.is_chief else self._scratch_dir(),
             max_to_keep=settings.keep_checkpoint_max)
-
-    # -- what a task supplies --------------------------------------------------------------
-
-    def build_model(self) -> keras.Model:
-        raise NotImplementedError
-
-    def replica_losses(self, features: Dict[str, tf.Tensor], training: bool,
-                       global_batch: int) -> Dict[str, tf.Tensor]:
-        """This replica's contribution to each name in `logged` ("loss" is minimized)."""
-        raise NotImplementedError
-
-    def train_dataset(self, context: tf.distribute.InputContext) -> tf.data.Dataset:
-        """The repeating training data for one input pipeline (batched per replica)."""
-        raise NotImplementedError
-
-    def warm_start_roots(self) -> List[Candidate]:
-        """Where `init_checkpoint` may keep parts of this model."""
-        raise NotImplementedError
-
-    def find_damaged_data(self) -> Optional[str]:
-        """Which input file (and record) a mid-run DataLossError came from, if known."""
-        return None
+        self.warm_start_report = None
 
     # -- shared machinery ------------------------------------------------------------------
 
@@ -252,6 +233,7 @@ class TrainingLoop:
             for description in damaged:
                 logging.warning("checkpoint %s is damaged; skipped", description)
             logging.info("resumed from %s at step %d", path, self.step)
+            self.task.after_restore(self)
             return self.step
         if damaged:
             raise TrainingError(f"every checkpoint in {self.checkpoint_dir} is damaged: "
@@ -259,7 +241,8 @@ class TrainingLoop:
                                 "--init_checkpoint to warm-start from elsewhere)")
         if self.settings.init_checkpoint:
             self.warm_start_report = warm_start(self.settings.init_checkpoint, self.model,
-                                                self.warm_start_roots())
+                                                self.task.warm_start_roots(self.model))
+        self.task.after_restore(self)
         return self.step
 
     def save(self, step: int) -> None:
@@ -277,7 +260,8 @@ class TrainingLoop:
         loss_scale = (self.optimizer.dynamic_scale
                       if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer) else 1.0)
         with tf.GradientTape() as tape:
-            values = self.replica_losses(features, True, self.settings.train_batch_size)
+            values = self.task.replica_losses(self.model, features, True,
+                                              self.settings.train_batch_size)
             loss = values["loss"] * tf.cast(loss_scale, values["loss"].dtype)
         gradients = clipped_replica_gradients(tape.gradient(loss, variables), CLIP_NORM,
                                               loss_scale)
@@ -303,8 +287,16 @@ class TrainingLoop:
 
     def train(self, on_checkpoint: Optional[Callable[[int], None]] = None) -> Dict[str, float]:
         """Trains from the current step (call `restore` first) to num_train_steps, saving
-        every save_checkpoints_steps and calling `on_checkpoint(step)` after each save;
-        returns the last logged values."""
+        every save_checkpoints_steps and calling `on_checkpoint(step)` (by default the
+        task's `on_checkpoint`) after each save; returns the last logged values (none when
+        there was nothing left to train) after the task's `after_training`."""
+        if on_checkpoint is None:
+            on_checkpoint = lambda step: self.task.on_checkpoint(self, step)  # noqa: E731
+        values = self._train(on_checkpoint)
+        self.task.after_training(self, values)
+        return values
+
+    def _train(self, on_checkpoint: Callable[[int], None]) -> Dict[str, float]:
         settings = self.settings
         start_step = self.step
         if start_step >= settings.num_train_steps:
@@ -312,7 +304,7 @@ class TrainingLoop:
                          settings.num_train_steps)
             return {}
         iterator = iter(self.distribute(
-            lambda context: self.train_dataset(context).skip(start_step)))
+            lambda context: self.task.train_dataset(context).skip(start_step)))
         loop = self.make_train_loop()
         writer = (tf.summary.create_file_writer(self.layout.train_logs)
                   if self.is_chief else tf.summary.create_noop_writer())
@@ -325,7 +317,7 @@ class TrainingLoop:
             try:
                 outputs = loop(iterator, tf.constant(steps))
             except tf.errors.DataLossError as error:
-                damaged = self.find_damaged_data() or error.message.splitlines()[0]
+                damaged = self.task.find_damaged_data() or error.message.splitlines()[0]
                 raise TrainingError(
                     f"the training data is damaged: {damaged}. Checkpoints up to "
                     f"{tf.train.latest_checkpoint(self.checkpoint_dir)} are kept; rewrite "
@@ -344,8 +336,7 @@ class TrainingLoop:
                 last_time, last_step = time.monotonic(), step
             if step % settings.save_checkpoints_steps == 0 or step == settings.num_train_steps:
                 self.save(step)
-                if on_checkpoint:
-                    on_checkpoint(step)
+                on_checkpoint(step)
                 last_time = time.monotonic()  # evaluation time is not training throughput
         return values
 
@@ -353,8 +344,8 @@ class TrainingLoop:
              sequences_per_second: float) -> None:
         settings = self.settings
         learning_rate = float(self.optimizer.learning_rate)
-        tokens_per_second = sequences_per_second * self.sequence_length
-        utilization = (sequences_per_second * self.flops_per_sequence
+        tokens_per_second = sequences_per_second * self.task.sequence_length
+        utilization = (sequences_per_second * self.task.flops_per_sequence
                        / (settings.peak_flops * self.strategy.num_replicas_in_sync)
                        if settings.peak_flops else None)
         with writer.as_default(step=step):
@@ -379,7 +370,8 @@ class TrainingLoop:
         @tf.function
         def eval_step(features):
             per_replica = self.strategy.run(
-                lambda f: self.replica_losses(f, False, global_batch), args=(features,))
+                lambda f: self.task.replica_losses(self.model, f, False, global_batch),
+                args=(features,))
             return {name: self.strategy.reduce("sum", per_replica[name], axis=None)
                     for name in self.logged}
 

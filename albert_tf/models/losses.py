@@ -1,4 +1,7 @@
-"""Masked-LM and sentence-order losses and accuracies, as the original computes them."""
+"""Every training objective, written once: masked LM + sentence order for pretraining,
+cross-entropy for classification and squared error for regression, as the original's
+run_pretraining / run_classifier compute them. Each returns batch means (what a model's
+user reads) and the training loop scales them into per-replica contributions."""
 
 from typing import Dict
 
@@ -64,3 +67,37 @@ def pretraining_losses(
         "mlm_correct_sum": mlm_correct_sum,
         "mlm_weight_sum": mlm_weight_sum,
     }
+
+
+def classification_losses(logits, labels) -> Dict[str, object]:
+    """Mean softmax cross-entropy and accuracy of float [batch, classes] logits against
+    int [batch] label ids.
+
+    Example:
+
+    >>> import numpy as np
+    >>> losses = classification_losses(np.array([[0.0, 0.0], [2.0, 0.0]], "float32"),
+    ...                                np.array([1, 0]))
+    >>> round(float(losses["loss"]), 4), float(losses["accuracy"])
+    (0.41, 0.5)
+    """
+    logits = ops.cast(logits, "float32")
+    labels = ops.cast(labels, "int32")
+    loss = ops.mean(ops.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+    predictions = ops.cast(ops.argmax(logits, axis=-1), "int32")
+    accuracy = ops.mean(ops.cast(ops.equal(predictions, labels), "float32"))
+    return {"loss": loss, "accuracy": accuracy}
+
+
+def regression_losses(scores, labels) -> Dict[str, object]:
+    """Mean squared error of float [batch, 1] (or [batch]) scores against float [batch]
+    targets (STS-B's similarity).
+
+    Example:
+
+    >>> import numpy as np
+    >>> float(regression_losses(np.array([[1.0], [3.0]], "float32"), np.array([2.0, 3.0]))["loss"])
+    0.5
+    """
+    scores = ops.reshape(ops.cast(scores, "float32"), (-1,))
+    return {"loss": ops.mean(ops.square(scores - ops.cast(labels, "float32")))}

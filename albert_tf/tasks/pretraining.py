@@ -1,4 +1,4 @@
-"""Pretraining: masked LM + SOP on the shared training loop (see `loop.py`).
+"""Pretraining: masked LM + sentence-order prediction (see `training/loop.py`).
 
 Each replica contributes `mlm_loss_sum / global_mlm_weight + sop_loss * local/global
 batch`: the masked-LM loss is normalized by the all-reduced *global* number of masked
@@ -6,23 +6,23 @@ tokens, so a replicated step equals the one-device step on the global batch.
 """
 
 import dataclasses
-import json
 from typing import Dict, List, Sequence
 
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.checkpoints.warm_start import Candidate
 from albert_tf.data.pretraining_dataset import (check_input_files, count_records,
                                                 find_damaged_file, pretraining_dataset)
-from albert_tf.io_utils import write_atomically
+from albert_tf.models.losses import pretraining_losses
 from albert_tf.models.pretrainer import AlbertPretrainer
-from albert_tf.models.pretraining_loss import pretraining_losses
+from albert_tf.training.driver import run_task
 from albert_tf.training.loop import (PRECISIONS, LoopSettings, TrainingError, TrainingLoop,
-                                     check_loop_settings, check_output_dir_config,
-                                     model_flops_per_sequence, record_run)
-from albert_tf.checkpoints.warm_start import Candidate
+                                     model_flops_per_sequence)
+from albert_tf.training.outputs import write_json
+from albert_tf.training.task import Task
 
-__all__ = ["PRECISIONS", "PretrainingRun", "PretrainingSettings", "TrainingError", "run"]
+__all__ = ["PRECISIONS", "PretrainingSettings", "PretrainingTask", "TrainingError", "run"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -33,29 +33,37 @@ class PretrainingSettings(LoopSettings):
     eval_files: Sequence[str] = ()
     max_seq_length: int = 512
     max_predictions_per_seq: int = 20
-    do_train: bool = True
-    do_eval: bool = False
     max_eval_steps: int = 100
 
 
-class PretrainingRun(TrainingLoop):
-    """The pretraining model, data and evaluation for `settings` in `strategy`."""
+class PretrainingTask(Task):
+    """The pretraining model and data; evaluation over the eval files; the encoder's
+    weights saved alone when training ends.
 
+    Example (one step on the records `create_pretraining_data.py` wrote):
+
+        settings = PretrainingSettings(input_files=files, output_dir="runs/x",
+                                       albert_config=config, ...)
+        run_task(PretrainingTask(settings), settings, strategy)
+    """
+
+    kind = "pretraining"
     logged = ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
 
-    def __init__(self, settings: PretrainingSettings, strategy: tf.distribute.Strategy):
-        if settings.do_eval and not settings.eval_files:
-            raise TrainingError("--do_eval needs --eval_file")
-        self.sequence_length = settings.max_seq_length
-        self.flops_per_sequence = model_flops_per_sequence(
-            settings.albert_config, settings.max_seq_length, settings.max_predictions_per_seq)
-        super().__init__(settings, strategy)
+    @property
+    def flops_per_sequence(self) -> float:
+        settings = self.settings
+        return model_flops_per_sequence(settings.albert_config, settings.max_seq_length,
+                                        settings.max_predictions_per_seq)
+
+    def validate(self, strategy) -> None:
+        check_pretraining_settings(self.settings)
 
     def build_model(self) -> AlbertPretrainer:
         return AlbertPretrainer(self.settings.albert_config)
 
-    def warm_start_roots(self) -> List[Candidate]:
-        return [(("model",), self.model), (("encoder",), self.model.encoder)]
+    def warm_start_roots(self, model) -> List[Candidate]:
+        return [(("model",), model), (("encoder",), model.encoder)]
 
     def find_damaged_data(self):
         return find_damaged_file(list(self.settings.input_files)
@@ -74,9 +82,9 @@ class PretrainingRun(TrainingLoop):
         return self._dataset(self.settings.input_files, self.settings.train_batch_size, True,
                              context)
 
-    def replica_losses(self, features, training, global_batch):
+    def replica_losses(self, model, features, training, global_batch):
         context = tf.distribute.get_replica_context()
-        outputs = self.model(features, training=training)
+        outputs = model(features, training=training)
         losses = pretraining_losses(outputs["mlm_logits"], outputs["sop_logits"],
                                     features["masked_lm_ids"], features["masked_lm_weights"],
                                     features["next_sentence_labels"])
@@ -92,39 +100,39 @@ class PretrainingRun(TrainingLoop):
         contributions["loss"] = contributions["mlm_loss"] + contributions["sop_loss"]
         return contributions
 
-    def train(self, on_checkpoint=None) -> Dict[str, float]:
-        values = super().train(on_checkpoint)
-        encoder_saved = tf.io.gfile.exists(self.layout.encoder_prefix + ".index")
+    def after_training(self, loop: TrainingLoop, values: Dict[str, float]) -> None:
+        encoder_saved = tf.io.gfile.exists(loop.layout.encoder_prefix + ".index")
         # A rerun of a finished run writes the encoder a kill after the last checkpoint
         # kept it from writing.
-        if self.is_chief and (values or not encoder_saved):
-            self.save_encoder()
-        return values
+        if loop.is_chief and (values or not encoder_saved):
+            self.save_encoder(loop)
 
-    def save_encoder(self) -> str:
+    def save_encoder(self, loop: TrainingLoop) -> str:
         """Writes the encoder's weights alone (no optimizer slots) for fine-tuning."""
-        path = tf.train.Checkpoint(encoder=self.model.encoder).write(self.layout.encoder_prefix)
+        path = tf.train.Checkpoint(encoder=loop.model.encoder).write(loop.layout.encoder_prefix)
         logging.info("encoder weights for fine-tuning: %s", path)
         return path
 
-    def evaluate(self) -> Dict[str, float]:
+    def conclude(self, loop: TrainingLoop) -> Dict[str, object]:
+        return {"eval": self.evaluate(loop)} if self.settings.do_eval else {}
+
+    def evaluate(self, loop: TrainingLoop) -> Dict[str, float]:
         """MLM/SOP loss and accuracy over the eval files (at most max_eval_steps batches),
         written to output_dir/eval_results.json."""
         settings = self.settings
-        dataset = self.distribute(lambda context: self._dataset(
+        dataset = loop.distribute(lambda context: self._dataset(
             settings.eval_files, settings.eval_batch_size, False, context))
         try:
-            results = self.mean_losses(dataset, settings.eval_batch_size,
+            results = loop.mean_losses(dataset, settings.eval_batch_size,
                                        settings.max_eval_steps)
         except tf.errors.DataLossError as error:
             damaged = find_damaged_file(settings.eval_files) or error.message.splitlines()[0]
             raise TrainingError(f"the eval data is damaged: {damaged}") from None
         results = {name: results[name] for name in self.logged} | {
-            "step": self.step, "eval_batches": results["batches"]}
-        if self.is_chief:
-            write_atomically(self.layout.results_file,
-                             (json.dumps(results, indent=2) + "\n").encode())
-        logging.info("eval at step %d over %d batches: %s", self.step,
+            "step": loop.step, "eval_batches": results["batches"]}
+        if loop.is_chief:
+            write_json(loop.layout.results_file, results)
+        logging.info("eval at step %d over %d batches: %s", loop.step,
                      results["eval_batches"], results)
         return results
 
@@ -132,6 +140,8 @@ class PretrainingRun(TrainingLoop):
 def check_pretraining_settings(settings: PretrainingSettings) -> None:
     """Everything about the flags and the data that can fail, checked before the run writes
     anything."""
+    if not (settings.do_train or settings.do_eval):
+        raise TrainingError("at least one of --do_train and --do_eval must be set")
     config = settings.albert_config
     if not 5 <= settings.max_seq_length <= config.max_position_embeddings:
         raise TrainingError(f"--max_seq_length={settings.max_seq_length} must be between 5 "
@@ -162,17 +172,4 @@ def check_pretraining_settings(settings: PretrainingSettings) -> None:
 
 def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:
     """Trains and/or evaluates as the settings ask; returns the final values."""
-    if not (settings.do_train or settings.do_eval):
-        raise TrainingError("at least one of --do_train and --do_eval must be set")
-    check_loop_settings(settings, strategy)
-    check_pretraining_settings(settings)
-    check_output_dir_config(settings.output_dir, settings.albert_config)
-    runner = PretrainingRun(settings, strategy)
-    runner.restore()
-    record_run("pretraining", settings, strategy)
-    results: Dict[str, object] = {}
-    if settings.do_train:
-        results["train"] = runner.train()
-    if settings.do_eval:
-        results["eval"] = runner.evaluate()
-    return results
+    return run_task(PretrainingTask(settings), settings, strategy)

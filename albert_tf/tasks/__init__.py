@@ -1,0 +1,1 @@
+"""Training tasks: each a `Task` (albert_tf.training.task) that the one loop runs."""

@@ -1,0 +1,304 @@
+"""Fine-tuning a classifier or regressor (GLUE or a user's own TSV/CSV).
+
+Evaluates on dev after every checkpoint, keeps the weights of the best evaluation by the
+task's main metric in `output_dir/best/`, and writes `eval_results.json`: every
+evaluation (one per line) plus the best. `--do_predict` writes GLUE submission files from
+the best weights (the latest checkpoint when nothing was evaluated).
+"""
+
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.checkpoints.warm_start import Candidate
+from albert_tf.data.classifier_data import cached_split, classifier_dataset
+from albert_tf.data.glue import Task as GlueTask
+from albert_tf.data.glue import TaskDataError
+from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.io_utils import check_writable
+from albert_tf.models.classifier import AlbertClassifier
+from albert_tf.models.losses import classification_losses, regression_losses
+from albert_tf.training.best_checkpoint import BestCheckpointKeeper
+from albert_tf.training.driver import run_task
+from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
+                                     model_flops_per_sequence)
+from albert_tf.training.metrics import compute_metrics
+from albert_tf.training.outputs import write_json, write_tsv
+from albert_tf.training.task import Task
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClassifierSettings(LoopSettings):
+    """The run_classifier flags as plain values (defaults: the original run_classifier)."""
+
+    task: GlueTask
+    data_dir: str
+    spm_model_file: str
+    do_lower_case: bool = True
+    max_seq_length: int = 512
+    predict_batch_size: int = 8
+    dropout_rate: float = 0.1
+    do_predict: bool = False
+    export_dir: Optional[str] = None
+    export_model_name: Optional[str] = None  # default: the task name, lower-cased
+    train_batch_size: int = 32
+    eval_batch_size: int = 8
+    learning_rate: float = 5e-5
+    optimizer: str = "adamw"
+    num_train_steps: int = 1000
+    num_warmup_steps: int = 0
+    save_checkpoints_steps: int = 1000
+    iterations_per_loop: int = 100
+    log_steps: int = 100
+
+
+class ClassificationTask(Task):
+    """Sentence(-pair) classification or regression: the classifier model, the cached
+    data splits, evaluation with best-checkpoint keeping, and submission files.
+
+    Args:
+        settings: The run's `ClassifierSettings`.
+        tokenizer: The tokenizer, when the caller has one (else built from the settings).
+    """
+
+    kind = "fine_tuning"
+
+    def __init__(self, settings: ClassifierSettings,
+                 tokenizer: Optional[AlbertTokenizer] = None):
+        super().__init__(settings)
+        self.data = settings.task
+        self.logged = ("loss",) if self.data.is_regression else ("loss", "accuracy")
+        self._tokenizer = tokenizer
+        self.cache_dir = RunLayout(settings.output_dir).data_cache_dir
+        self.keeper: Optional[BestCheckpointKeeper] = None
+        self._splits: Dict[str, tuple] = {}
+        self._examples: Dict[str, list] = {}
+        self._predict_model = None
+
+    @property
+    def tokenizer(self) -> AlbertTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = AlbertTokenizer(self.settings.spm_model_file,
+                                              self.settings.do_lower_case)
+        return self._tokenizer
+
+    @property
+    def flops_per_sequence(self) -> float:
+        return model_flops_per_sequence(self.settings.albert_config,
+                                        self.settings.max_seq_length,
+                                        num_classes=self.data.num_outputs)
+
+    def build_model(self) -> AlbertClassifier:
+        return AlbertClassifier(self.settings.albert_config, self.data.num_outputs,
+                                dropout_rate=self.settings.dropout_rate)
+
+    def warm_start_roots(self, model) -> List[Candidate]:
+        encoder = model.encoder
+        return [(("model", "encoder"), encoder), (("encoder",), encoder),
+                (("model",), model)]
+
+    # -- data ------------------------------------------------------------------------------
+
+    def examples(self, name: str):
+        """The examples of a split, read once per run (before anything is written, so a
+        bad row stops the run with nothing left behind)."""
+        if name not in self._examples:
+            examples = self.data.read(self.settings.data_dir, name)
+            if not examples:
+                raise TaskDataError(f"{self.data.path(self.settings.data_dir, name)}: no "
+                                    "examples")
+            self._examples[name] = examples
+        return self._examples[name]
+
+    def dev_splits(self) -> List[str]:
+        return [s for s in self.data.files if s == "dev" or s.startswith("dev_")]
+
+    def needed_splits(self) -> List[str]:
+        settings = self.settings
+        return ((["train"] if settings.do_train else [])
+                + (self.dev_splits() if settings.do_eval else [])
+                + (list(self.data.submission_names) if settings.do_predict else []))
+
+    def split(self, name: str):
+        """(TFRecord path, examples) of a split, read and encoded once per run."""
+        if name not in self._splits:
+            self._splits[name] = cached_split(self.data, name, self.settings.data_dir,
+                                              self.cache_dir, self.tokenizer,
+                                              self.settings.max_seq_length,
+                                              self.examples(name))
+        return self._splits[name]
+
+    def _dataset(self, path: str, batch_size: int, is_training: bool, context=None):
+        return classifier_dataset(path, self.settings.max_seq_length, batch_size, is_training,
+                                  self.data.is_regression, context, seed=self.settings.seed)
+
+    def train_dataset(self, context):
+        return self._dataset(self.split("train")[0], self.settings.train_batch_size, True,
+                             context)
+
+    def replica_losses(self, model, features, training, global_batch):
+        outputs = model(features, training=training)  # [batch, outputs] float32
+        labels = features["label_ids"]
+        share = tf.cast(tf.shape(labels)[0], tf.float32) / float(global_batch)
+        losses = (regression_losses if self.data.is_regression
+                  else classification_losses)(outputs, labels)
+        return {name: value * share for name, value in losses.items()}
+
+    # -- the run around training -----------------------------------------------------------
+
+    def validate(self, strategy) -> None:
+        settings = self.settings
+        if not (settings.do_train or settings.do_eval or settings.do_predict):
+            raise TrainingError("at least one of --do_train, --do_eval and --do_predict "
+                                "must be set")
+        check_classifier_settings(settings, self.tokenizer)
+        for split in self.needed_splits():
+            self.examples(split)
+        if settings.do_train and settings.train_batch_size > len(self.examples("train")):
+            raise TrainingError(f"--train_batch_size={settings.train_batch_size} is larger "
+                                f"than the {len(self.examples('train'))} training examples")
+
+    def after_restore(self, loop: TrainingLoop) -> None:
+        self.keeper = BestCheckpointKeeper(loop.layout, self.data.main_metric, loop.is_chief)
+        self.keeper.load(loop.step)
+        if self.settings.do_train:
+            count = len(self.split("train")[1])
+            logging.info("training on %d examples, %d steps of %d (%.1f epochs)", count,
+                         self.settings.num_train_steps, self.settings.train_batch_size,
+                         self.settings.num_train_steps * self.settings.train_batch_size
+                         / count)
+            if self.settings.do_eval:
+                self.split("dev")  # encode before training starts, not at the first checkpoint
+
+    def write_run_files(self, loop: TrainingLoop) -> None:
+        write_json(loop.layout.run_file, run_identity(self.data, self.tokenizer))
+
+    def on_checkpoint(self, loop: TrainingLoop, step: int) -> None:
+        if self.settings.do_eval:
+            self.evaluate_and_keep_best(loop)
+
+    def conclude(self, loop: TrainingLoop) -> Dict[str, object]:
+        results: Dict[str, object] = {}
+        if self.settings.do_eval:
+            if self.keeper.latest is None or self.keeper.latest["step"] != loop.step:
+                self.evaluate_and_keep_best(loop)
+            results["eval"] = self.keeper.latest
+            results["best"] = self.keeper.best
+        if self.settings.do_predict:
+            results["predictions"] = self.predict(loop)
+        return results
+
+    # -- evaluation and predictions --------------------------------------------------------
+
+    def predict_outputs(self, model, path: str, batch_size: int) -> np.ndarray:
+        """Logits [n, classes] (classification) or scores [n] (regression), in file order."""
+        if self._predict_model is not model:
+            # Traced once per run (not once per evaluation); batches of any size reuse it.
+            self._predict = tf.function(lambda features: model(features, training=False),
+                                        reduce_retracing=True)
+            self._predict_model = model
+        outputs = [self._predict(features).numpy()
+                   for features in self._dataset(path, batch_size, False)]
+        outputs = np.concatenate(outputs)
+        return outputs[:, 0] if self.data.is_regression else outputs
+
+    def evaluate(self, loop: TrainingLoop) -> Dict[str, float]:
+        """The task's metrics on dev at the current weights; other dev splits (MNLI's
+        mismatched) add their metrics with the split's suffix."""
+        results: Dict[str, float] = {"step": loop.step}
+        for split in self.dev_splits():
+            path, examples = self.split(split)
+            outputs = self.predict_outputs(loop.model, path, self.settings.eval_batch_size)
+            if self.data.is_regression:
+                labels, predictions = [float(e.label) for e in examples], outputs
+            else:
+                labels = [self.data.labels.index(e.label) for e in examples]
+                predictions = np.argmax(outputs, -1)
+            suffix = split[len("dev"):]
+            for name, value in compute_metrics(self.data.metrics, labels, predictions).items():
+                results[name + suffix] = value
+            results["examples" + suffix] = len(examples)
+        logging.info("eval at step %d: %s", loop.step, results)
+        return results
+
+    def evaluate_and_keep_best(self, loop: TrainingLoop) -> Dict[str, float]:
+        results = self.evaluate(loop)
+        self.keeper.record(results, loop.model)
+        return results
+
+    def predict(self, loop: TrainingLoop) -> List[str]:
+        """Writes `<submission name>.tsv` (`index<TAB>prediction`) for each test split."""
+        which = self.keeper.restore_best(loop.model, loop.step)
+        written = []
+        for split, name in self.data.submission_names.items():
+            path, examples = self.split(split)
+            outputs = self.predict_outputs(loop.model, path, self.settings.predict_batch_size)
+            if self.data.is_regression:
+                predictions = [f"{value:.3f}" for value in outputs]
+            else:
+                predictions = [self.data.labels[i] for i in np.argmax(outputs, -1)]
+            target = os.path.join(self.settings.output_dir, f"{name}.tsv")
+            if loop.is_chief:
+                write_tsv(target, ("index", "prediction"),
+                          [(e.index, p) for e, p in zip(examples, predictions)])
+            logging.info("wrote %d predictions of the %s weights to %s", len(examples), which,
+                         target)
+            written.append(target)
+        return written
+
+
+def run_identity(task: GlueTask, tokenizer: AlbertTokenizer) -> Dict[str, object]:
+    """What a fine-tuning run folder is tied to: resuming with another task, label set or
+    tokenizer would mix two runs (and overwrite the first one's data cache)."""
+    return {"task": task.name, "labels": list(task.labels) if task.labels else None,
+            "text_columns": [task.text_a, task.text_b], "label_column": task.label,
+            "spm_model_sha256": tokenizer.model_sha256,
+            "do_lower_case": tokenizer.lower_case}
+
+
+def check_classifier_settings(settings: ClassifierSettings,
+                              tokenizer: AlbertTokenizer) -> Dict[str, object]:
+    """Everything that can be checked before the run writes anything; returns the run's
+    identity (see `run_identity`)."""
+    config = settings.albert_config
+    if not 5 <= settings.max_seq_length <= config.max_position_embeddings:
+        raise TrainingError(f"--max_seq_length={settings.max_seq_length} must be between 5 "
+                            "and the model's max_position_embeddings "
+                            f"({config.max_position_embeddings})")
+    if settings.predict_batch_size < 1:
+        raise TrainingError(f"--predict_batch_size must be at least 1, got "
+                            f"{settings.predict_batch_size}")
+    if not 0.0 <= settings.dropout_rate < 1.0:
+        raise TrainingError(f"dropout_rate must be in [0, 1), got {settings.dropout_rate}")
+    if tokenizer.vocab_size > config.vocab_size:
+        raise TrainingError(f"--spm_model_file {settings.spm_model_file} has "
+                            f"{tokenizer.vocab_size} pieces but the config's vocab_size is "
+                            f"{config.vocab_size}: ids past it have no embedding")
+    identity = run_identity(settings.task, tokenizer)
+    layout = RunLayout(settings.output_dir)
+    previous = layout.read_run_identity()
+    if previous is not None and previous != identity:
+        changed = [f"{key}: {previous.get(key)!r} -> {value!r}"
+                   for key, value in identity.items() if previous.get(key) != value]
+        raise TrainingError(
+            f"--output_dir {settings.output_dir} belongs to another fine-tuning run "
+            f"({'; '.join(changed)}); use a new --output_dir")
+    has_weights = (tf.train.latest_checkpoint(layout.checkpoint_dir)
+                   or tf.io.gfile.exists(layout.best_prefix + ".index"))
+    if settings.do_predict and not settings.do_train and not has_weights:
+        raise TrainingError(f"--do_predict: {settings.output_dir} holds no fine-tuned "
+                            "weights (no checkpoint, no best/), so the predictions would "
+                            "come from an untrained classifier head; add --do_train")
+    if settings.export_dir:
+        check_writable(settings.export_dir, "export_dir")
+    return identity
+
+
+def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:
+    """Trains, evaluates and predicts as the settings ask; returns what each produced."""
+    return run_task(ClassificationTask(settings), settings, strategy)

@@ -1,0 +1,88 @@
+"""What to train, apart from how: the seam every task (pretraining, classification, the
+next ones) plugs into, as Model Garden's `base_task.Task` is to its trainer.
+
+A `Task` builds the model and the training data, computes each replica's contribution to
+the logged values, and says what happens around training (evaluation, outputs). The one
+`TrainingLoop` (loop.py) owns the optimizer, checkpoints, summaries and the distributed
+step; the one driver (driver.py) runs any task. Adding a task is a new `Task` subclass
+(under albert_tf/tasks/), its head (models/), its data reader (data/) and an entry script.
+"""
+
+from typing import Dict, List, Optional, Tuple
+
+import keras
+import tensorflow as tf
+
+from albert_tf.checkpoints.warm_start import Candidate
+
+
+class Task:
+    """A training task over settings (a `LoopSettings` subclass with the task's fields).
+
+    Subclasses set `kind` (recorded in run_settings.json) and `logged` (the names
+    `replica_losses` returns, "loss" first, the one minimized), and implement
+    `build_model`, `train_dataset`, `replica_losses` and `warm_start_roots`; the hooks
+    below default to doing nothing. The hooks receive the `TrainingLoop` running the task
+    (its `model`, `step`, `layout`, `is_chief`, `distribute` and `mean_losses`).
+    """
+
+    kind: str = ""
+    logged: Tuple[str, ...] = ("loss",)
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    # -- what every task supplies ----------------------------------------------------------
+
+    @property
+    def sequence_length(self) -> int:
+        """Tokens per sequence (for tokens/s)."""
+        return self.settings.max_seq_length
+
+    @property
+    def flops_per_sequence(self) -> float:
+        """Training FLOPs of one sequence (for model-FLOPs utilization)."""
+        raise NotImplementedError
+
+    def build_model(self) -> keras.Model:
+        raise NotImplementedError
+
+    def train_dataset(self, context: tf.distribute.InputContext) -> tf.data.Dataset:
+        """The repeating training data for one input pipeline (batched per replica)."""
+        raise NotImplementedError
+
+    def replica_losses(self, model: keras.Model, features: Dict[str, tf.Tensor],
+                       training: bool, global_batch: int) -> Dict[str, tf.Tensor]:
+        """This replica's contribution to each name in `logged` (its share of the
+        global-batch value: summing over replicas gives the one-device number)."""
+        raise NotImplementedError
+
+    def warm_start_roots(self, model: keras.Model) -> List[Candidate]:
+        """Where `init_checkpoint` may keep parts of `model`."""
+        raise NotImplementedError
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def validate(self, strategy: tf.distribute.Strategy) -> None:
+        """Checks everything about the settings and the data that can fail, before the run
+        writes anything; raises a `TrainingError` (or another `AlbertTfError`)."""
+
+    def find_damaged_data(self) -> Optional[str]:
+        """Which input file (and record) a mid-run DataLossError came from, if known."""
+        return None
+
+    def after_restore(self, loop) -> None:
+        """Called once the weights are restored (resumed or warm-started)."""
+
+    def write_run_files(self, loop) -> None:
+        """Writes the task's own files into the run folder (the chief only calls it)."""
+
+    def on_checkpoint(self, loop, step: int) -> None:
+        """Called after every checkpoint saved during training."""
+
+    def after_training(self, loop, values: Dict[str, float]) -> None:
+        """Called when training ends (also when there was nothing left to train)."""
+
+    def conclude(self, loop) -> Dict[str, object]:
+        """The evaluations and outputs the settings ask for after training, by name."""
+        return {}
