@@ -6,14 +6,10 @@ Examples:
     albert-params --albert_config_file=albert_config.json
 """
 
-import os
+from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags  # noqa: E402
-
-from albert_tf.config import PRESETS, SHARING_MODES, AlbertConfig  # noqa: E402
-from albert_tf.errors import AlbertTfError  # noqa: E402
+from albert_tf.cli.script import entry_point  # first: it quiets TensorFlow's C++ logs
+from albert_tf.config import PRESETS, SHARING_MODES, AlbertConfig
 
 flags.DEFINE_string("albert_config_file", None, "Path to an albert_config.json.")
 flags.DEFINE_enum("preset", None, list(PRESETS), "A built-in configuration.")
@@ -38,10 +34,7 @@ def rough_parameter_count(config: AlbertConfig) -> float:
                  + config.vocab_size)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    values = flags.FLAGS
+def main(values):
     if (values.albert_config_file is None) == (values.preset is None):
         raise app.UsageError("give exactly one of --albert_config_file or --preset")
     overrides = {}
@@ -49,15 +42,12 @@ def main(argv):
         overrides["sharing"] = values.sharing
     if values.embedding_size is not None:
         overrides["embedding_size"] = values.embedding_size
-    try:
-        if values.preset is not None:
-            config = AlbertConfig.from_preset(values.preset, **overrides)
-            source = f"preset {values.preset}"
-        else:
-            config = AlbertConfig.from_json_file(values.albert_config_file).replace(**overrides)
-            source = values.albert_config_file
-    except AlbertTfError as error:
-        raise SystemExit(f"albert-params: {error}") from None
+    if values.preset is not None:
+        config = AlbertConfig.from_preset(values.preset, **overrides)
+        source = f"preset {values.preset}"
+    else:
+        config = AlbertConfig.from_json_file(values.albert_config_file).replace(**overrides)
+        source = values.albert_config_file
     estimate = rough_parameter_count(config)
     if estimate > MAX_PARAMETERS:
         raise SystemExit(f"albert-params: {source} describes about {estimate:.3g} parameters; "
@@ -76,8 +66,7 @@ def main(argv):
     print(format_parameter_table(breakdown, title))
 
 
-def run():
-    app.run(main)
+run = entry_point("albert-params", main)
 
 
 if __name__ == "__main__":

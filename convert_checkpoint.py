@@ -10,13 +10,9 @@ Then fine-tune with `run_classifier.py --init_checkpoint=converted/base
 --albert_config_file=converted/base/albert_config.json`.
 """
 
-import os
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags  # noqa: E402
-
-from albert_tf.cli.training_flags import exit_on_user_error  # noqa: E402
+from albert_tf.cli.script import entry_point  # first: it quiets TensorFlow's C++ logs
 
 flags.DEFINE_string("source", None, "Original checkpoint prefix or folder, or a Hugging Face "
                     "folder / .safetensors / .bin file.", required=True)
@@ -26,19 +22,14 @@ flags.DEFINE_string("config_file", None, "The source's config (default: albert_c
                     "or config.json beside it).")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main(values):
     from albert_tf.checkpoints.conversion import convert_checkpoint
 
-    values = flags.FLAGS
-    with exit_on_user_error("convert_checkpoint"):
-        report = convert_checkpoint(values.source, values.output_dir, values.config_file)
+    report = convert_checkpoint(values.source, values.output_dir, values.config_file)
     print(report.text(), end="")
 
 
-def run():
-    app.run(main)
+run = entry_point("convert_checkpoint", main)
 
 
 if __name__ == "__main__":

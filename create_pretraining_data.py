@@ -16,13 +16,13 @@ Example:
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import flags, logging
 
-from absl import app, flags, logging  # noqa: E402
+from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
+    define_flags, entry_point, settings_from_flags)
+from albert_tf.data.pretraining_data import PretrainingDataSettings
+from albert_tf.errors import AlbertTfError
 
-from albert_tf.data.pretraining_data import PretrainingDataOptions  # noqa: E402
-
-_DEFAULTS = PretrainingDataOptions()
 # Workers start in about a second (they import no TensorFlow) and split large files by
 # byte ranges; see BENCHMARKS.md for the measurements behind the default.
 DEFAULT_WORKERS_CAP = 16
@@ -43,60 +43,51 @@ flags.DEFINE_string("input_file_mode", "r",
 flags.DEFINE_bool("do_permutation", False,
                   "The original's permuted-token extra objective: not supported (must be "
                   "false).")
-flags.DEFINE_bool("do_lower_case", _DEFAULTS.do_lower_case, "Lower-case the text.")
-flags.DEFINE_bool("do_whole_word_mask", _DEFAULTS.do_whole_word_mask,
-                  "Mask all pieces of a word together.")
-flags.DEFINE_integer("max_seq_length", _DEFAULTS.max_seq_length, "Sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", _DEFAULTS.max_predictions_per_seq,
-                     "Most masked positions per sequence.")
-flags.DEFINE_integer("random_seed", _DEFAULTS.random_seed, "Seed: output depends on it and "
-                     "on --num_output_shards only.")
-flags.DEFINE_integer("dupe_factor", _DEFAULTS.dupe_factor,
-                     "Passes over the input, each with different masks and pairs.")
-flags.DEFINE_float("masked_lm_prob", _DEFAULTS.masked_lm_prob, "Share of tokens to mask.")
-flags.DEFINE_float("short_seq_prob", _DEFAULTS.short_seq_prob,
-                   "Probability of a shorter random target length.")
-flags.DEFINE_integer("ngram", _DEFAULTS.ngram, "Longest masked n-gram, in words.")
-flags.DEFINE_bool("favor_shorter_ngram", _DEFAULTS.favor_shorter_ngram,
-                  "p(n) proportional to 1/n; reversed when false.")
-flags.DEFINE_bool("random_next_sentence", _DEFAULTS.random_next_sentence,
-                  "NSP (B from another document) instead of SOP (A and B swapped).")
+SETTINGS_FLAGS = {
+    "do_lower_case": "Lower-case the text.",
+    "do_whole_word_mask": "Mask all pieces of a word together.",
+    "max_seq_length": "Sequence length.",
+    "max_predictions_per_seq": "Most masked positions per sequence.",
+    "random_seed": "Seed: output depends on it and on --num_output_shards only.",
+    "dupe_factor": "Passes over the input, each with different masks and pairs.",
+    "masked_lm_prob": "Share of tokens to mask.",
+    "short_seq_prob": "Probability of a shorter random target length.",
+    "ngram": "Longest masked n-gram, in words.",
+    "favor_shorter_ngram": "p(n) proportional to 1/n; reversed when false.",
+    "random_next_sentence": "NSP (B from another document) instead of SOP (A and B "
+                            "swapped).",
+    "dynamic_masking": "Write unmasked records; the input pipeline masks them every epoch.",
+    "skip_single_sentence_chunks": "Skip chunks of one sentence; the original (default) "
+                                   "pairs them with text from another document as a "
+                                   "label-1 instance, in SOP mode too.",
+    "shuffle_memory_mb": "Memory for shuffling each output shard; a larger shard is "
+                         "shuffled in two passes over the disk.",
+}
+define_flags(PretrainingDataSettings, SETTINGS_FLAGS)
 flags.DEFINE_integer("num_workers", DEFAULT_WORKERS,
                      "Worker processes (default: the CPU count, at most "
                      f"{DEFAULT_WORKERS_CAP}).")
 flags.DEFINE_integer("num_output_shards", 1, "Output shards (files).")
-flags.DEFINE_bool("dynamic_masking", _DEFAULTS.dynamic_masking,
-                  "Write unmasked records; the input pipeline masks them every epoch.")
-flags.DEFINE_bool("skip_single_sentence_chunks", _DEFAULTS.skip_single_sentence_chunks,
-                  "Skip chunks of one sentence; the original (default) pairs them with text "
-                  "from another document as a label-1 instance, in SOP mode too.")
-flags.DEFINE_integer("shuffle_memory_mb", _DEFAULTS.shuffle_memory_mb,
-                     "Memory for shuffling each output shard; a larger shard is shuffled in "
-                     "two passes over the disk.")
 flags.DEFINE_float("progress_interval", 10.0, "Seconds between progress lines.")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+class OriginalFlagError(AlbertTfError, ValueError):
+    """One of the original tool's flags that this one takes differently, or not at all."""
+
+
+def main(values):
     from albert_tf.data.files import expand_file_patterns
     from albert_tf.data.pretraining_data import create_pretraining_data
-    from albert_tf.errors import AlbertTfError
 
-    values = flags.FLAGS
     check_original_flags(values)
-    options = PretrainingDataOptions(**{
-        name: values[name].value for name in PretrainingDataOptions.__dataclass_fields__})
-    try:
-        files = expand_file_patterns(values.input_file)
-        logging.info("creating pretraining data from %d file(s) with %d worker(s)", len(files),
-                     values.num_workers)
-        create_pretraining_data(files, values.output_file, values.spm_model_file, options,
-                                num_workers=values.num_workers,
-                                num_output_shards=values.num_output_shards,
-                                progress_interval=values.progress_interval)
-    except (AlbertTfError, OSError) as error:
-        raise SystemExit(f"create_pretraining_data: {error}") from None
+    settings = PretrainingDataSettings(**settings_from_flags(values, SETTINGS_FLAGS))
+    files = expand_file_patterns(values.input_file)
+    logging.info("creating pretraining data from %d file(s) with %d worker(s)", len(files),
+                 values.num_workers)
+    create_pretraining_data(files, values.output_file, values.spm_model_file, settings,
+                            num_workers=values.num_workers,
+                            num_output_shards=values.num_output_shards,
+                            progress_interval=values.progress_interval)
 
 
 def check_original_flags(values) -> None:
@@ -115,11 +106,10 @@ def check_original_flags(values) -> None:
         problem = ("--spm_model_file is required (a SentencePiece model with ALBERT's ids; "
                    "see albert-train-spm)")
     if problem:
-        raise SystemExit(f"create_pretraining_data: {problem}")
+        raise OriginalFlagError(problem)
 
 
-def run():
-    app.run(main)
+run = entry_point("create_pretraining_data", main, errors=(OSError,))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,10 @@ signature, and warm-up requests. Examples:
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import flags, logging
 
-from absl import app, flags, logging  # noqa: E402
-
-from albert_tf.checkpoints.layout import RunLayout  # noqa: E402
-from albert_tf.cli.training_flags import exit_on_user_error  # noqa: E402
+from albert_tf.cli.script import entry_point  # first: it quiets TensorFlow's C++ logs
+from albert_tf.checkpoints.layout import RunLayout
 
 flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix, checkpoint folder, or run "
                     "folder of run_classifier / run_pretraining.", required=True)
@@ -80,7 +78,8 @@ def run_folder_defaults(values) -> None:
             spm_model_file=recorded.get("spm_model_file"),
             do_lower_case=recorded.get("do_lower_case"))
     elif recorded.get("kind") == "pretraining" and not values["task_name"].present:
-        defaults["encoder_only"] = True
+        defaults.update(encoder_only=True, spm_model_file=recorded.get("spm_model_file"),
+                        do_lower_case=recorded.get("do_lower_case"))
     for name in RUN_DEFAULTS:
         if not values[name].present and defaults.get(name) is not None:
             values[name].value = defaults[name]
@@ -107,38 +106,33 @@ def task_outputs(values):
     return values.labels, len(values.labels), values.text_pair
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main(values):
     from albert_tf.config import AlbertConfig
     from albert_tf.data.tokenization import AlbertTokenizer
     from albert_tf.export.saved_model import (ServingModule, check_matches_run,
                                               export_saved_model, load_serving_model)
     from albert_tf.io_utils import check_writable
 
-    values = flags.FLAGS
-    with exit_on_user_error("export_model"):
-        check_writable(values.export_dir, "export_dir")
-        run_folder_defaults(values)
-        labels, num_outputs, pair = task_outputs(values)
-        config = AlbertConfig.from_json_file(config_file(values))
-        tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)
-                     if values.spm_model_file else None)
-        if not values.encoder_only:
-            check_matches_run(values.init_checkpoint, tokenizer, values.task_name, labels)
-        model = load_serving_model(config, values.init_checkpoint, num_outputs,
-                                   dtype=values.precision)
-        max_seq_length = values.max_seq_length or config.max_position_embeddings
-        module = ServingModule(model, tokenizer, max_seq_length, labels, pair,
-                               values.text_signatures)
-        path = export_saved_model(module, values.export_dir, values.model_name,
-                                  values.warmup_texts or ())
+    check_writable(values.export_dir, "export_dir")
+    run_folder_defaults(values)
+    labels, num_outputs, pair = task_outputs(values)
+    config = AlbertConfig.from_json_file(config_file(values))
+    tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)
+                 if values.spm_model_file else None)
+    if not values.encoder_only:
+        check_matches_run(values.init_checkpoint, tokenizer, values.task_name, labels)
+    model = load_serving_model(config, values.init_checkpoint, num_outputs,
+                               dtype=values.precision)
+    max_seq_length = values.max_seq_length or config.max_position_embeddings
+    module = ServingModule(model, tokenizer, max_seq_length, labels, pair,
+                           values.text_signatures)
+    path = export_saved_model(module, values.export_dir, values.model_name,
+                              values.warmup_texts or ())
     logging.info("done: %s", path)
     print(path)
 
 
-def run():
-    app.run(main)
+run = entry_point("export_model", main)
 
 
 if __name__ == "__main__":

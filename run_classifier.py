@@ -11,35 +11,35 @@ Your own data: --task_name=custom with train/dev/test .tsv or .csv files (header
 --data_dir, and --text_a_column, optional --text_b_column, --label_column, --task_type.
 """
 
-import os
+from absl import flags, logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags, logging  # noqa: E402
-
-from albert_tf.tasks.classification import ClassifierSettings  # noqa: E402
-from albert_tf.cli.training_flags import (  # noqa: E402
-    define_training_flags, exit_on_user_error, strategy_and_config, training_values)
+from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
+    define_flags, entry_point, settings_from_flags)
+from albert_tf.cli.training_flags import (define_training_flags, strategy_and_config,
+                                          training_values)
+from albert_tf.tasks.classification import ClassifierSettings
 
 RENAMES = {"num_train_steps": "train_step", "num_warmup_steps": "warmup_step"}
-_DEFAULTS = {f.name: f.default for f in ClassifierSettings.__dataclass_fields__.values()}
+SETTINGS_FLAGS = {
+    "data_dir": "The task's files.",
+    "spm_model_file": "SentencePiece model.",
+    "do_lower_case": "Lower-case the text.",
+    "max_seq_length": "Packed sequence length.",
+    "predict_batch_size": "Prediction batch size.",
+    "do_train": "Fine-tune on train.",
+    "do_eval": "Evaluate on dev after every checkpoint.",
+    "do_predict": "Write GLUE submission files for the test split(s).",
+    "export_dir": "Export the best weights for TF Serving to "
+                  "<export_dir>/<export_model_name>/<version>/ when done.",
+    "export_model_name": "Model name under --export_dir (default: the task name, "
+                         "lower-cased).",
+}
 
 define_training_flags(ClassifierSettings, RENAMES)
+define_flags(ClassifierSettings, SETTINGS_FLAGS, defaults={"do_train": False})
+flags.mark_flags_as_required(["data_dir", "spm_model_file"])
 flags.DEFINE_string("task_name", None, "A GLUE task (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, "
                     "QNLI, RTE, WNLI, AX) or 'custom'.", required=True)
-flags.DEFINE_string("data_dir", None, "The task's files.", required=True)
-flags.DEFINE_string("spm_model_file", None, "SentencePiece model.", required=True)
-flags.DEFINE_bool("do_lower_case", _DEFAULTS["do_lower_case"], "Lower-case the text.")
-flags.DEFINE_integer("max_seq_length", _DEFAULTS["max_seq_length"], "Packed sequence length.")
-flags.DEFINE_integer("predict_batch_size", _DEFAULTS["predict_batch_size"],
-                     "Prediction batch size.")
-flags.DEFINE_bool("do_train", False, "Fine-tune on train.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on dev after every checkpoint.")
-flags.DEFINE_bool("do_predict", False, "Write GLUE submission files for the test split(s).")
-flags.DEFINE_string("export_dir", None, "Export the best weights for TF Serving to "
-                    "<export_dir>/<export_model_name>/<version>/ when done.")
-flags.DEFINE_string("export_model_name", None, "Model name under --export_dir (default: the "
-                    "task name, lower-cased).")
 flags.DEFINE_string("text_a_column", None, "custom: the first text column's header name.")
 flags.DEFINE_string("text_b_column", None, "custom: the second text column, if any.")
 flags.DEFINE_string("label_column", "label", "custom: the label column's header name.")
@@ -60,27 +60,17 @@ def load_task(values):
                        values.label_column, values.task_type == "regression", values.labels)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main(values):
     from albert_tf.cli.fine_tuning import run
 
-    values = flags.FLAGS
-    with exit_on_user_error("run_classifier"):
-        strategy, config = strategy_and_config(values)
-        settings = ClassifierSettings(
-            task=load_task(values), albert_config=config, **training_values(values, RENAMES),
-            **{name: values[name].value for name in (
-                "data_dir", "spm_model_file", "do_lower_case", "max_seq_length",
-                "predict_batch_size", "do_train", "do_eval", "do_predict", "export_dir",
-                "export_model_name")})
-        results = run(settings, strategy)
-    logging.info("done: %s", results)
+    strategy, config = strategy_and_config(values)
+    settings = ClassifierSettings(
+        task=load_task(values), albert_config=config, **training_values(values, RENAMES),
+        **settings_from_flags(values, SETTINGS_FLAGS))
+    logging.info("done: %s", run(settings, strategy))
 
 
-def run():
-    app.run(main)
-
+run = entry_point("run_classifier", main)
 
 if __name__ == "__main__":
     run()

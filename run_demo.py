@@ -10,17 +10,13 @@ report.md with plots. Examples:
     make demo DEMO_ARGS="--model_size=tiny --pretrain_steps=100 --finetune_steps=50"
 """
 
-import dataclasses
-import os
+from absl import logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
+    define_flags, entry_point, settings_from_flags)
+from albert_tf.demo.pipeline import DEMO_MODEL_SIZES, DemoSettings
 
-from absl import app, flags, logging  # noqa: E402
-
-from albert_tf.demo.pipeline import DEMO_MODEL_SIZES, DemoSettings  # noqa: E402
-
-_DEFAULTS = DemoSettings()
-_HELP = {
+HELP = {
     "run_dir": "Folder for every artifact (report.md, logs/, export/, ...).",
     "corpus": "Your text: one sentence per line, blank lines between documents (default: "
               "the English documentation bundled with CPython).",
@@ -39,34 +35,19 @@ _HELP = {
     "seed": "Seed for data, weights and the task.",
     "force": "Re-run every stage, even those whose outputs are current.",
 }
-for _field in dataclasses.fields(DemoSettings):
-    if _field.name == "python":
-        continue
-    _kind = {bool: "bool", int: "integer", float: "float"}.get(type(_field.default), "string")
-    getattr(flags, f"DEFINE_{_kind}")(_field.name, _field.default, _HELP[_field.name])
+define_flags(DemoSettings, HELP)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main(values):
     from albert_tf.demo.pipeline import DemoPipeline
-    from albert_tf.errors import AlbertTfError
 
-    values = flags.FLAGS
-    settings = DemoSettings(**{field.name: values[field.name].value
-                               for field in dataclasses.fields(DemoSettings)
-                               if field.name != "python"})
-    try:
-        pipeline = DemoPipeline(settings)
-        pipeline.run()
-    except AlbertTfError as error:
-        raise SystemExit(f"run_demo: {error}") from None
+    pipeline = DemoPipeline(DemoSettings(**settings_from_flags(values, HELP)))
+    pipeline.run()
     logging.info("report: %s", pipeline.path("report.md"))
     print(pipeline.path("report.md"))
 
 
-def run():
-    app.run(main)
+run = entry_point("run_demo", main)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ Example:
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import flags, logging
 
-from absl import app, flags, logging  # noqa: E402
+from albert_tf.cli.script import entry_point  # first: it quiets TensorFlow's C++ logs
 
 flags.DEFINE_string("input_file", None, "Text files: comma-separated globs.", required=True)
 flags.DEFINE_string("model_prefix", None, "Writes <prefix>.model and <prefix>.vocab.",
@@ -25,29 +25,21 @@ flags.DEFINE_integer("input_sentence_size", 10_000_000,
 flags.DEFINE_integer("num_threads", os.cpu_count() or 1, "Trainer threads.", lower_bound=1)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main(values):
     from albert_tf.data.files import expand_file_patterns
     from albert_tf.data.tokenization import train_sentencepiece
-    from albert_tf.errors import AlbertTfError
 
-    values = flags.FLAGS
-    try:
-        files = expand_file_patterns(values.input_file)
-        logging.info("training SentencePiece on %d file(s)", len(files))
-        path = train_sentencepiece(
-            files, values.model_prefix, vocab_size=values.vocab_size,
-            lower_case=values.do_lower_case, keep_accents=values.keep_accents,
-            model_type=values.model_type, character_coverage=values.character_coverage,
-            input_sentence_size=values.input_sentence_size, num_threads=values.num_threads)
-    except (AlbertTfError, OSError) as error:
-        raise SystemExit(f"albert-train-spm: {error}") from None
+    files = expand_file_patterns(values.input_file)
+    logging.info("training SentencePiece on %d file(s)", len(files))
+    path = train_sentencepiece(
+        files, values.model_prefix, vocab_size=values.vocab_size,
+        lower_case=values.do_lower_case, keep_accents=values.keep_accents,
+        model_type=values.model_type, character_coverage=values.character_coverage,
+        input_sentence_size=values.input_sentence_size, num_threads=values.num_threads)
     print(path)
 
 
-def run():
-    app.run(main)
+run = entry_point("albert-train-spm", main, errors=(OSError,))
 
 
 if __name__ == "__main__":

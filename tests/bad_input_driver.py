@@ -31,7 +31,7 @@ def run_case(module, script: str, argv):
                 module.main(argv)
             else:
                 flags.FLAGS.unparse_flags()
-                module.main(flags.FLAGS([script] + argv))
+                module.run.absl_main(flags.FLAGS([script] + argv))
         except SystemExit as exit_:
             code = exit_.code
             status = code if isinstance(code, int) else (0 if code is None else 1)

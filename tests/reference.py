@@ -79,3 +79,16 @@ def original_is_start_piece_sp(piece):
     english_chars = set(list("abcdefghijklmnopqrstuvwxyz"))
     return bool(piece.startswith("▁") or piece.startswith("<") or piece in special_pieces
                 or not all([i.lower() in english_chars.union(special_pieces) for i in piece]))
+
+
+def original_truncate_seq_pair(tokens_a, tokens_b, max_length):
+    """google-research/albert's `_truncate_seq_pair` (run_classifier / classifier_utils),
+    transcribed: pop from the longer list, from b on a tie, until the pair fits."""
+    while True:
+        total_length = len(tokens_a) + len(tokens_b)
+        if total_length <= max_length:
+            break
+        if len(tokens_a) > len(tokens_b):
+            tokens_a.pop()
+        else:
+            tokens_b.pop()

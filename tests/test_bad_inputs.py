@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
 from albert_tf.data.glue import get_task
-from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
+from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pretraining_data
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
 from albert_tf.export.saved_model import ServingModule, export_saved_model, load_serving_model
 from albert_tf.tasks.classification import ClassifierSettings, run as run_classifier
@@ -353,8 +353,8 @@ def build_workspace(folder):
     (folder / "ragged.tsv").write_text("label\tsentence\n1\tfine\n0\n")
 
     create_pretraining_data([corpus], str(folder / "records" / "train.tfrecord"), spm_model,
-                            PretrainingDataOptions(max_seq_length=32, max_predictions_per_seq=5,
-                                                   dupe_factor=1), num_output_shards=2)
+                            PretrainingDataSettings(max_seq_length=32, max_predictions_per_seq=5,
+                                                    dupe_factor=1), num_output_shards=2)
     shutil.copytree(folder / "records", folder / "damaged")
     shard = folder / "damaged" / "train.tfrecord-00000-of-00002"
     data = bytearray(shard.read_bytes())

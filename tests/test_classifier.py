@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
-from albert_tf.data.classifier_data import (cached_split, encode_examples, pack,
-                                            truncate_longest_first)
+from albert_tf.data.classifier_data import cached_split, encode_examples
+from albert_tf.data.packing import pack, truncate_longest_first
 from albert_tf.data.glue import InputExample, TaskDataError, get_task
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
 from albert_tf.models import AlbertPretrainer

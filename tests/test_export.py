@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.checkpoints.warm_start import CheckpointMismatchError
-from albert_tf.data.classifier_data import pack
+from albert_tf.data.packing import pack
 from albert_tf.data.tokenization import AlbertTokenizer
 from albert_tf.export import saved_model as saved_model_lib
 from albert_tf.export.client import request_inputs

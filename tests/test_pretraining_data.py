@@ -11,7 +11,7 @@ import tensorflow as tf
 from albert_tf.data.masking import ngram_probabilities
 from albert_tf.data.corpus import (CorpusDocuments, CorpusStats, TokenCache, document_ranges,
                                    tokenize_file)
-from albert_tf.data.pretraining_data import (PretrainingDataError, PretrainingDataOptions,
+from albert_tf.data.pretraining_data import (PretrainingDataError, PretrainingDataSettings,
                                              create_pretraining_data, output_paths,
                                              shuffle_shard)
 from albert_tf.data.tfrecord_frames import frame, read_frames, record_of
@@ -35,8 +35,8 @@ def run(corpus, output, **kwargs):
     files, spm_model = corpus
     shards = kwargs.pop("num_output_shards", 1)
     workers = kwargs.pop("num_workers", 1)
-    options = PretrainingDataOptions(**{"max_seq_length": 128, "max_predictions_per_seq": 20,
-                                        "dupe_factor": 2, **kwargs})
+    options = PretrainingDataSettings(**{"max_seq_length": 128, "max_predictions_per_seq": 20,
+                                         "dupe_factor": 2, **kwargs})
     return create_pretraining_data(files, str(output), spm_model, options,
                                    num_workers=workers, num_output_shards=shards)
 
@@ -117,7 +117,7 @@ def test_bad_lines_are_counted_and_named(corpus, tmp_path, caplog):
         b"Good first line here.\nSecond good line.\n\xff\xfe broken line\n\n"
         b"Only one sentence.\n\n"
         + long_line.encode() + b"\nAnd a short one.\n")
-    options = PretrainingDataOptions(max_seq_length=64, dupe_factor=1)
+    options = PretrainingDataSettings(max_seq_length=64, dupe_factor=1)
     with caplog.at_level("WARNING"):
         sidecar = create_pretraining_data([str(text)], str(tmp_path / "out"), spm_model, options)
     assert f"{text}:3: skipping a line that is not UTF-8" in caplog.text
@@ -157,7 +157,7 @@ def test_unusable_inputs_fail_clearly_and_leave_nothing(corpus, tmp_path):
     one_doc.write_text("First sentence.\nSecond sentence.\n")
     with pytest.raises(PretrainingDataError, match=f"{one_doc}: --random_next_sentence"):
         create_pretraining_data([str(one_doc)], str(out / "x"), spm_model,
-                                PretrainingDataOptions(random_next_sentence=True))
+                                PretrainingDataSettings(random_next_sentence=True))
     assert not out.exists()  # the folder it would have created is not left behind
     with pytest.raises(TokenizerError, match="missing.model: SentencePiece model file not found"):
         create_pretraining_data([str(one_doc)], str(out / "x"), str(tmp_path / "missing.model"))
@@ -320,7 +320,7 @@ def test_records_are_mixed_across_files_dupe_passes_and_shards(tmp_path):
     tokenizer = AlbertTokenizer(spm_model)
     marker_ids = {index: {i for i in range(tokenizer.vocab_size)
                           if MARKERS[index] in tokenizer.id_to_piece(i)} for index in range(4)}
-    options = PretrainingDataOptions(max_seq_length=64, dupe_factor=2, dynamic_masking=True)
+    options = PretrainingDataSettings(max_seq_length=64, dupe_factor=2, dynamic_masking=True)
     create_pretraining_data(files, str(tmp_path / "out" / "x"), spm_model, options,
                             num_output_shards=2)
     for shard in output_paths(str(tmp_path / "out" / "x"), 2):

@@ -1,11 +1,14 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from albert_tf.data.example_encoding import ExampleEncoder
-from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
+from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pretraining_data
 from albert_tf.data.pretraining_dataset import (DynamicMasking, PretrainingRecordError,
-                                                pretraining_dataset, recorded_lengths)
+                                                pretraining_dataset, recorded_lengths,
+                                                recorded_tokenizer)
 from albert_tf.data.tokenization import CLS_ID, SEP_ID, train_sentencepiece
 from tests.records import read_records
 from tests.text_corpus import write_corpus
@@ -23,8 +26,8 @@ def written(tmp_path_factory):
     for name, dynamic in (("static", False), ("dynamic", True)):
         sidecar = create_pretraining_data(
             [text], str(folder / name / "train.tfrecord"), spm_model,
-            PretrainingDataOptions(max_seq_length=SEQ, max_predictions_per_seq=PREDICTIONS,
-                                   dupe_factor=1, dynamic_masking=dynamic),
+            PretrainingDataSettings(max_seq_length=SEQ, max_predictions_per_seq=PREDICTIONS,
+                                    dupe_factor=1, dynamic_masking=dynamic),
             num_output_shards=2)
         outputs[name] = sidecar
     return outputs
@@ -131,6 +134,9 @@ def test_record_lengths_come_from_the_manifests(written, tmp_path):
     stray = tmp_path / "other.tfrecord"
     stray.write_bytes(b"")
     assert recorded_lengths(files + [str(stray)]) is None  # no manifest: the flags decide
+    tokenizer = recorded_tokenizer(files)
+    assert os.path.isabs(tokenizer["spm_model_file"]) and tokenizer["do_lower_case"] is True
+    assert recorded_tokenizer(files + [str(stray)]) is None
 
 
 def test_records_written_the_original_way_load(tmp_path):

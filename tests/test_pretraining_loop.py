@@ -17,7 +17,7 @@ import keras
 
 from albert_tf.checkpoints.warm_start import CheckpointMismatchError, warm_start
 from albert_tf.config import AlbertConfig
-from albert_tf.data.pretraining_data import PretrainingDataOptions, create_pretraining_data
+from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pretraining_data
 from albert_tf.data.tokenization import train_sentencepiece
 from albert_tf.models import AlbertPretrainer
 from albert_tf.training import distribution
@@ -41,8 +41,8 @@ def data(tmp_path_factory):
     spm_model = train_sentencepiece([text], str(folder / "spm"), vocab_size=VOCAB)
     sidecar = create_pretraining_data(
         [text], str(folder / "data"), spm_model,
-        PretrainingDataOptions(max_seq_length=SEQ, max_predictions_per_seq=PREDICTIONS,
-                               dupe_factor=4), num_output_shards=2)
+        PretrainingDataSettings(max_seq_length=SEQ, max_predictions_per_seq=PREDICTIONS,
+                                dupe_factor=4), num_output_shards=2)
     config = AlbertConfig.from_preset("tiny", vocab_size=VOCAB, hidden_dropout_prob=0.0,
                                       attention_probs_dropout_prob=0.0)
     config_file = folder / "albert_config.json"
@@ -290,6 +290,43 @@ def test_sigkill_then_rerun_resumes_to_the_same_weights(data, tmp_path):
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-6,
                                    err_msg=name)
+
+
+def test_lengths_come_from_the_manifests_and_the_run_folder_exports_without_flags(
+        data, tmp_path):
+    """run_pretraining without --max_seq_length/--max_predictions_per_seq (the records say
+    64/10, the defaults are 512/20), then export_model with only the run folder."""
+    files, _, config_file = data
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    run_dir = tmp_path / "run"
+    trained = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
+         f"--input_file={','.join(files)}", f"--output_dir={run_dir}",
+         f"--albert_config_file={config_file}", "--train_batch_size=8",
+         "--num_train_steps=2", "--num_warmup_steps=0", "--save_checkpoints_steps=2",
+         "--iterations_per_loop=1", "--log_steps=1", "--strategy=one_device"],
+        capture_output=True, text=True, timeout=600, env=env)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "record lengths from the records' manifests" in trained.stderr
+    recorded = json.loads((run_dir / "run_settings.json").read_text())
+    assert (recorded["kind"], recorded["max_seq_length"],
+            recorded["max_predictions_per_seq"]) == ("pretraining", SEQ, PREDICTIONS)
+    exported = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "export_model.py"), f"--init_checkpoint={run_dir}",
+         f"--export_dir={tmp_path / 'exports'}"],
+        capture_output=True, text=True, timeout=600, env=env)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    import tensorflow_text  # noqa: F401  (registers the SentencePiece op)
+
+    loaded = tf.saved_model.load(exported.stdout.strip().splitlines()[-1])
+    # A pretraining folder exports its encoder, with the raw-text signatures of the
+    # SentencePiece model its records were made with.
+    assert {"encode", "serving_default"} <= set(loaded.signatures)
+    assert recorded["spm_model_file"].endswith("spm.model")
+    ids = tf.constant([[2, 10, 11, 3]], tf.int32)
+    outputs = loaded.signatures["encode"](input_ids=ids, input_mask=tf.ones_like(ids),
+                                          segment_ids=tf.zeros_like(ids))
+    assert outputs["sequence_output"].shape[1] == 4
 
 
 def test_command_line_errors(data, tmp_path):

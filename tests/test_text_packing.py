@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from albert_tf.data.classifier_data import pack, truncate_longest_first
+from albert_tf.data.packing import pack, truncate_longest_first, truncate_longest_first_tf
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
-from albert_tf.export.text_packing import TextPacker, truncate_longest_first_tf
+from albert_tf.export.text_packing import TextPacker
 from tests.helpers import UNICODE_TEXTS
+from tests.reference import original_truncate_seq_pair
 from tests.text_corpus import SYLLABLES, write_corpus
 
 
@@ -39,6 +40,30 @@ def test_closed_form_truncation_equals_the_token_by_token_loop():
             want_a, want_b = list(range(a)), list(range(100, 100 + b))
             truncate_longest_first(want_a, want_b, budget)
             assert (row_a, row_b) == (want_a, want_b), (a, b, budget)
+
+
+def test_truncation_is_the_originals_and_the_library_trimmers_are_not():
+    """Why packing.py keeps its own truncation: tensorflow-text's ShrinkLongestTrimmer
+    breaks ties and odd budgets differently from the original `_truncate_seq_pair`."""
+    import tensorflow_text as tf_text
+
+    pairs = list(itertools.product(range(12), range(12)))
+    differing = 0
+    for budget in range(15):
+        wanted = []
+        for a, b in pairs:
+            want_a, want_b = list(range(a)), list(range(100, 100 + b))
+            original_truncate_seq_pair(want_a, want_b, budget)
+            got_a, got_b = list(range(a)), list(range(100, 100 + b))
+            truncate_longest_first(got_a, got_b, budget)
+            assert (got_a, got_b) == (want_a, want_b), (a, b, budget)
+            wanted.append((want_a, want_b))
+        trimmed_a, trimmed_b = tf_text.ShrinkLongestTrimmer(budget, axis=-1).trim(
+            [tf.ragged.constant([list(range(a)) for a, _ in pairs], tf.int64),
+             tf.ragged.constant([list(range(100, 100 + b)) for _, b in pairs], tf.int64)])
+        differing += sum(got != want for got, want in zip(
+            zip(trimmed_a.to_list(), trimmed_b.to_list()), wanted))
+    assert differing == 476  # the count packing.py's docstring gives
 
 
 def sentences(seed, count):

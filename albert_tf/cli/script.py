@@ -46,7 +46,8 @@ def _flag_kind(annotation) -> str:
 
 
 def define_flags(settings_class: Type, help_texts: Mapping[str, str],
-                 renames: Mapping[str, str] = (), defaults: Mapping[str, object] = ()) -> None:
+                 renames: Mapping[str, str] = (), defaults: Mapping[str, object] = (),
+                 flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """Defines one absl flag per field of the dataclass `settings_class` named in
     `help_texts`, typed by the field's annotation, with the field's default (or the one in
     `defaults`) and the name in `renames` where a script has always used another."""
@@ -57,8 +58,8 @@ def define_flags(settings_class: Type, help_texts: Mapping[str, str],
         field = fields[name]
         default = defaults.get(name, None if field.default is dataclasses.MISSING
                                else field.default)
-        getattr(flags, f"DEFINE_{_flag_kind(hints[name])}")(renames.get(name, name), default,
-                                                             help_text)
+        getattr(flags, f"DEFINE_{_flag_kind(hints[name])}")(
+            renames.get(name, name), default, help_text, flag_values=flag_values)
 
 
 def settings_from_flags(values: flags.FlagValues, names: Iterable[str],
@@ -90,4 +91,8 @@ def entry_point(script: str, main: Callable[[flags.FlagValues], None],
         with exit_on_user_error(script, errors):
             main(flags.FLAGS)
 
-    return lambda: app.run(absl_main)
+    def run():
+        app.run(absl_main)
+
+    run.absl_main = absl_main  # what app.run calls once the flags are parsed
+    return run

@@ -1,35 +1,35 @@
 """Flags every training script shares (model, optimizer, loop, strategy, precision), defined
-once; the scripts pass the parsed values to the library as plain settings."""
+once from `LoopSettings`; the scripts pass the parsed values to the library as plain
+settings."""
 
-import contextlib
 import dataclasses
 from typing import Dict, Mapping, Type
 
 from absl import flags
 
-from albert_tf.errors import AlbertTfError
+from albert_tf.cli.script import define_flags, settings_from_flags
 from albert_tf.training.loop import PRECISIONS, LoopSettings
 
-# LoopSettings field -> (help text, flag kind)
+# LoopSettings field -> help text
 _LOOP_FLAGS = {
-    "init_checkpoint": ("Warm-start model weights from this checkpoint, checkpoint "
-                        "directory or run directory.", "string"),
-    "train_batch_size": ("Global training batch size (split across replicas).", "integer"),
-    "eval_batch_size": ("Global eval batch size.", "integer"),
-    "learning_rate": ("Peak learning rate.", "float"),
-    "poly_power": ("Polynomial decay power.", "float"),
-    "num_train_steps": ("Training steps.", "integer"),
-    "num_warmup_steps": ("Linear warmup steps.", "integer"),
-    "start_warmup_step": ("Step the warmup starts from.", "integer"),
-    "save_checkpoints_steps": ("Steps between checkpoints.", "integer"),
-    "keep_checkpoint_max": ("Checkpoints kept.", "integer"),
-    "iterations_per_loop": ("Steps per tf.function call.", "integer"),
-    "jit_compile": ("XLA-compile the training step (default: on for GPU/TPU, off for CPU, "
-                    "where it measured slower).", "bool"),
-    "seed": ("Seed for weights and data order.", "integer"),
-    "log_steps": ("Steps between progress lines.", "integer"),
-    "peak_flops": ("Peak FLOP/s of one replica's device at the chosen precision; when "
-                   "given, model-FLOPs utilization is logged.", "float"),
+    "init_checkpoint": "Warm-start model weights from this checkpoint, checkpoint directory "
+                       "or run directory.",
+    "train_batch_size": "Global training batch size (split across replicas).",
+    "eval_batch_size": "Global eval batch size.",
+    "learning_rate": "Peak learning rate.",
+    "poly_power": "Polynomial decay power.",
+    "num_train_steps": "Training steps.",
+    "num_warmup_steps": "Linear warmup steps.",
+    "start_warmup_step": "Step the warmup starts from.",
+    "save_checkpoints_steps": "Steps between checkpoints.",
+    "keep_checkpoint_max": "Checkpoints kept.",
+    "iterations_per_loop": "Steps per tf.function call.",
+    "jit_compile": "XLA-compile the training step (default: on for GPU/TPU, off for CPU, "
+                   "where it measured slower).",
+    "seed": "Seed for weights and data order.",
+    "log_steps": "Steps between progress lines.",
+    "peak_flops": "Peak FLOP/s of one replica's device at the chosen precision; when given, "
+                  "model-FLOPs utilization is logged.",
 }
 
 
@@ -37,14 +37,13 @@ def define_training_flags(settings_class: Type[LoopSettings],
                           renames: Mapping[str, str] = ()) -> None:
     """Defines the shared flags with `settings_class`'s defaults; `renames` maps a setting
     to the flag name a script has always used (run_classifier's `train_step`)."""
-    renames = dict(renames)
-    defaults = {f.name: f.default for f in dataclasses.fields(settings_class)}
     flags.DEFINE_string("output_dir", None, "Checkpoints, summaries, results.", required=True)
     flags.DEFINE_string("albert_config_file", None, "albert_config.json (or use --preset).")
     flags.DEFINE_string("preset", None, "A named config (base, large, xlarge, xxlarge, tiny).")
-    for name, (help_text, kind) in _LOOP_FLAGS.items():
-        getattr(flags, f"DEFINE_{kind}")(renames.get(name, name), defaults[name], help_text)
-    flags.DEFINE_enum("optimizer", defaults["optimizer"], ["lamb", "adamw"], "Optimizer.")
+    define_flags(settings_class, _LOOP_FLAGS, renames)
+    optimizer = next(f.default for f in dataclasses.fields(settings_class)
+                     if f.name == "optimizer")
+    flags.DEFINE_enum("optimizer", optimizer, ["lamb", "adamw"], "Optimizer.")
     flags.DEFINE_enum("precision", "auto", list(PRECISIONS),
                       "Compute precision; auto picks the fastest measured for the device "
                       "(mixed_bfloat16 on TPU, Ampere+ GPUs and bfloat16-capable CPUs, "
@@ -58,9 +57,8 @@ def define_training_flags(settings_class: Type[LoopSettings],
 
 def training_values(values: flags.FlagValues, renames: Mapping[str, str] = ()) -> Dict:
     """The LoopSettings fields (except the config) from parsed flags."""
-    renames = dict(renames)
-    names = list(_LOOP_FLAGS) + ["optimizer", "precision", "output_dir"]
-    return {name: values[renames.get(name, name)].value for name in names}
+    return settings_from_flags(
+        values, list(_LOOP_FLAGS) + ["optimizer", "precision", "output_dir"], renames)
 
 
 def strategy_and_config(values: flags.FlagValues):
@@ -75,13 +73,3 @@ def strategy_and_config(values: flags.FlagValues):
     config = (AlbertConfig.from_json_file(values.albert_config_file)
               if values.albert_config_file else AlbertConfig.from_preset(values.preset))
     return strategy, config
-
-
-@contextlib.contextmanager
-def exit_on_user_error(script: str):
-    """Bad input (flags, files, checkpoints) ends the script with `script: message` and a
-    non-zero status, without a traceback."""
-    try:
-        yield
-    except AlbertTfError as error:
-        raise SystemExit(f"{script}: {error}") from None

@@ -1,7 +1,4 @@
-"""Fine-tuning features: `[CLS] a [SEP] b [SEP]` packing, TFRecord cache, tf.data input.
-
-Truncation is longest-first from the end, as the original `_truncate_seq_pair`: while the
-pair is too long, drop the last token of the longer segment (of `b` on a tie).
+"""Fine-tuning features: examples packed (`packing.py`) into a TFRecord cache, tf.data input.
 
 Each split is encoded once into `<cache_dir>/<split>.tfrecord` with a JSON sidecar that
 records what it was built from (task, labels, tokenizer model, casing, sequence length);
@@ -17,34 +14,14 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.data.example_encoding import ExampleEncoder
+from albert_tf.data.features import (CLASSIFIER_LABEL, ENCODER_FEATURES,
+                                     classifier_record_schema, parse_spec)
 from albert_tf.data.glue import InputExample, Task, TaskDataError
-from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
+from albert_tf.data.packing import MIN_SEQ_LENGTH, pack
+from albert_tf.data.tokenization import AlbertTokenizer
 from albert_tf.io_utils import atomic_path, write_atomically
 
 ENCODE_BATCH = 1024
-
-
-def truncate_longest_first(tokens_a: List[int], tokens_b: List[int], max_tokens: int) -> None:
-    """Drops tokens from the end of the longer list (b on a tie) until both fit, in place."""
-    while len(tokens_a) + len(tokens_b) > max_tokens:
-        (tokens_a if len(tokens_a) > len(tokens_b) else tokens_b).pop()
-
-
-def pack(tokens_a: List[int], tokens_b: Optional[List[int]],
-         max_seq_length: int) -> Tuple[List[int], List[int], List[int]]:
-    """(input_ids, input_mask, segment_ids), each max_seq_length long."""
-    tokens_a = list(tokens_a)
-    if tokens_b is None:
-        del tokens_a[max_seq_length - 2:]
-        ids = [CLS_ID] + tokens_a + [SEP_ID]
-        segments = [0] * len(ids)
-    else:
-        tokens_b = list(tokens_b)
-        truncate_longest_first(tokens_a, tokens_b, max_seq_length - 3)
-        ids = [CLS_ID] + tokens_a + [SEP_ID] + tokens_b + [SEP_ID]
-        segments = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
-    padding = max_seq_length - len(ids)
-    return ids + [0] * padding, [1] * len(ids) + [0] * padding, segments + [0] * padding
 
 
 def label_value(task: Task, example: InputExample):
@@ -57,10 +34,10 @@ def label_value(task: Task, example: InputExample):
 def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: AlbertTokenizer,
                     max_seq_length: int) -> Dict[str, np.ndarray]:
     """Feature arrays [n, max_seq_length] plus `label_ids` [n] (int64 or float32)."""
-    if max_seq_length < 5:
-        raise TaskDataError(f"--max_seq_length={max_seq_length}: need at least 5 ([CLS] a [SEP] "
-                         "b [SEP])")
-    columns: Dict[str, list] = {"input_ids": [], "input_mask": [], "segment_ids": []}
+    if max_seq_length < MIN_SEQ_LENGTH:
+        raise TaskDataError(f"--max_seq_length={max_seq_length}: need at least "
+                            f"{MIN_SEQ_LENGTH} ([CLS] a [SEP] b [SEP])")
+    columns: Dict[str, list] = {name: [] for name in ENCODER_FEATURES}
     for start in range(0, len(examples), ENCODE_BATCH):
         chunk = examples[start:start + ENCODE_BATCH]
         tokens_a = tokenizer.encode_batch([e.text_a for e in chunk])
@@ -72,7 +49,8 @@ def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: Alb
     features = {name: np.asarray(values, np.int64).reshape(-1, max_seq_length)
                 for name, values in columns.items()}
     labels = [label_value(task, e) for e in examples]
-    features["label_ids"] = np.asarray(labels, np.float32 if task.is_regression else np.int64)
+    features[CLASSIFIER_LABEL] = np.asarray(labels,
+                                            np.float32 if task.is_regression else np.int64)
     return features
 
 
@@ -106,7 +84,7 @@ def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
                 logging.info("using cached %s (%d examples)", path, len(examples))
                 return path, examples
     features = encode_examples(examples, task, tokenizer, max_seq_length)
-    labels = {"label_ids": features.pop("label_ids")[:, None]}
+    labels = {CLASSIFIER_LABEL: features.pop(CLASSIFIER_LABEL)[:, None]}
     records = (ExampleEncoder().encode_batch(features, labels) if task.is_regression
                else ExampleEncoder().encode_batch({**features, **labels}, {}))
     with atomic_path(path) as temp_path, tf.io.TFRecordWriter(temp_path) as writer:
@@ -127,9 +105,8 @@ def classifier_dataset(path: str, max_seq_length: int, batch_size: int, is_train
     """Batches of int32 features and `label_ids` (float32 for regression). Training data
     is sharded per input pipeline, shuffled, repeated, and drops the last partial batch;
     eval/predict data keeps every example in file order."""
-    spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
-            for name in ("input_ids", "input_mask", "segment_ids")}
-    spec["label_ids"] = tf.io.FixedLenFeature([], tf.float32 if regression else tf.int64)
+    spec = parse_spec(classifier_record_schema(max_seq_length, regression),
+                      scalars=(CLASSIFIER_LABEL,))
     dataset = tf.data.TFRecordDataset(path)
     if input_context:
         batch_size = input_context.get_per_replica_batch_size(batch_size)

@@ -10,8 +10,10 @@ data workers never ask).
 Example:
 
 >>> schema = pretraining_record_schema(128, 20, dynamic_masking=False)
->>> schema["masked_lm_weights"], schema["next_sentence_labels"]
-(Feature(length=20, dtype='float32', sets='max_predictions_per_seq'), Feature(length=1, dtype='int64', sets=None))
+>>> schema["masked_lm_weights"]
+Feature(length=20, dtype='float32', sets='max_predictions_per_seq')
+>>> schema["next_sentence_labels"]
+Feature(length=1, dtype='int64', sets=None)
 """
 
 from typing import Dict, NamedTuple, Optional, Sequence

@@ -39,6 +39,8 @@ from absl import logging
 from albert_tf.data.corpus import (CorpusDocuments, CorpusStats, TokenCache, document_ranges,
                                    tokenize_file)
 from albert_tf.data.example_encoding import ExampleEncoder
+from albert_tf.data.features import (ENCODER_FEATURES, MASKED_LM_FEATURES, SENTENCE_ORDER_LABEL,
+                                     TOKEN_BOUNDARY)
 from albert_tf.data.masking import mask_sequences
 from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pairs_from_document
 from albert_tf.data.tfrecord_frames import frame, read_frames
@@ -66,7 +68,7 @@ class PretrainingDataError(AlbertTfError, ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class PretrainingDataOptions:
+class PretrainingDataSettings:
     """The original create_pretraining_data flags (same names and defaults), plus
     `dynamic_masking`, `skip_single_sentence_chunks` (skip chunks of one sentence instead
     of pairing them with another document's text, as the original does) and
@@ -268,7 +270,7 @@ def shuffle_shard(part_paths: Sequence[str], output_path: str, rng: np.random.Ge
 
 
 def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
-                   options: PretrainingDataOptions, rng: np.random.Generator,
+                   options: PretrainingDataSettings, rng: np.random.Generator,
                    stats: InstanceStats):
     """The padded features of `[CLS] a [SEP] b [SEP]` for each pair, masked unless
     dynamic_masking: (int64 features {name: [batch, ...]}, float features)."""
@@ -295,9 +297,8 @@ def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
     stats.half_length_instances += int((2 * lengths <= seq).sum())
     stats.boundaries += int(token_boundary.sum())
     stats.swapped_or_random += int(labels.sum())
-    int64_features = {"input_ids": input_ids, "input_mask": input_mask,
-                      "segment_ids": segment_ids, "token_boundary": token_boundary,
-                      "next_sentence_labels": labels}
+    int64_features = dict(zip(ENCODER_FEATURES, (input_ids, input_mask, segment_ids)))
+    int64_features.update({TOKEN_BOUNDARY: token_boundary, SENTENCE_ORDER_LABEL: labels})
     if options.dynamic_masking:
         return int64_features, {}
     predictions = options.max_predictions_per_seq
@@ -320,8 +321,9 @@ def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
             stats.drawn_ngram_counts[n - 1] += 1
         for kind in masked.replacements.tolist():
             stats.replacement_counts[kind] += 1
-    int64_features.update(masked_lm_positions=positions, masked_lm_ids=masked_ids)
-    return int64_features, {"masked_lm_weights": weights}
+    positions_name, ids_name, weights_name = MASKED_LM_FEATURES
+    int64_features.update({positions_name: positions, ids_name: masked_ids})
+    return int64_features, {weights_name: weights}
 
 
 # ---- worker side: state set once per process by _init_worker -------------------------
@@ -352,7 +354,7 @@ def _tokenize_task(path: str, byte_range, directory: str, max_sentence_length: i
 
 
 def _unit_task(cache_dirs: Sequence[str], documents: range, file_index: int, dupe: int,
-               part_paths: Sequence[str], options: PretrainingDataOptions) -> InstanceStats:
+               part_paths: Sequence[str], options: PretrainingDataSettings) -> InstanceStats:
     """Instances from the corpus documents `documents` (one file's) for one dupe pass."""
     word_starts = _worker["word_starts"]
     counter = _worker["counter"]
@@ -430,7 +432,7 @@ class _ProgressLogger:
 
 
 def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_model_file: str,
-                            options: PretrainingDataOptions = PretrainingDataOptions(),
+                            options: PretrainingDataSettings = PretrainingDataSettings(),
                             num_workers: int = 1, num_output_shards: int = 1,
                             progress_interval: float = 10.0) -> Dict[str, object]:
     """Writes the shards and their manifest; returns the manifest's contents.
@@ -509,7 +511,7 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     manifest = {
         "tool": MANIFEST_TOOL,
         "input_files": list(input_files),
-        "spm_model_file": spm_model_file,
+        "spm_model_file": os.path.abspath(spm_model_file),
         "output_files": paths,
         "shard_bytes": shard_sizes,
         "num_output_shards": len(paths),
@@ -573,7 +575,7 @@ def _tokenize_all(executor, input_files, work_dir, options, num_workers):
 
 
 def _assemble_shards(paths: Sequence[str], work_dir: str, units,
-                     options: PretrainingDataOptions) -> List[int]:
+                     options: PretrainingDataSettings) -> List[int]:
     """Shard k = every unit's part k, shuffled as a whole into `work_dir/shard-k`."""
     sizes = []
     for k in range(len(paths)):

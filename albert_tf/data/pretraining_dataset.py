@@ -19,6 +19,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.data.features import (MASKED_LM_FEATURES, SENTENCE_ORDER_LABEL, TOKEN_BOUNDARY,
+                                     parse_spec, pretraining_record_schema)
 from albert_tf.data.masking import mask_tokens
 from albert_tf.data.shards import (SHARD_NAME, ShardSetError, check_shard_sets, manifest_path,
                                    read_manifest)
@@ -69,33 +71,26 @@ def check_records(path: str, max_seq_length: int, max_predictions_per_seq: int,
     and lengths this pipeline will parse (and, given `vocab_size`, ids below it)."""
     example = _first_record(path)
     lengths = _lengths(example)
-    # feature -> (length, the flag that sets it)
-    sequence = (max_seq_length, "max_seq_length")
-    predictions = (max_predictions_per_seq, "max_predictions_per_seq")
-    expected = {name: sequence for name in ("input_ids", "input_mask", "segment_ids")}
-    expected["next_sentence_labels"] = (1, "max_seq_length")
-    masked = "masked_lm_positions" in lengths
-    if dynamic_masking:
-        if masked:
-            raise PretrainingRecordError(
-                f"{path}: records are already masked; dynamic masking needs records written "
-                "with create_pretraining_data --dynamic_masking")
-        expected["token_boundary"] = sequence
-    else:
-        if not masked:
-            raise PretrainingRecordError(
-                f"{path}: records carry no masked_lm_* features (written with "
-                "--dynamic_masking?); enable dynamic masking to read them")
-        expected.update(masked_lm_positions=predictions, masked_lm_ids=predictions,
-                        masked_lm_weights=predictions)
-    for name, (length, flag) in expected.items():
+    masked = MASKED_LM_FEATURES[0] in lengths
+    if dynamic_masking and masked:
+        raise PretrainingRecordError(
+            f"{path}: records are already masked; dynamic masking needs records written "
+            "with create_pretraining_data --dynamic_masking")
+    if not dynamic_masking and not masked:
+        raise PretrainingRecordError(
+            f"{path}: records carry no masked_lm_* features (written with "
+            "--dynamic_masking?); enable dynamic masking to read them")
+    schema = pretraining_record_schema(max_seq_length, max_predictions_per_seq,
+                                       dynamic_masking)
+    for name, feature in schema.items():
         if name not in lengths:
             raise PretrainingRecordError(f"{path}: records have no feature {name!r} "
                                          f"(found {sorted(lengths)})")
-        if lengths[name] != length:
+        if lengths[name] != feature.length:
             raise PretrainingRecordError(
-                f"{path}: feature {name!r} has length {lengths[name]} but {length} was asked "
-                f"for (--{flag}); records and flags must agree")
+                f"{path}: feature {name!r} has length {lengths[name]} but {feature.length} "
+                f"was asked for (--{feature.sets or 'max_seq_length'}); records and flags "
+                "must agree")
     if vocab_size is not None:
         for name in ("input_ids", "masked_lm_ids"):
             if name in lengths:
@@ -139,21 +134,38 @@ def count_records(files: Sequence[str]) -> Optional[int]:
     return total
 
 
-def recorded_lengths(files: Sequence[str]) -> Optional[Dict[str, int]]:
-    """`max_seq_length` and `max_predictions_per_seq` as the files' create_pretraining_data
-    manifests record them, or None when a file has no manifest or the manifests disagree."""
+def _recorded(files: Sequence[str], read) -> Optional[Dict[str, object]]:
+    """`read(manifest)` (a tuple of (name, value) pairs) when every file's manifest gives
+    the same, complete answer; else None."""
     found = set()
     for path in files:
         match = SHARD_NAME.match(path)
         manifest = read_manifest(manifest_path(match["prefix"] if match else path))
         if manifest is None:
             return None
-        options = manifest.get("options", {})
-        found.add((options.get("max_seq_length"), options.get("max_predictions_per_seq")))
-    if len(found) != 1 or None in next(iter(found)):
+        found.add(read(manifest))
+    if len(found) != 1 or any(value is None for _, value in next(iter(found))):
         return None
-    seq, predictions = found.pop()
-    return {"max_seq_length": seq, "max_predictions_per_seq": predictions}
+    return dict(found.pop())
+
+
+def recorded_lengths(files: Sequence[str]) -> Optional[Dict[str, int]]:
+    """`max_seq_length` and `max_predictions_per_seq` as the files' create_pretraining_data
+    manifests record them, or None when a file has no manifest or the manifests disagree."""
+    names = ("max_seq_length", "max_predictions_per_seq")
+    return _recorded(files, lambda manifest: tuple(
+        (name, manifest.get("options", {}).get(name)) for name in names))
+
+
+def recorded_tokenizer(files: Sequence[str]) -> Optional[Dict[str, object]]:
+    """The `spm_model_file` and `do_lower_case` the records were made with, as their
+    manifests say (None when they do not all say the same, or the model is gone)."""
+    recorded = _recorded(files, lambda manifest: (
+        ("spm_model_file", manifest.get("spm_model_file")),
+        ("do_lower_case", manifest.get("options", {}).get("do_lower_case"))))
+    if recorded is None or not os.path.isfile(recorded["spm_model_file"]):
+        return None
+    return recorded
 
 
 def find_damaged_file(files: Sequence[str]) -> Optional[str]:
@@ -167,20 +179,6 @@ def find_damaged_file(files: Sequence[str]) -> Optional[str]:
         except tf.errors.OpError as error:
             return f"{path}: record {records + 1} is damaged ({error.message.splitlines()[0]})"
     return None
-
-
-def _feature_spec(max_seq_length: int, max_predictions_per_seq: int,
-                  dynamic_masking: bool) -> Dict[str, tf.io.FixedLenFeature]:
-    spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
-            for name in ("input_ids", "input_mask", "segment_ids")}
-    spec["next_sentence_labels"] = tf.io.FixedLenFeature([1], tf.int64)
-    if dynamic_masking:
-        spec["token_boundary"] = tf.io.FixedLenFeature([max_seq_length], tf.int64)
-    else:
-        spec["masked_lm_positions"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64)
-        spec["masked_lm_ids"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64)
-        spec["masked_lm_weights"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32)
-    return spec
 
 
 def mask_batch(input_ids: np.ndarray, input_mask: np.ndarray, token_boundary: np.ndarray,
@@ -285,7 +283,8 @@ def pretraining_dataset(
         records = records.shuffle(shuffle_buffer, seed=seed)
     records = records.batch(per_pipeline_batch, drop_remainder=is_training
                             if drop_remainder is None else drop_remainder)
-    spec = _feature_spec(max_seq_length, max_predictions_per_seq, dynamic_masking is not None)
+    spec = parse_spec(pretraining_record_schema(max_seq_length, max_predictions_per_seq,
+                                                dynamic_masking is not None))
     batches = records.map(lambda serialized: tf.io.parse_example(serialized, spec),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if dynamic_masking is not None:
@@ -301,7 +300,7 @@ def _apply_dynamic_masking(features, batch_seed, max_predictions_per_seq, maskin
     input_ids, positions, labels, weights = tf.numpy_function(
         lambda ids, mask, boundary, seed: mask_batch(ids, mask, boundary, seed,
                                                      max_predictions_per_seq, masking),
-        [features["input_ids"], features["input_mask"], features.pop("token_boundary"),
+        [features["input_ids"], features["input_mask"], features.pop(TOKEN_BOUNDARY),
          batch_seed],
         [tf.int64, tf.int64, tf.int64, tf.float32], stateful=False)
     batch = tf.shape(features["input_ids"])[0]
@@ -315,5 +314,5 @@ def _apply_dynamic_masking(features, batch_seed, max_predictions_per_seq, maskin
 def _to_model_dtypes(features):
     converted = {name: (tf.cast(value, tf.int32) if value.dtype == tf.int64 else value)
                  for name, value in features.items()}
-    converted["next_sentence_labels"] = tf.reshape(converted["next_sentence_labels"], [-1])
+    converted[SENTENCE_ORDER_LABEL] = tf.reshape(converted[SENTENCE_ORDER_LABEL], [-1])
     return converted

@@ -31,11 +31,11 @@ from absl import logging
 from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.checkpoints.warm_start import warm_start
 from albert_tf.config import AlbertConfig
+from albert_tf.data.features import ENCODER_FEATURES
 from albert_tf.data.tokenization import AlbertTokenizer
 from albert_tf.errors import AlbertTfError
 from albert_tf.export.text_packing import TextPacker
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
-from albert_tf.models.base import ENCODER_INPUT_NAMES
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder
 
@@ -54,7 +54,7 @@ class ExportError(AlbertTfError, ValueError):
 
 def _ids_signature() -> Dict[str, tf.TensorSpec]:
     return {name: tf.TensorSpec([None, None], tf.int32, name=name)
-            for name in ENCODER_INPUT_NAMES}
+            for name in ENCODER_FEATURES}
 
 
 def _text_signature(pair: bool) -> Dict[str, tf.TensorSpec]:
@@ -192,7 +192,7 @@ class ServingModule(tf.Module):
             features = self.packer(text_a, text_b if self.text_pair else None)
         else:
             features = {name: tf.constant([[2, 3]] * len(texts), tf.int32)
-                        for name in ENCODER_INPUT_NAMES}
+                        for name in ENCODER_FEATURES}
             features["segment_ids"] = tf.zeros_like(features["segment_ids"])
         inputs = {ENCODE if self.is_encoder else SERVE_IDS: features}
         if self.text_signatures:

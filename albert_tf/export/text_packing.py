@@ -1,38 +1,17 @@
 """Raw text to model inputs inside a TensorFlow graph, equal to the Python fine-tuning path.
 
-`TextPacker` cleans and tokenizes with tensorflow-text's SentencePiece op, truncates
-longest-first and packs `[CLS] a [SEP] (b [SEP])` exactly as `classifier_data.pack`
-does, but pads only to the longest sequence of the batch (at most max_seq_length): the
-padding is masked, so outputs are the same and short requests cost less.
+`TextPacker` cleans and tokenizes with tensorflow-text's SentencePiece op, then packs with
+`data.packing.pack_tf`: the same truncation and `[CLS] a [SEP] (b [SEP])` layout as the
+records `run_classifier` trains on, padded only to the longest sequence of the batch (at
+most max_seq_length).
 """
 
 from typing import Dict, Optional
 
 import tensorflow as tf
 
-from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
-
-
-def _keep_first(ids: tf.RaggedTensor, counts: tf.Tensor) -> tf.RaggedTensor:
-    """The first counts[i] ids of row i."""
-    positions = tf.ragged.range(ids.row_lengths())
-    return tf.ragged.boolean_mask(ids, positions < tf.expand_dims(counts, 1))
-
-
-def truncate_longest_first_tf(ids_a: tf.RaggedTensor, ids_b: tf.RaggedTensor,
-                              max_tokens: int):
-    """The graph form of `truncate_longest_first`: both rows fit max_tokens together,
-    the longer one shrinking first and b losing a tie.
-
-    Removing one token at a time from the longer list ends, when anything is removed, with
-    a at max(max_tokens - len(b), ceil(max_tokens / 2)) (if a was that long) and b
-    filling what is left, which is what this computes in closed form.
-    """
-    length_a, length_b = ids_a.row_lengths(), ids_b.row_lengths()  # [batch] int64
-    budget = tf.constant(max_tokens, tf.int64)
-    keep_a = tf.minimum(length_a, tf.maximum(budget - length_b, (budget + 1) // 2))
-    keep_b = tf.minimum(length_b, budget - keep_a)
-    return _keep_first(ids_a, keep_a), _keep_first(ids_b, keep_b)
+from albert_tf.data.packing import MIN_SEQ_LENGTH, pack_tf
+from albert_tf.data.tokenization import AlbertTokenizer
 
 
 class TextPacker(tf.Module):
@@ -61,8 +40,9 @@ class TextPacker(tf.Module):
 
     def __init__(self, tokenizer: AlbertTokenizer, max_seq_length: int, name=None):
         super().__init__(name=name)
-        if max_seq_length < 5:
-            raise ValueError(f"max_seq_length must be at least 5, got {max_seq_length}")
+        if max_seq_length < MIN_SEQ_LENGTH:
+            raise ValueError(f"max_seq_length must be at least {MIN_SEQ_LENGTH}, got "
+                             f"{max_seq_length}")
         # Held as an attribute so the SentencePiece resource is saved with the module.
         self.sentencepiece = tokenizer.tf_tokenizer
         self._tokenizer = tokenizer
@@ -75,27 +55,10 @@ class TextPacker(tf.Module):
     def __call__(self, text_a: tf.Tensor, text_b: Optional[tf.Tensor] = None
                  ) -> Dict[str, tf.Tensor]:
         ids_a = self.tokenize(text_a)
-        batch = ids_a.nrows()
-        if text_b is None:
-            ids_a = _keep_first(ids_a, tf.fill([batch], tf.constant(self.max_seq_length - 2,
-                                                                    tf.int64)))
-            segments = [ids_a]
-        else:
+        ids_b = None
+        if text_b is not None:
             with tf.control_dependencies([tf.debugging.assert_equal(
                     tf.size(text_a), tf.size(text_b),
                     message="text_a and text_b must hold the same number of texts")]):
                 ids_b = self.tokenize(tf.identity(text_b))
-            segments = list(truncate_longest_first_tf(ids_a, ids_b, self.max_seq_length - 3))
-        def special(token):
-            return tf.RaggedTensor.from_tensor(tf.fill([batch, 1], token))
-
-        pieces, segment_pieces = [special(CLS_ID)], []
-        for index, ids in enumerate(segments):
-            pieces += [ids, special(SEP_ID)]
-            length = tf.cast(ids.row_lengths(), tf.int32) + (2 if index == 0 else 1)
-            segment_pieces.append(tf.zeros_like(tf.ragged.range(length)) + index)
-        input_ids = tf.concat(pieces, axis=1)  # [batch, (seq)]
-        segment_ids = tf.concat(segment_pieces, axis=1)
-        return {"input_ids": input_ids.to_tensor(0),  # [batch, seq]
-                "input_mask": tf.ones_like(input_ids).to_tensor(0),
-                "segment_ids": segment_ids.to_tensor(0)}
+        return pack_tf(ids_a, ids_b, self.max_seq_length)  # [batch, seq] each

@@ -5,8 +5,7 @@ from typing import Any, Dict, Union
 import keras
 
 from albert_tf.config import AlbertConfig
-
-ENCODER_INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
+from albert_tf.data.features import ENCODER_FEATURES
 
 
 def as_albert_config(config: Union[AlbertConfig, Dict[str, Any]]) -> AlbertConfig:
@@ -20,7 +19,7 @@ def as_albert_config(config: Union[AlbertConfig, Dict[str, Any]]) -> AlbertConfi
 def encoder_inputs() -> Dict[str, keras.KerasTensor]:
     """Symbolic int32 inputs [batch, seq] named as the original TFRecord features."""
     return {
-        name: keras.Input(shape=(None,), dtype="int32", name=name) for name in ENCODER_INPUT_NAMES
+        name: keras.Input(shape=(None,), dtype="int32", name=name) for name in ENCODER_FEATURES
     }
 
 

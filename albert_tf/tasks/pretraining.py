@@ -6,7 +6,7 @@ tokens, so a replicated step equals the one-device step on the global batch.
 """
 
 import dataclasses
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
 from absl import logging
@@ -34,6 +34,10 @@ class PretrainingSettings(LoopSettings):
     max_seq_length: int = 512
     max_predictions_per_seq: int = 20
     max_eval_steps: int = 100
+    # The tokenizer the records were made with (from their manifests), recorded in the run
+    # folder so that export_model can add raw-text signatures without being told.
+    spm_model_file: Optional[str] = None
+    do_lower_case: bool = True
 
 
 class PretrainingTask(Task):
