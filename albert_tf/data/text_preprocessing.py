@@ -9,6 +9,7 @@ are kept as they are, as in the original (Hugging Face's tokenizer turns them in
 import functools
 import sys
 import unicodedata
+from typing import Callable
 
 
 
@@ -28,28 +29,36 @@ def preprocess_text(text: str, lower_case: bool = True, keep_accents: bool = Fal
 
 
 @functools.lru_cache(maxsize=None)
-def combining_characters_pattern() -> str:
-    """An RE2 character class of every code point with a non-zero combining class.
-
-    Built from Python's own Unicode table so the graph path removes exactly what
-    `unicodedata.combining` removes (a `\\p{Mn}` class would also drop, for example,
-    Devanagari vowel signs, whose combining class is 0).
-    """
-    ranges = []
-    start = previous = None
+def character_class(predicate: Callable[[str], bool]) -> str:
+    """An RE2 character class of every code point (surrogates aside) for which `predicate`
+    holds, built from Python's own Unicode tables so a graph op removes or splits on
+    exactly the characters the Python path does."""
+    ranges, start, previous = [], None, None
     for code in range(sys.maxunicode + 1):
-        if unicodedata.combining(chr(code)):
-            if previous is not None and code == previous + 1:
-                previous = code
-                continue
-            if start is not None:
-                ranges.append((start, previous))
-            start = previous = code
+        if 0xD800 <= code <= 0xDFFF or not predicate(chr(code)):
+            continue
+        if previous is not None and code == previous + 1:
+            previous = code
+            continue
+        if start is not None:
+            ranges.append((start, previous))
+        start = previous = code
     ranges.append((start, previous))
     return "[" + "".join(
         f"\\x{{{low:X}}}" if low == high else f"\\x{{{low:X}}}-\\x{{{high:X}}}"
         for low, high in ranges
     ) + "]"
+
+
+def _is_combining(char: str) -> bool:
+    return unicodedata.combining(char) != 0
+
+
+def combining_characters_pattern() -> str:
+    """An RE2 character class of every code point with a non-zero combining class: what
+    `unicodedata.combining` removes (a `\\p{Mn}` class would also drop, for example,
+    Devanagari vowel signs, whose combining class is 0)."""
+    return character_class(_is_combining)
 
 
 # Python's str.split() whitespace: RE2's \s (which lacks \v), \v, the information
