@@ -35,8 +35,8 @@ flags.DEFINE_string("output_file", None,
                     "comma-separated list of shard names.", required=True)
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model (ALBERT ids).")
 flags.DEFINE_string("vocab_file", None,
-                    "The original's vocabulary flag. With --spm_model_file it is not read (as "
-                    "in the original); without it, it names a WordPiece vocabulary.")
+                    "A WordPiece vocab.txt (the Chinese releases). With --spm_model_file it "
+                    "is not read, as in the original.")
 flags.DEFINE_string("input_file_mode", "r",
                     "The original's open mode for input files: r or rb (the same here: input "
                     "is read as bytes and decoded as UTF-8 either way).")
@@ -87,7 +87,8 @@ def main(values):
     create_pretraining_data(files, values.output_file, values.spm_model_file, settings,
                             num_workers=values.num_workers,
                             num_output_shards=values.num_output_shards,
-                            progress_interval=values.progress_interval)
+                            progress_interval=values.progress_interval,
+                            vocab_file=values.vocab_file)
 
 
 def check_original_flags(values) -> None:
@@ -98,13 +99,9 @@ def check_original_flags(values) -> None:
                    "supported")
     elif values.input_file_mode not in ("r", "rb"):
         problem = f"--input_file_mode must be r or rb, got {values.input_file_mode!r}"
-    elif not values.spm_model_file and values.vocab_file:
-        problem = (f"--vocab_file={values.vocab_file} without --spm_model_file asks for "
-                   "WordPiece tokenization, which this version does not have yet; give a "
-                   "SentencePiece model with --spm_model_file")
-    elif not values.spm_model_file:
-        problem = ("--spm_model_file is required (a SentencePiece model with ALBERT's ids; "
-                   "see albert-train-spm)")
+    elif not values.spm_model_file and not values.vocab_file:
+        problem = ("give --spm_model_file (a SentencePiece model with ALBERT's ids; see "
+                   "albert-train-spm) or --vocab_file (a WordPiece vocab.txt)")
     if problem:
         raise OriginalFlagError(problem)
 

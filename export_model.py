@@ -25,6 +25,8 @@ flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix, checkpoint fold
 flags.DEFINE_string("albert_config_file", None,
                     "albert_config.json (default: the one in the run folder).")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model (for the text signatures).")
+flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt, for the text signatures of a "
+                    "model without a SentencePiece model (the Chinese releases).")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case the text (as in training).")
 flags.DEFINE_string("task_name", None, "The fine-tuning task (GLUE name or 'custom'); gives "
                     "the labels and whether the text signature takes a pair.")
@@ -58,7 +60,7 @@ def config_file(values) -> str:
 
 # Flags whose default comes from the run folder's run_settings.json (a flag given wins).
 RUN_DEFAULTS = ("task_name", "labels", "task_type", "text_pair", "spm_model_file",
-                "do_lower_case", "max_seq_length", "encoder_only")
+                "vocab_file", "do_lower_case", "max_seq_length", "encoder_only")
 
 
 def run_folder_defaults(values) -> None:
@@ -76,10 +78,15 @@ def run_folder_defaults(values) -> None:
             task_type="regression" if not task.get("labels") else "classification",
             text_pair=task.get("text_b") is not None,
             spm_model_file=recorded.get("spm_model_file"),
+            vocab_file=recorded.get("vocab_file"),
             do_lower_case=recorded.get("do_lower_case"))
     elif recorded.get("kind") == "pretraining" and not values["task_name"].present:
         defaults.update(encoder_only=True, spm_model_file=recorded.get("spm_model_file"),
+                        vocab_file=recorded.get("vocab_file"),
                         do_lower_case=recorded.get("do_lower_case"))
+    if values["spm_model_file"].present or values["vocab_file"].present:
+        defaults.pop("spm_model_file", None)  # a tokenizer given replaces the recorded one
+        defaults.pop("vocab_file", None)
     for name in RUN_DEFAULTS:
         if not values[name].present and defaults.get(name) is not None:
             values[name].value = defaults[name]
@@ -108,7 +115,7 @@ def task_outputs(values):
 
 def main(values):
     from albert_tf.config import AlbertConfig
-    from albert_tf.data.tokenization import AlbertTokenizer
+    from albert_tf.data.tokenizers import load_tokenizer
     from albert_tf.export.saved_model import (ServingModule, check_matches_run,
                                               export_saved_model, load_serving_model)
     from albert_tf.io_utils import check_writable
@@ -117,8 +124,8 @@ def main(values):
     run_folder_defaults(values)
     labels, num_outputs, pair = task_outputs(values)
     config = AlbertConfig.from_json_file(config_file(values))
-    tokenizer = (AlbertTokenizer(values.spm_model_file, values.do_lower_case)
-                 if values.spm_model_file else None)
+    tokenizer = (load_tokenizer(values.spm_model_file, values.vocab_file, values.do_lower_case)
+                 if values.spm_model_file or values.vocab_file else None)
     if not values.encoder_only:
         check_matches_run(values.init_checkpoint, tokenizer, values.task_name, labels)
     model = load_serving_model(config, values.init_checkpoint, num_outputs,

@@ -7,6 +7,8 @@ The original run_classifier's flag names, so run_glue.sh-style scripts work. Exa
         --learning_rate=1e-5 --train_step=20935 --warmup_step=1256 --do_train --do_eval \
         --do_predict
 
+A Chinese model: --vocab_file=vocab.txt instead of --spm_model_file.
+
 Your own data: --task_name=custom with train/dev/test .tsv or .csv files (header row) in
 --data_dir, and --text_a_column, optional --text_b_column, --label_column, --task_type.
 """
@@ -22,7 +24,9 @@ from albert_tf.tasks.classification import ClassifierSettings
 RENAMES = {"num_train_steps": "train_step", "num_warmup_steps": "warmup_step"}
 SETTINGS_FLAGS = {
     "data_dir": "The task's files.",
-    "spm_model_file": "SentencePiece model.",
+    "spm_model_file": "SentencePiece model (ALBERT's English releases).",
+    "vocab_file": "WordPiece vocab.txt, used when no --spm_model_file is given (the Chinese "
+                  "releases).",
     "do_lower_case": "Lower-case the text.",
     "max_seq_length": "Packed sequence length.",
     "predict_batch_size": "Prediction batch size.",
@@ -37,7 +41,7 @@ SETTINGS_FLAGS = {
 
 define_training_flags(ClassifierSettings, RENAMES)
 define_flags(ClassifierSettings, SETTINGS_FLAGS, defaults={"do_train": False})
-flags.mark_flags_as_required(["data_dir", "spm_model_file"])
+flags.mark_flags_as_required(["data_dir"])
 flags.DEFINE_string("task_name", None, "A GLUE task (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, "
                     "QNLI, RTE, WNLI, AX) or 'custom'.", required=True)
 flags.DEFINE_string("text_a_column", None, "custom: the first text column's header name.")

@@ -125,10 +125,13 @@ CASES: List[Case] = [
                ("no shuffle memory", ["--shuffle_memory_mb=0"],
                 "--shuffle_memory_mb must be at least 1"),
            ])],
-    case("create_pretraining_data", "WordPiece vocabulary only",
-         ["--input_file={W}/corpus.txt", "--vocab_file={W}/corpus.txt",
+    case("create_pretraining_data", "WordPiece vocabulary with a repeated token",
+         ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab_repeat.txt",
           f"--output_file={out('cpd_vocab')}/x"],
-         "without --spm_model_file asks for WordPiece tokenization", absent=["out/cpd_vocab"]),
+         "vocab_repeat.txt:7: '的' repeats line 6", absent=["out/cpd_vocab"]),
+    case("create_pretraining_data", "no tokenizer",
+         ["--input_file={W}/corpus.txt", f"--output_file={out('cpd_notok')}/x"],
+         "give --spm_model_file (a SentencePiece model", absent=["out/cpd_notok"]),
     case("create_pretraining_data", "missing spm model",
          ["--input_file={W}/corpus.txt", "--spm_model_file={W}/nope.model",
           f"--output_file={out('cpd_nospm')}/x"], "nope.model: SentencePiece model file not",
@@ -217,6 +220,11 @@ CASES: List[Case] = [
                 "{W}/blocker is a file, not a folder"),
                ("missing spm model", ["--spm_model_file={W}/nope.model"],
                 "nope.model: SentencePiece model file not found"),
+               ("no tokenizer", ["--spm_model_file="],
+                "give a SentencePiece model (spm_model_file) or a WordPiece vocabulary"),
+               ("vocabulary with a repeated token", ["--spm_model_file=",
+                                                     "--vocab_file={W}/vocab_repeat.txt"],
+                "vocab_repeat.txt:7: '的' repeats line 6"),
            ])],
     case("run_classifier", "another task's run folder",
          [*CLASSIFY, *TINY, "--task_name=RTE", "--data_dir={W}/glue/RTE",
@@ -351,6 +359,8 @@ def build_workspace(folder):
     (folder / "longline.txt").write_text("word " * 5000 + "\n")
     (folder / "blank.txt").write_text("\n\n   \n")
     (folder / "ragged.tsv").write_text("label\tsentence\n1\tfine\n0\n")
+    (folder / "vocab_repeat.txt").write_text(
+        "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\n的\n", encoding="utf-8")
 
     create_pretraining_data([corpus], str(folder / "records" / "train.tfrecord"), spm_model,
                             PretrainingDataSettings(max_seq_length=32, max_predictions_per_seq=5,

@@ -51,8 +51,8 @@ def chinese():
 @needs_vocab
 def test_the_released_vocabulary_reads_with_bert_special_ids(chinese):
     assert chinese.vocab_size == 21128
-    assert (chinese.pad_id, chinese.unk_id, chinese.cls_id, chinese.sep_id,
-            chinese.mask_id) == (0, 100, 101, 102, 103)
+    assert chinese.special_ids == (0, 100, 101, 102, 103)
+    assert chinese.special_ids.mask == 103
 
 
 def test_basic_tokenization_follows_the_original_rules():
@@ -112,7 +112,7 @@ def test_graph_ids_equal_python_ids_on_chinese_and_unicode_text(lower_case):
     graph = tokenizer.encode_tf(tf.constant(texts)).to_list()
     mismatched = [text for text, ids in zip(texts, graph) if ids != tokenizer.encode(text)]
     assert mismatched == []
-    unknown = sum(ids.count(tokenizer.unk_id) for ids in graph)
+    unknown = sum(ids.count(tokenizer.special_ids.unk) for ids in graph)
     assert unknown < 0.01 * sum(len(ids) for ids in graph)  # the vocabulary fits the text
 
 

@@ -18,7 +18,7 @@ from albert_tf.data.features import (CLASSIFIER_LABEL, ENCODER_FEATURES,
                                      classifier_record_schema, parse_spec)
 from albert_tf.data.glue import InputExample, Task, TaskDataError
 from albert_tf.data.packing import MIN_SEQ_LENGTH, pack
-from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.data.tokenizers import Tokenizer
 from albert_tf.io_utils import atomic_path, write_atomically
 
 ENCODE_BATCH = 1024
@@ -31,7 +31,7 @@ def label_value(task: Task, example: InputExample):
     return -1 if example.label is None else task.labels.index(example.label)
 
 
-def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: AlbertTokenizer,
+def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: Tokenizer,
                     max_seq_length: int) -> Dict[str, np.ndarray]:
     """Feature arrays [n, max_seq_length] plus `label_ids` [n] (int64 or float32)."""
     if max_seq_length < MIN_SEQ_LENGTH:
@@ -44,7 +44,8 @@ def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: Alb
         tokens_b = (tokenizer.encode_batch([e.text_b for e in chunk])
                     if chunk and chunk[0].text_b is not None else [None] * len(chunk))
         for a, b in zip(tokens_a, tokens_b):
-            for name, values in zip(columns, pack(a, b, max_seq_length)):
+            for name, values in zip(columns, pack(a, b, max_seq_length,
+                                                  tokenizer.special_ids)):
                 columns[name].append(values)
     features = {name: np.asarray(values, np.int64).reshape(-1, max_seq_length)
                 for name, values in columns.items()}
@@ -54,7 +55,7 @@ def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: Alb
     return features
 
 
-def _fingerprint(task: Task, tokenizer: AlbertTokenizer, max_seq_length: int,
+def _fingerprint(task: Task, tokenizer: Tokenizer, max_seq_length: int,
                  source: str) -> Dict[str, object]:
     stat = os.stat(source)
     return {"task": task.name, "labels": list(task.labels or []),
@@ -65,7 +66,7 @@ def _fingerprint(task: Task, tokenizer: AlbertTokenizer, max_seq_length: int,
 
 
 def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
-                 tokenizer: AlbertTokenizer, max_seq_length: int,
+                 tokenizer: Tokenizer, max_seq_length: int,
                  examples: Optional[List[InputExample]] = None
                  ) -> Tuple[str, List[InputExample]]:
     """(TFRecord path, examples) of one split, encoding it unless a matching cache

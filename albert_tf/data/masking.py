@@ -4,7 +4,9 @@ Spans of up to `max_ngram` whole words are masked, the span length n drawn with
 p(n) proportional to 1/n (or to 1/(max_ngram + 1 - n) when shorter n-grams are not
 favoured), until `round(len * masked_lm_prob)` tokens (at least 1, at most
 `max_predictions`) are chosen. Each chosen token becomes [MASK] with p=0.8, stays with
-p=0.1, or becomes a random id with p=0.1. [CLS] and [SEP] are never chosen.
+p=0.1, or becomes a random id with p=0.1. [CLS] and [SEP] are never chosen, and random
+ids are never special tokens (the original may draw any vocabulary entry). The special ids
+are the tokenizer's (`SpecialIds`; ALBERT's SentencePiece ids by default).
 
 Word boundaries come from a per-position `token_boundary` array (1 where a piece starts a
 word), the feature the records carry, so masking at write time and dynamic masking in the
@@ -21,11 +23,8 @@ from typing import List, Sequence
 
 import numpy as np
 
-from albert_tf.data.tokenization import CLS_ID, MASK_ID, SEP_ID
+from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
 
-NEVER_MASKED = (CLS_ID, SEP_ID)
-# Random replacements avoid <pad>, <unk>, [CLS], [SEP], [MASK].
-FIRST_ORDINARY_ID = 5
 REPLACED_BY_MASK, KEPT, REPLACED_BY_RANDOM = 0, 1, 2
 
 
@@ -77,8 +76,16 @@ def _truncated_cdfs(max_ngram: int, favor_shorter_ngram: bool) -> np.ndarray:
     return table
 
 
+@functools.lru_cache(maxsize=8)
+def ordinary_ids(vocab_size: int, special_ids: SpecialIds) -> np.ndarray:
+    """The ids a random replacement may take: every id but the special ones, ascending
+    (for ALBERT's SentencePiece ids, 5 .. vocab_size - 1)."""
+    return np.setdiff1d(np.arange(vocab_size, dtype=np.int64),
+                        np.asarray(special_ids, np.int64))
+
+
 def word_spans(token_ids: Sequence[int], token_boundary: Sequence[int],
-               whole_word: bool = True):
+               whole_word: bool = True, special_ids: SpecialIds = ALBERT_SPECIAL_IDS):
     """(starts, ends) of the maskable words: a piece whose boundary is 0 joins the word
     before it; [CLS]/[SEP] belong to no word and end the current one.
 
@@ -89,13 +96,15 @@ def word_spans(token_ids: Sequence[int], token_boundary: Sequence[int],
     ([1, 3, 5], [3, 4, 6])
     """
     ids = np.asarray(token_ids)
-    return _words(ids, np.asarray(token_boundary), np.array([0, len(ids)]), whole_word)
+    return _words(ids, np.asarray(token_boundary), np.array([0, len(ids)]), whole_word,
+                  special_ids)
 
 
-def _words(ids: np.ndarray, boundary: np.ndarray, bounds: np.ndarray, whole_word: bool):
+def _words(ids: np.ndarray, boundary: np.ndarray, bounds: np.ndarray, whole_word: bool,
+           special_ids: SpecialIds):
     """(starts, ends) of the words of sequences laid end to end; `bounds` [n + 1] are the
     sequence offsets (a sequence start ends the previous word)."""
-    maskable = (ids != CLS_ID) & (ids != SEP_ID)
+    maskable = (ids != special_ids.cls) & (ids != special_ids.sep)
     new_word = maskable.copy()
     if whole_word:
         continues = np.concatenate([[False], maskable[:-1]])
@@ -109,9 +118,10 @@ def _words(ids: np.ndarray, boundary: np.ndarray, bounds: np.ndarray, whole_word
 
 
 def word_groups(token_ids: Sequence[int], token_boundary: Sequence[int],
-                whole_word: bool = True) -> List[List[int]]:
+                whole_word: bool = True,
+                special_ids: SpecialIds = ALBERT_SPECIAL_IDS) -> List[List[int]]:
     """The positions of each maskable word (see `word_spans`)."""
-    starts, ends = word_spans(token_ids, token_boundary, whole_word)
+    starts, ends = word_spans(token_ids, token_boundary, whole_word, special_ids)
     return [list(range(start, end)) for start, end in zip(starts.tolist(), ends.tolist())]
 
 
@@ -125,6 +135,7 @@ def mask_tokens(
     max_ngram: int = 3,
     favor_shorter_ngram: bool = True,
     whole_word: bool = True,
+    special_ids: SpecialIds = ALBERT_SPECIAL_IDS,
 ) -> MaskedTokens:
     """Chooses and replaces masked tokens for one [CLS] a [SEP] b [SEP] sequence.
 
@@ -132,12 +143,13 @@ def mask_tokens(
         token_ids: The unpadded sequence.
         rng: All draws come from it.
         token_boundary: Per position, 1 where the piece starts a word.
-        vocab_size: Random replacements are drawn from [5, vocab_size).
+        vocab_size: Random replacements are drawn from [0, vocab_size), specials aside.
         masked_lm_prob: Share of the sequence to mask.
         max_predictions: Cap on the masked positions.
         max_ngram: Longest span, in words.
         favor_shorter_ngram: p(n) proportional to 1/n (else reversed).
         whole_word: Mask all pieces of a word together.
+        special_ids: The vocabulary's [CLS], [SEP], [MASK] (and other special) ids.
 
     Example:
 
@@ -148,7 +160,8 @@ def mask_tokens(
     (3, False)
     """
     return mask_sequences([token_ids], [token_boundary], rng, vocab_size, masked_lm_prob,
-                          max_predictions, max_ngram, favor_shorter_ngram, whole_word)[0]
+                          max_predictions, max_ngram, favor_shorter_ngram, whole_word,
+                          special_ids)[0]
 
 
 def mask_sequences(
@@ -161,6 +174,7 @@ def mask_sequences(
     max_ngram: int = 3,
     favor_shorter_ngram: bool = True,
     whole_word: bool = True,
+    special_ids: SpecialIds = ALBERT_SPECIAL_IDS,
 ) -> List[MaskedTokens]:
     """`mask_tokens` for many sequences at once: the same rules for each, with the NumPy
     work done once for the whole batch (the per-call overhead dominated otherwise)."""
@@ -168,7 +182,7 @@ def mask_sequences(
     bounds = np.concatenate([[0], np.cumsum(lengths)])
     ids = np.concatenate([np.asarray(s, np.int64) for s in sequences])
     boundary = np.concatenate([np.asarray(b) for b in token_boundaries])
-    starts, ends = _words(ids, boundary, bounds, whole_word)
+    starts, ends = _words(ids, boundary, bounds, whole_word, special_ids)
     word_sequence = np.searchsorted(bounds[1:], starts, side="right")
     word_bounds = np.concatenate([[0], np.cumsum(np.bincount(word_sequence,
                                                              minlength=len(sequences)))])
@@ -217,13 +231,14 @@ def mask_sequences(
                           dtype=np.int64) for chosen in chosen_per_sequence]
     total = sum(len(p) for p in positions)
     draws = rng.random(total)
-    random_ids = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=total)
+    random_ids = ordinary_ids(vocab_size, special_ids)[
+        rng.integers(0, vocab_size - len(set(special_ids)), size=total)]
     replacements = np.where(draws < 0.8, REPLACED_BY_MASK,
                             np.where(draws < 0.9, KEPT, REPLACED_BY_RANDOM))
     output = ids.copy()
     flat_positions = np.concatenate(positions) if total else np.zeros(0, np.int64)
     labels = ids[flat_positions]
-    output[flat_positions] = np.where(replacements == REPLACED_BY_MASK, MASK_ID,
+    output[flat_positions] = np.where(replacements == REPLACED_BY_MASK, special_ids.mask,
                                       np.where(replacements == KEPT, labels, random_ids))
     results, used = [], 0
     for sequence, sequence_positions in enumerate(positions):

@@ -12,7 +12,7 @@ is written here. Joining the segments with the special tokens and segment ids is
 
 from typing import Dict, List, Optional, Tuple
 
-from albert_tf.data.tokenization import CLS_ID, SEP_ID
+from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
 
 MIN_SEQ_LENGTH = 5  # [CLS] a [SEP] b [SEP] with one token each
 
@@ -23,24 +23,26 @@ def truncate_longest_first(tokens_a: List[int], tokens_b: List[int], max_tokens:
         (tokens_a if len(tokens_a) > len(tokens_b) else tokens_b).pop()
 
 
-def pack(tokens_a: List[int], tokens_b: Optional[List[int]],
-         max_seq_length: int) -> Tuple[List[int], List[int], List[int]]:
-    """(input_ids, input_mask, segment_ids), each max_seq_length long.
+def pack(tokens_a: List[int], tokens_b: Optional[List[int]], max_seq_length: int,
+         special_ids: SpecialIds = ALBERT_SPECIAL_IDS) -> Tuple[List[int], List[int], List[int]]:
+    """(input_ids, input_mask, segment_ids), each max_seq_length long; [CLS] and [SEP] are
+    the `special_ids` ones (the tokenizer's).
 
     Example:
 
     >>> pack([7, 8, 9], [5, 6], 8)[0]
     [2, 7, 8, 9, 3, 5, 6, 3]
     """
+    cls, sep = special_ids.cls, special_ids.sep
     tokens_a = list(tokens_a)
     if tokens_b is None:
         del tokens_a[max_seq_length - 2:]
-        ids = [CLS_ID] + tokens_a + [SEP_ID]
+        ids = [cls] + tokens_a + [sep]
         segments = [0] * len(ids)
     else:
         tokens_b = list(tokens_b)
         truncate_longest_first(tokens_a, tokens_b, max_seq_length - 3)
-        ids = [CLS_ID] + tokens_a + [SEP_ID] + tokens_b + [SEP_ID]
+        ids = [cls] + tokens_a + [sep] + tokens_b + [sep]
         segments = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
     padding = max_seq_length - len(ids)
     return ids + [0] * padding, [1] * len(ids) + [0] * padding, segments + [0] * padding
@@ -70,7 +72,8 @@ def truncate_longest_first_tf(ids_a, ids_b, max_tokens: int):
     return _keep_first(ids_a, keep_a), _keep_first(ids_b, keep_b)
 
 
-def pack_tf(ids_a, ids_b, max_seq_length: int) -> Dict[str, object]:
+def pack_tf(ids_a, ids_b, max_seq_length: int,
+            special_ids: SpecialIds = ALBERT_SPECIAL_IDS) -> Dict[str, object]:
     """`pack` in the graph: ragged int32 ids [batch, (tokens)] of one or two segments to
     int32 input_ids/input_mask/segment_ids [batch, longest], padded only to the longest
     packed row (at most max_seq_length): padding is masked, so the model's outputs are the
@@ -85,8 +88,8 @@ def pack_tf(ids_a, ids_b, max_seq_length: int) -> Dict[str, object]:
     else:
         segments = list(truncate_longest_first_tf(ids_a, ids_b, max_seq_length - 3))
     input_ids, segment_ids = tf_text.combine_segments(
-        [tf.cast(ids, tf.int32) for ids in segments], start_of_sequence_id=CLS_ID,
-        end_of_segment_id=SEP_ID)  # [batch, (seq)] each
+        [tf.cast(ids, tf.int32) for ids in segments],
+        start_of_sequence_id=special_ids.cls, end_of_segment_id=special_ids.sep)
     return {"input_ids": input_ids.to_tensor(0),
             "input_mask": tf.ones_like(input_ids).to_tensor(0),
             "segment_ids": tf.cast(segment_ids, tf.int32).to_tensor(0)}

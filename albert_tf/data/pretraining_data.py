@@ -31,7 +31,7 @@ import os
 import shutil
 import threading
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from absl import logging
@@ -44,7 +44,8 @@ from albert_tf.data.features import (ENCODER_FEATURES, MASKED_LM_FEATURES, SENTE
 from albert_tf.data.masking import mask_sequences
 from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pairs_from_document
 from albert_tf.data.tfrecord_frames import frame, read_frames
-from albert_tf.data.tokenization import CLS_ID, SEP_ID, AlbertTokenizer
+from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
+from albert_tf.data.tokenizers import load_tokenizer
 from albert_tf.data.shards import (MANIFEST_TOOL, existing_set_files, manifest_path,
                                    shard_name)
 from albert_tf.errors import AlbertTfError
@@ -271,11 +272,12 @@ def shuffle_shard(part_paths: Sequence[str], output_path: str, rng: np.random.Ge
 
 def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
                    options: PretrainingDataSettings, rng: np.random.Generator,
-                   stats: InstanceStats):
+                   stats: InstanceStats, special_ids: SpecialIds = ALBERT_SPECIAL_IDS):
     """The padded features of `[CLS] a [SEP] b [SEP]` for each pair, masked unless
     dynamic_masking: (int64 features {name: [batch, ...]}, float features)."""
     batch, seq = len(pairs), options.max_seq_length
-    sequences = [np.concatenate([[CLS_ID], pair.tokens_a, [SEP_ID], pair.tokens_b, [SEP_ID]])
+    cls, sep = special_ids.cls, special_ids.sep
+    sequences = [np.concatenate([[cls], pair.tokens_a, [sep], pair.tokens_b, [sep]])
                  .astype(np.int64) for pair in pairs]
     # The original marks word starts and [CLS]/[SEP] (which word_starts already says).
     boundaries = [word_starts[ids] for ids in sequences]
@@ -307,7 +309,8 @@ def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
     weights = np.zeros((batch, predictions), np.float32)
     results = mask_sequences(sequences, boundaries, rng, len(word_starts),
                              options.masked_lm_prob, predictions, options.ngram,
-                             options.favor_shorter_ngram, options.do_whole_word_mask)
+                             options.favor_shorter_ngram, options.do_whole_word_mask,
+                             special_ids)
     for row, masked in enumerate(results):
         count = len(masked.positions)
         input_ids[row, :len(masked.input_ids)] = masked.input_ids
@@ -330,9 +333,11 @@ def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
 _worker: Dict[str, object] = {}
 
 
-def _init_worker(spm_model_file, lower_case, word_starts, counter, parent_pid=None) -> None:
-    _worker.update(spm_model_file=spm_model_file, lower_case=lower_case,
-                   word_starts=word_starts, counter=counter, tokenizer=None)
+def _init_worker(tokenizer_files, lower_case, special_ids, word_starts, counter,
+                 parent_pid=None) -> None:
+    _worker.update(tokenizer_files=tokenizer_files, lower_case=lower_case,
+                   special_ids=special_ids, word_starts=word_starts, counter=counter,
+                   tokenizer=None)
     if parent_pid is not None:
         threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
 
@@ -348,7 +353,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 def _tokenize_task(path: str, byte_range, directory: str, max_sentence_length: int,
                    min_sentences: int) -> CorpusStats:
     if _worker["tokenizer"] is None:
-        _worker["tokenizer"] = AlbertTokenizer(_worker["spm_model_file"], _worker["lower_case"])
+        _worker["tokenizer"] = load_tokenizer(*_worker["tokenizer_files"], _worker["lower_case"])
     return tokenize_file(path, _worker["tokenizer"], directory, max_sentence_length,
                          min_sentences, byte_range, _worker["word_starts"])
 
@@ -370,7 +375,7 @@ def _unit_task(cache_dirs: Sequence[str], documents: range, file_index: int, dup
             counter.value += count
 
     def make_batch(pairs):
-        return instance_batch(pairs, word_starts, options, rng, stats)
+        return instance_batch(pairs, word_starts, options, rng, stats, _worker["special_ids"])
 
     writer = _UnitWriter(part_paths, deal_rng, make_batch, on_written)
     try:
@@ -431,21 +436,26 @@ class _ProgressLogger:
                      instances / max(elapsed, 1e-9), elapsed)
 
 
-def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_model_file: str,
+def create_pretraining_data(input_files: Sequence[str], output_file: str,
+                            spm_model_file: Optional[str],
                             options: PretrainingDataSettings = PretrainingDataSettings(),
                             num_workers: int = 1, num_output_shards: int = 1,
-                            progress_interval: float = 10.0) -> Dict[str, object]:
+                            progress_interval: float = 10.0,
+                            vocab_file: Optional[str] = None) -> Dict[str, object]:
     """Writes the shards and their manifest; returns the manifest's contents.
 
     Args:
         input_files: Text files (see corpus.py for the format).
         output_file: Output name (see `output_paths`); the manifest (flags, shard sizes,
             statistics) is `shards.manifest_path(output_file)`, written last.
-        spm_model_file: SentencePiece model with ALBERT's special ids.
+        spm_model_file: SentencePiece model with ALBERT's special ids; None to tokenize
+            with the WordPiece `vocab_file` (the original's choice between the two).
         options: Flag values of the original tool.
         num_workers: Processes; 1 runs in this process.
         num_output_shards: Shards to write.
         progress_interval: Seconds between progress lines.
+        vocab_file: A BERT-style WordPiece vocab.txt (the Chinese releases), used when
+            `spm_model_file` is None.
     """
     options.validate()
     if not 1 <= num_workers <= MAX_WORKERS:
@@ -460,10 +470,10 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     for path in paths[1:] + [manifest_path(output_file)]:
         if os.path.isdir(path):
             raise PretrainingDataError(f"--output_file: {path} is a folder, not a file")
-    tokenizer = AlbertTokenizer(spm_model_file, options.do_lower_case)
+    tokenizer = load_tokenizer(spm_model_file, vocab_file, options.do_lower_case)
     word_starts = np.array([tokenizer.is_word_start(i) for i in range(tokenizer.vocab_size)],
                            np.int64)
-    word_starts[[CLS_ID, SEP_ID]] = 1
+    word_starts[[tokenizer.special_ids.cls, tokenizer.special_ids.sep]] = 1
     output_dir = output_dirs[0]
     created_output_dir = not os.path.isdir(output_dir)
     os.makedirs(output_dir, exist_ok=True)
@@ -472,7 +482,8 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     work_dir = os.path.join(output_dir, owned_temp_name(WORK_DIR_PREFIX))
     os.mkdir(work_dir)
     counter = multiprocessing.get_context("spawn").Value("q", 0)
-    init_args = (spm_model_file, options.do_lower_case, word_starts, counter)
+    init_args = ((spm_model_file, vocab_file), options.do_lower_case, tokenizer.special_ids,
+                 word_starts, counter)
     if num_workers == 1:
         _init_worker(*init_args)
         executor = _InlineExecutor()
@@ -511,7 +522,8 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str, spm_mo
     manifest = {
         "tool": MANIFEST_TOOL,
         "input_files": list(input_files),
-        "spm_model_file": os.path.abspath(spm_model_file),
+        "spm_model_file": spm_model_file and os.path.abspath(spm_model_file),
+        "vocab_file": None if spm_model_file else os.path.abspath(vocab_file),
         "output_files": paths,
         "shard_bytes": shard_sizes,
         "num_output_shards": len(paths),

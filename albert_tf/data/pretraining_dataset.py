@@ -22,6 +22,7 @@ from absl import logging
 from albert_tf.data.features import (MASKED_LM_FEATURES, SENTENCE_ORDER_LABEL, TOKEN_BOUNDARY,
                                      parse_spec, pretraining_record_schema)
 from albert_tf.data.masking import mask_tokens
+from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
 from albert_tf.data.shards import (SHARD_NAME, ShardSetError, check_shard_sets, manifest_path,
                                    read_manifest)
 from albert_tf.errors import AlbertTfError
@@ -41,6 +42,7 @@ class DynamicMasking:
     favor_shorter_ngram: bool = True
     do_whole_word_mask: bool = True
     seed: int = 12345
+    special_ids: SpecialIds = ALBERT_SPECIAL_IDS  # the tokenizer's [CLS]/[SEP]/[MASK]...
 
 
 def _first_record(path: str) -> tf.train.Example:
@@ -158,12 +160,18 @@ def recorded_lengths(files: Sequence[str]) -> Optional[Dict[str, int]]:
 
 
 def recorded_tokenizer(files: Sequence[str]) -> Optional[Dict[str, object]]:
-    """The `spm_model_file` and `do_lower_case` the records were made with, as their
-    manifests say (None when they do not all say the same, or the model is gone)."""
-    recorded = _recorded(files, lambda manifest: (
-        ("spm_model_file", manifest.get("spm_model_file")),
-        ("do_lower_case", manifest.get("options", {}).get("do_lower_case"))))
-    if recorded is None or not os.path.isfile(recorded["spm_model_file"]):
+    """The tokenizer the records were made with, as their manifests say: `spm_model_file`
+    (or `vocab_file`) and `do_lower_case`; None when they do not all say the same, or the
+    file is gone."""
+    def read(manifest):
+        source = (("spm_model_file", manifest["spm_model_file"])
+                  if manifest.get("spm_model_file")
+                  else ("vocab_file", manifest.get("vocab_file")))
+        return source, ("do_lower_case", manifest.get("options", {}).get("do_lower_case"))
+
+    recorded = _recorded(files, read)
+    if recorded is None or not all(os.path.isfile(path) for name, path in recorded.items()
+                                   if name.endswith("_file")):
         return None
     return recorded
 
@@ -196,7 +204,8 @@ def mask_batch(input_ids: np.ndarray, input_mask: np.ndarray, token_boundary: np
         masked = mask_tokens(input_ids[row, :length], rng, token_boundary[row, :length],
                              masking.vocab_size, masking.masked_lm_prob,
                              max_predictions_per_seq, masking.ngram,
-                             masking.favor_shorter_ngram, masking.do_whole_word_mask)
+                             masking.favor_shorter_ngram, masking.do_whole_word_mask,
+                             masking.special_ids)
         count = len(masked.positions)
         output[row, :length] = masked.input_ids
         positions[row, :count] = masked.positions

@@ -15,7 +15,7 @@ import hashlib
 import io
 import itertools
 import os
-from typing import Iterable, Iterator, List, Sequence
+from typing import Iterable, Iterator, List, NamedTuple, Sequence
 
 import sentencepiece as spm
 from absl import logging
@@ -25,7 +25,17 @@ from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_t
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable, write_atomically
 
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
+class SpecialIds(NamedTuple):
+    """The ids of a vocabulary's special tokens (packing, masking and serving use them)."""
+
+    pad: int
+    unk: int
+    cls: int
+    sep: int
+    mask: int
+
+
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = ALBERT_SPECIAL_IDS = SpecialIds(0, 1, 2, 3, 4)
 SPECIAL_PIECES = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 # SentencePiece's own default: longer lines are skipped by its trainer (and counted here).
 MAX_SENTENCE_BYTES = 4192
@@ -99,6 +109,15 @@ class AlbertTokenizer:
         self._tf_tokenizer = None
         self._word_start = [is_start_piece(self.processor.IdToPiece(i))
                             for i in range(self.vocab_size)]
+
+    special_ids = ALBERT_SPECIAL_IDS
+    description = "SentencePiece model"
+    file_setting = "spm_model_file"  # the setting (and flag) that names source_file
+
+    @property
+    def source_file(self) -> str:
+        """The file that defines the tokenizer (exports keep it as an asset)."""
+        return self.spm_model_file
 
     @property
     def vocab_size(self) -> int:

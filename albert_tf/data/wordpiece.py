@@ -36,6 +36,7 @@ import unicodedata
 from typing import Dict, List, Sequence, Tuple
 
 from albert_tf.data.text_preprocessing import character_class
+from albert_tf.data.tokenization import SpecialIds
 from albert_tf.errors import AlbertTfError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -180,15 +181,22 @@ class WordPieceTokenizer:
         lower_case: Lower-case and strip accents (`do_lower_case`).
     """
 
+    description = "WordPiece vocabulary"
+    file_setting = "vocab_file"  # the setting (and flag) that names source_file
+
     def __init__(self, vocab_file: str, lower_case: bool = True):
         self.tokens, data = read_vocabulary(vocab_file)
         self.vocab: Dict[str, int] = {token: index for index, token in enumerate(self.tokens)}
         self.vocab_file = vocab_file
         self.lower_case = lower_case
         self._sha256 = hashlib.sha256(data).hexdigest()
-        self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
-            self.vocab[token] for token in SPECIAL_TOKENS)
+        self.special_ids = SpecialIds(*(self.vocab[token] for token in SPECIAL_TOKENS))
         self._tf_tokenizer = None
+
+    @property
+    def source_file(self) -> str:
+        """The file that defines the tokenizer (exports keep it as an asset)."""
+        return self.vocab_file
 
     @property
     def vocab_size(self) -> int:

@@ -32,7 +32,7 @@ from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.checkpoints.warm_start import warm_start
 from albert_tf.config import AlbertConfig
 from albert_tf.data.features import ENCODER_FEATURES
-from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.data.tokenizers import Tokenizer, identity_key
 from albert_tf.errors import AlbertTfError
 from albert_tf.export.text_packing import TextPacker
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
@@ -67,7 +67,8 @@ class ServingModule(tf.Module):
 
     Args:
         model: An `AlbertClassifier` (logits) or an `AlbertEncoder`.
-        tokenizer: The model's `AlbertTokenizer`; None with `text_signatures=False`.
+        tokenizer: The model's tokenizer (SentencePiece or WordPiece); None with
+            `text_signatures=False`.
         max_seq_length: Longest packed text input, and longest ids input accepted.
         labels: Label strings of a classifier (index order of its logits); None for a
             regressor (one output) or an encoder.
@@ -75,7 +76,7 @@ class ServingModule(tf.Module):
         text_signatures: Also export the raw-text signatures (tensorflow-text ops).
     """
 
-    def __init__(self, model, tokenizer: Optional[AlbertTokenizer], max_seq_length: int,
+    def __init__(self, model, tokenizer: Optional[Tokenizer], max_seq_length: int,
                  labels: Optional[Sequence[str]] = None, text_pair: bool = False,
                  text_signatures: bool = True):
         super().__init__(name="albert_serving")
@@ -95,9 +96,10 @@ class ServingModule(tf.Module):
                 raise ExportError(f"{len(labels)} labels {list(labels)} for a classifier with "
                                   f"{outputs} outputs")
         if text_signatures and tokenizer is None:
-            raise ExportError("text signatures need the SentencePiece model (--spm_model_file)")
+            raise ExportError("text signatures need the SentencePiece model (--spm_model_file) "
+                              "or the WordPiece vocabulary (--vocab_file)")
         if tokenizer is not None and tokenizer.vocab_size > config.vocab_size:
-            raise ExportError(f"{tokenizer.spm_model_file}: {tokenizer.vocab_size} pieces, more "
+            raise ExportError(f"{tokenizer.source_file}: {tokenizer.vocab_size} pieces, more "
                               f"than the model's vocab_size {config.vocab_size}")
         self.model = model
         self.max_seq_length = max_seq_length
@@ -106,7 +108,7 @@ class ServingModule(tf.Module):
         self.text_signatures = text_signatures
         if text_signatures:
             self.packer = TextPacker(tokenizer, max_seq_length)
-            self.spm_model = tf.saved_model.Asset(tokenizer.spm_model_file)
+            self.tokenizer_file = tf.saved_model.Asset(tokenizer.source_file)
 
     def outputs(self, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """The model's serving outputs for packed int32 features."""
@@ -277,7 +279,7 @@ def export_saved_model(module: ServingModule, export_dir: str, model_name: str,
     return target
 
 
-def check_matches_run(run_dir: str, tokenizer: Optional[AlbertTokenizer],
+def check_matches_run(run_dir: str, tokenizer: Optional[Tokenizer],
                       task_name: Optional[str], labels: Optional[Sequence[str]]) -> None:
     """Refuses an export whose tokenizer, lower-casing, task or labels differ from what the
     fine-tuning run in `run_dir` recorded (its run.json): served ids would not be the ids
@@ -289,11 +291,11 @@ def check_matches_run(run_dir: str, tokenizer: Optional[AlbertTokenizer],
         return
     problems = []
     if tokenizer is not None:
-        sha256 = tokenizer.model_sha256
-        if sha256 != recorded.get("spm_model_sha256"):
-            problems.append(f"--spm_model_file {tokenizer.spm_model_file} is not the "
-                            "SentencePiece model the run was trained with (sha256 "
-                            f"{sha256[:12]}... vs {str(recorded.get('spm_model_sha256'))[:12]}...)")
+        sha256, key = tokenizer.model_sha256, identity_key(tokenizer)
+        if sha256 != recorded.get(key):
+            problems.append(f"--{tokenizer.file_setting} {tokenizer.source_file} is not the "
+                            f"{tokenizer.description} the run was trained with (sha256 "
+                            f"{sha256[:12]}... vs {str(recorded.get(key))[:12]}...)")
         if tokenizer.lower_case != recorded.get("do_lower_case"):
             problems.append(f"--do_lower_case={tokenizer.lower_case} but the run used "
                             f"{recorded.get('do_lower_case')}")
@@ -329,7 +331,7 @@ def load_serving_model(config: AlbertConfig, checkpoint: str, num_outputs: Optio
     return model
 
 
-def export_fine_tuned_run(run_dir: str, config: AlbertConfig, task, tokenizer: AlbertTokenizer,
+def export_fine_tuned_run(run_dir: str, config: AlbertConfig, task, tokenizer: Tokenizer,
                           max_seq_length: int, export_dir: str,
                           model_name: Optional[str] = None) -> str:
     """Exports a fine-tuning run's best (else latest) weights for TF Serving, under

@@ -11,21 +11,21 @@ from typing import Dict, Optional
 import tensorflow as tf
 
 from albert_tf.data.packing import MIN_SEQ_LENGTH, pack_tf
-from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.data.tokenizers import Tokenizer
 
 
 class TextPacker(tf.Module):
     """Strings [batch] (and a second segment) to int32 input_ids/input_mask/segment_ids.
 
     Args:
-        tokenizer: The `AlbertTokenizer` of the model (its SentencePiece proto is
-            embedded in the graph; lower-casing and accent handling follow it).
+        tokenizer: The model's tokenizer, SentencePiece or WordPiece (its tensorflow-text
+            op is saved with the module; lower-casing and accent handling follow it).
         max_seq_length: Longest packed sequence, special tokens included.
 
     Example:
 
     >>> import os, tempfile
-    >>> from albert_tf.data.tokenization import train_sentencepiece
+    >>> from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
     >>> folder = tempfile.mkdtemp()
     >>> corpus = os.path.join(folder, "corpus.txt")
     >>> _ = open(corpus, "w").write("the cat sat on the mat\\nthe dog sat on the log\\n" * 50)
@@ -38,13 +38,13 @@ class TextPacker(tf.Module):
     ([2, 2], 3)
     """
 
-    def __init__(self, tokenizer: AlbertTokenizer, max_seq_length: int, name=None):
+    def __init__(self, tokenizer: Tokenizer, max_seq_length: int, name=None):
         super().__init__(name=name)
         if max_seq_length < MIN_SEQ_LENGTH:
             raise ValueError(f"max_seq_length must be at least {MIN_SEQ_LENGTH}, got "
                              f"{max_seq_length}")
-        # Held as an attribute so the SentencePiece resource is saved with the module.
-        self.sentencepiece = tokenizer.tf_tokenizer
+        # Held as an attribute so the tokenizer's resources are saved with the module.
+        self.tokenizer_op = tokenizer.tf_tokenizer
         self._tokenizer = tokenizer
         self.max_seq_length = max_seq_length
 
@@ -61,4 +61,5 @@ class TextPacker(tf.Module):
                     tf.size(text_a), tf.size(text_b),
                     message="text_a and text_b must hold the same number of texts")]):
                 ids_b = self.tokenize(tf.identity(text_b))
-        return pack_tf(ids_a, ids_b, self.max_seq_length)  # [batch, seq] each
+        return pack_tf(ids_a, ids_b, self.max_seq_length,  # [batch, seq] each
+                       self._tokenizer.special_ids)

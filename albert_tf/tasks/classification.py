@@ -19,7 +19,7 @@ from albert_tf.checkpoints.warm_start import Candidate
 from albert_tf.data.classifier_data import cached_split, classifier_dataset
 from albert_tf.data.glue import Task as GlueTask
 from albert_tf.data.glue import TaskDataError
-from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.data.tokenizers import Tokenizer, identity_key, load_tokenizer
 from albert_tf.io_utils import check_writable
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.losses import classification_losses, regression_losses
@@ -38,7 +38,8 @@ class ClassifierSettings(LoopSettings):
 
     task: GlueTask
     data_dir: str
-    spm_model_file: str
+    spm_model_file: Optional[str] = None  # SentencePiece (it wins when both are given)
+    vocab_file: Optional[str] = None  # WordPiece (the Chinese releases)
     do_lower_case: bool = True
     max_seq_length: int = 512
     predict_batch_size: int = 8
@@ -68,8 +69,7 @@ class ClassificationTask(Task):
 
     kind = "fine_tuning"
 
-    def __init__(self, settings: ClassifierSettings,
-                 tokenizer: Optional[AlbertTokenizer] = None):
+    def __init__(self, settings: ClassifierSettings, tokenizer: Optional[Tokenizer] = None):
         super().__init__(settings)
         self.data = settings.task
         self.logged = ("loss",) if self.data.is_regression else ("loss", "accuracy")
@@ -81,10 +81,11 @@ class ClassificationTask(Task):
         self._predict_model = None
 
     @property
-    def tokenizer(self) -> AlbertTokenizer:
+    def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
-            self._tokenizer = AlbertTokenizer(self.settings.spm_model_file,
-                                              self.settings.do_lower_case)
+            self._tokenizer = load_tokenizer(self.settings.spm_model_file,
+                                             self.settings.vocab_file,
+                                             self.settings.do_lower_case)
         return self._tokenizer
 
     @property
@@ -252,17 +253,17 @@ class ClassificationTask(Task):
         return written
 
 
-def run_identity(task: GlueTask, tokenizer: AlbertTokenizer) -> Dict[str, object]:
+def run_identity(task: GlueTask, tokenizer: Tokenizer) -> Dict[str, object]:
     """What a fine-tuning run folder is tied to: resuming with another task, label set or
     tokenizer would mix two runs (and overwrite the first one's data cache)."""
     return {"task": task.name, "labels": list(task.labels) if task.labels else None,
             "text_columns": [task.text_a, task.text_b], "label_column": task.label,
-            "spm_model_sha256": tokenizer.model_sha256,
+            identity_key(tokenizer): tokenizer.model_sha256,
             "do_lower_case": tokenizer.lower_case}
 
 
 def check_classifier_settings(settings: ClassifierSettings,
-                              tokenizer: AlbertTokenizer) -> Dict[str, object]:
+                              tokenizer: Tokenizer) -> Dict[str, object]:
     """Everything that can be checked before the run writes anything; returns the run's
     identity (see `run_identity`)."""
     config = settings.albert_config
@@ -276,7 +277,7 @@ def check_classifier_settings(settings: ClassifierSettings,
     if not 0.0 <= settings.dropout_rate < 1.0:
         raise TrainingError(f"dropout_rate must be in [0, 1), got {settings.dropout_rate}")
     if tokenizer.vocab_size > config.vocab_size:
-        raise TrainingError(f"--spm_model_file {settings.spm_model_file} has "
+        raise TrainingError(f"--{tokenizer.file_setting} {tokenizer.source_file} has "
                             f"{tokenizer.vocab_size} pieces but the config's vocab_size is "
                             f"{config.vocab_size}: ids past it have no embedding")
     identity = run_identity(settings.task, tokenizer)

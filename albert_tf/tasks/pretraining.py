@@ -37,6 +37,7 @@ class PretrainingSettings(LoopSettings):
     # The tokenizer the records were made with (from their manifests), recorded in the run
     # folder so that export_model can add raw-text signatures without being told.
     spm_model_file: Optional[str] = None
+    vocab_file: Optional[str] = None
     do_lower_case: bool = True
 
 
