@@ -43,7 +43,8 @@ define_training_flags(ClassifierSettings, RENAMES)
 define_flags(ClassifierSettings, SETTINGS_FLAGS, defaults={"do_train": False})
 flags.mark_flags_as_required(["data_dir"])
 flags.DEFINE_string("task_name", None, "A GLUE task (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, "
-                    "QNLI, RTE, WNLI, AX) or 'custom'.", required=True)
+                    "QNLI, RTE, WNLI, AX), a Chinese one (ChnSentiCorp, LCQMC, and CLUE's "
+                    "AFQMC, TNEWS, IFLYTEK, CMNLI) or 'custom'.", required=True)
 flags.DEFINE_string("text_a_column", None, "custom: the first text column's header name.")
 flags.DEFINE_string("text_b_column", None, "custom: the second text column, if any.")
 flags.DEFINE_string("label_column", "label", "custom: the label column's header name.")

@@ -116,8 +116,8 @@ def test_the_chinese_chain_from_text_to_served_predictions(tmp_path):
 
     data = tmp_path / "chnsenticorp"
     write_slice(data, {"train": 200, "dev": 64, "test": 16})
-    run_script("run_classifier.py", "--task_name=custom", f"--data_dir={data}",
-               "--text_a_column=text_a", "--label_column=label", f"--vocab_file={VOCAB}",
+    run_script("run_classifier.py", "--task_name=chnsenticorp", f"--data_dir={data}",
+               f"--vocab_file={VOCAB}",
                f"--init_checkpoint={tmp_path / 'pretrain'}", f"--albert_config_file={config_file}",
                f"--output_dir={tmp_path / 'sentiment'}", f"--max_seq_length={SEQ}",
                "--train_batch_size=16", "--train_step=6", "--warmup_step=0",

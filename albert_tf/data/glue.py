@@ -1,9 +1,14 @@
-"""GLUE tasks and user TSV/CSV tasks: reading examples from files as they ship.
+"""GLUE tasks, Chinese classification tasks (ChnSentiCorp, LCQMC and the CLUE benchmark's
+AFQMC, TNEWS, IFLYTEK, CMNLI) and user TSV/CSV tasks: reading examples from files as they
+ship.
 
 Every GLUE file is read with its quirks: byte-order marks are dropped (MRPC), quotes are
 ordinary characters in the TSVs (MRPC and QNLI texts start with `"`), CoLA's train and
 dev files have no header (columns: source, label, original label, sentence) while its
-test file does, and test files carry an `index` (QQP: `id`) column instead of a label.
+test file does, and test files carry an `index` (QQP: `id`) column instead of a label. ChnSentiCorp ships
+TSVs with a `label, text_a` header; LCQMC header-less `text_a, text_b, label` .txt files;
+the CLUE tasks JSON lines (`train.json`, `dev.json`, `test.json`, test rows with an `id`;
+CMNLI rows labelled `-`, which no annotator majority labels, are skipped as CLUE does).
 
 A bad row (too few columns, a label outside the task's label set, an empty text, a score
 that is not a number) is a `TaskDataError` naming the file and line.
@@ -17,6 +22,7 @@ Example:
 
 import csv
 import dataclasses
+import json
 import math
 import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -55,6 +61,8 @@ class Task:
         test_columns: (text_a, text_b) of the test splits when they differ.
         submission_names: test split -> GLUE submission file stem.
         delimiter: "\\t" for TSV (quotes are plain text), "," for CSV (quoted fields).
+        json_lines: Files hold one JSON object per line; columns are its keys.
+        skip_labels: Labels whose rows are left out (CMNLI's "-").
     """
 
     name: str
@@ -68,6 +76,8 @@ class Task:
     test_columns: Optional[Tuple[Column, Optional[Column]]] = None
     submission_names: Dict[str, str] = dataclasses.field(default_factory=dict)
     delimiter: str = "\t"
+    json_lines: bool = False
+    skip_labels: Tuple[str, ...] = ()
 
     @property
     def is_regression(self) -> bool:
@@ -99,6 +109,13 @@ def _glue(name, labels, metrics, text_a, text_b, label, test_split_names=None, *
                 text_b=text_b, label=label, submission_names=test_split_names, **kwargs)
 
 
+def _clue(name, labels, text_a, text_b, **kwargs):
+    return Task(name=name, labels=labels, metrics=("accuracy",),
+                files={split: f"{split}.json" for split in ("train", "dev", "test")},
+                text_a=text_a, text_b=text_b, label="label", json_lines=True,
+                submission_names={"test": f"{name.lower()}_predict"}, **kwargs)
+
+
 BINARY = ("0", "1")
 ENTAILMENT = ("entailment", "not_entailment")
 MNLI_LABELS = ("contradiction", "entailment", "neutral")
@@ -124,12 +141,28 @@ GLUE_TASKS: Dict[str, Task] = {task.name.lower(): task for task in (
          label="label", submission_names={"test": "AX"}),
 )}
 
+CHINESE_TASKS: Dict[str, Task] = {task.name.lower(): task for task in (
+    _glue("ChnSentiCorp", BINARY, ("accuracy",), "text_a", None, "label"),
+    Task(name="LCQMC", labels=BINARY, metrics=("accuracy",),
+         files={split: f"{split}.txt" for split in ("train", "dev", "test")},
+         text_a=0, text_b=1, label=2, headerless=("train", "dev", "test"),
+         submission_names={"test": "LCQMC"}),
+    _clue("AFQMC", BINARY, "sentence1", "sentence2"),
+    _clue("TNEWS", tuple(str(label) for label in range(100, 117) if label not in (105, 111)),
+          "sentence", None),
+    _clue("IFLYTEK", tuple(str(label) for label in range(119)), "sentence", None),
+    _clue("CMNLI", MNLI_LABELS, "sentence1", "sentence2", skip_labels=("-",)),
+)}
+
+
+TASKS: Dict[str, Task] = {**GLUE_TASKS, **CHINESE_TASKS}
+
 
 def get_task(name: str) -> Task:
-    """The GLUE task called `name` (case-insensitive)."""
-    task = GLUE_TASKS.get(name.lower())
+    """The GLUE or Chinese task called `name` (case-insensitive)."""
+    task = TASKS.get(name.lower())
     if task is None:
-        supported = ", ".join(t.name for t in GLUE_TASKS.values())
+        supported = ", ".join(t.name for t in TASKS.values())
         raise TaskDataError(f"--task_name: unknown task {name!r}; supported: {supported}, "
                             "or 'custom' with --text_a_column/--label_column")
     return task
@@ -215,6 +248,8 @@ def _first_undecodable_line(path: str) -> int:
 
 def _read_rows(task: Task, path: str, split: str, handle, check_labels: bool
                ) -> List[InputExample]:
+    if task.json_lines:
+        return _examples_from_json_lines(task, path, split, handle, check_labels)
     if task.delimiter == "\t":
         rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
     else:
@@ -253,6 +288,41 @@ def _examples_from_rows(task: Task, path: str, split: str, rows, check_labels: b
         if not example.text_a.strip() or (example.text_b is not None
                                           and not example.text_b.strip()):
             raise TaskDataError(f"{path}:{start}: empty text")
+        examples.append(example)
+    return examples
+
+
+def _examples_from_json_lines(task: Task, path: str, split: str, handle, check_labels: bool
+                              ) -> List[InputExample]:
+    is_test = split.startswith("test")
+    keys = [key for key in (task.text_a, task.text_b, None if is_test else task.label)
+            if key is not None]
+    examples = []
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            raise TaskDataError(f"{path}:{number}: not a JSON object ({error})") from None
+        if not isinstance(row, dict):
+            raise TaskDataError(f"{path}:{number}: expected a JSON object, got "
+                                f"{type(row).__name__}")
+        missing = [key for key in keys if key not in row]
+        if missing:
+            raise TaskDataError(f"{path}:{number}: no key {missing[0]!r} (found {sorted(row)})")
+        label = None
+        if not is_test:
+            value = str(row[task.label]).strip()
+            if value in task.skip_labels:
+                continue
+            label = _label(task, value, path, number, check_labels)
+        example = InputExample(
+            index=str(row.get("id", len(examples))), text_a=str(row[task.text_a]),
+            text_b=None if task.text_b is None else str(row[task.text_b]), label=label)
+        if not example.text_a.strip() or (example.text_b is not None
+                                          and not example.text_b.strip()):
+            raise TaskDataError(f"{path}:{number}: empty text")
         examples.append(example)
     return examples
 

@@ -1,0 +1,96 @@
+"""Chinese classification task readers: ChnSentiCorp as shipped (../shared/data), and
+LCQMC and the CLUE tasks on small files written in their distributed layouts."""
+
+import json
+import os
+
+import pytest
+
+from albert_tf.data.glue import TaskDataError, get_task
+from tests.helpers import SHARED_DATA
+
+CHNSENTICORP = os.path.join(SHARED_DATA, "chnsenticorp")
+
+
+@pytest.mark.skipif(not os.path.exists(CHNSENTICORP), reason="ChnSentiCorp is not shared")
+def test_chnsenticorp_reads_as_shipped():
+    task = get_task("chnsenticorp")
+    counts = {split: len(task.read(CHNSENTICORP, split)) for split in ("train", "dev", "test")}
+    assert counts == {"train": 9600, "dev": 1200, "test": 1200}
+    dev = task.read(CHNSENTICORP, "dev")
+    assert {example.label for example in dev} == {"0", "1"}
+    assert dev[0].text_a.startswith("這間酒店環境") and dev[0].text_b is None
+
+
+def write_lines(path, rows):
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
+                    encoding="utf-8")
+
+
+def test_lcqmc_reads_headerless_pairs(tmp_path):
+    for split in ("train", "dev", "test"):
+        (tmp_path / f"{split}.txt").write_text(
+            "喜欢打篮球的男生喜欢什么样的女生\t爱打篮球的男生喜欢什么样的女生\t1\n"
+            "我手机丢了，我想换个手机\t我想买个新手机，求推荐\t1\n"
+            "大家觉得她好看吗\t大家觉得跑男好看吗？\t0\n", encoding="utf-8")
+    task = get_task("LCQMC")
+    train = task.read(str(tmp_path), "train")
+    assert [(e.text_b[:4], e.label) for e in train] == [("爱打篮球", "1"), ("我想买个", "1"),
+                                                        ("大家觉得", "0")]
+    assert [e.label for e in task.read(str(tmp_path), "test")] == [None] * 3
+
+
+def test_clue_json_lines_tasks(tmp_path):
+    afqmc = tmp_path / "afqmc"
+    afqmc.mkdir()
+    write_lines(afqmc / "train.json", [
+        {"sentence1": "双十一花呗提额在哪", "sentence2": "里可以提花呗额度", "label": "0"},
+        {"sentence1": "花呗支持高铁票支付吗", "sentence2": "为什么友付宝不支持花呗付款", "label": "1"}])
+    write_lines(afqmc / "test.json", [{"id": 7, "sentence1": "借呗怎么还款",
+                                       "sentence2": "借呗还款方式"}])
+    task = get_task("afqmc")
+    assert [(e.text_a, e.label) for e in task.read(str(afqmc), "train")] == [
+        ("双十一花呗提额在哪", "0"), ("花呗支持高铁票支付吗", "1")]
+    test = task.read(str(afqmc), "test")
+    assert (test[0].index, test[0].text_b, test[0].label) == ("7", "借呗还款方式", None)
+
+    tnews = tmp_path / "tnews"
+    tnews.mkdir()
+    write_lines(tnews / "train.json", [
+        {"label": "102", "label_desc": "news_entertainment",
+         "sentence": "江疏影甜甜圈自拍，迷之角度竟这么好看", "keywords": "江疏影,美少女"},
+        {"label": "116", "label_desc": "news_game", "sentence": "如何评价新版本", "keywords": ""}])
+    task = get_task("TNEWS")
+    assert task.num_outputs == 15 and "105" not in task.labels and "111" not in task.labels
+    assert [e.label for e in task.read(str(tnews), "train")] == ["102", "116"]
+
+    iflytek = tmp_path / "iflytek"
+    iflytek.mkdir()
+    write_lines(iflytek / "dev.json", [{"label": "110", "label_des": "社区超市",
+                                        "sentence": "朴朴快送超市创立于2016年"}])
+    assert get_task("iflytek").read(str(iflytek), "dev")[0].label == "110"
+
+    cmnli = tmp_path / "cmnli"
+    cmnli.mkdir()
+    write_lines(cmnli / "dev.json", [
+        {"sentence1": "新的权利已经足够好了", "sentence2": "每个人都很喜欢最新的福利", "label": "neutral"},
+        {"sentence1": "这是一个例子", "sentence2": "没有多数标签", "label": "-"},
+        {"sentence1": "他们来了", "sentence2": "他们没来", "label": "contradiction"}])
+    assert [e.label for e in get_task("CMNLI").read(str(cmnli), "dev")] == [
+        "neutral", "contradiction"]  # "-": no annotator majority, skipped as CLUE does
+
+
+def test_bad_json_lines_name_the_file_and_line(tmp_path):
+    (tmp_path / "train.json").write_text(
+        '{"sentence1": "a", "sentence2": "b", "label": "0"}\n{"sentence1": "a", \n',
+        encoding="utf-8")
+    with pytest.raises(TaskDataError, match=r"train.json:2: not a JSON object"):
+        get_task("afqmc").read(str(tmp_path), "train")
+    (tmp_path / "train.json").write_text('{"sentence1": "a", "label": "0"}\n',
+                                         encoding="utf-8")
+    with pytest.raises(TaskDataError, match=r"train.json:1: no key 'sentence2'"):
+        get_task("afqmc").read(str(tmp_path), "train")
+    (tmp_path / "train.json").write_text(
+        '{"sentence1": "a", "sentence2": "b", "label": "2"}\n', encoding="utf-8")
+    with pytest.raises(TaskDataError, match=r"train.json:1: label '2' is not one of"):
+        get_task("afqmc").read(str(tmp_path), "train")
