@@ -57,7 +57,7 @@ def test_pretraining_records_use_the_vocabularys_special_ids(tmp_path):
         # A "##" piece of the text continues the word before it (masking keeps it whole).
         original = ids.copy()
         original[positions] = labels
-        pieces = tokenizer.id_to_piece([int(i) for i in original[:length]])
+        pieces = tokenizer.id_to_piece(original[:length])
         continuing = np.array([p.startswith("##") for p in pieces])
         assert (record["token_boundary"][:length][continuing] == 0).all()
     total = replaced + kept + randomized

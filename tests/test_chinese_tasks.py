@@ -86,6 +86,9 @@ def test_bad_json_lines_name_the_file_and_line(tmp_path):
         encoding="utf-8")
     with pytest.raises(TaskDataError, match=r"train.json:2: not a JSON object"):
         get_task("afqmc").read(str(tmp_path), "train")
+    (tmp_path / "train.json").write_text('["a", "b", "0"]\n', encoding="utf-8")
+    with pytest.raises(TaskDataError, match=r"train.json:1: expected a JSON object, got list"):
+        get_task("afqmc").read(str(tmp_path), "train")
     (tmp_path / "train.json").write_text('{"sentence1": "a", "label": "0"}\n',
                                          encoding="utf-8")
     with pytest.raises(TaskDataError, match=r"train.json:1: no key 'sentence2'"):

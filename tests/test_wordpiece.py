@@ -5,6 +5,7 @@ import csv
 import os
 import unicodedata
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -76,6 +77,8 @@ def test_wordpiece_is_greedy_longest_match_first_and_unknown_words_are_whole(tmp
     assert tokenizer.tokenize("unafz") == ["[UNK]"]  # no piece for "z": the whole word
     assert tokenizer.tokenize("a" * 200) == ["a"] + ["##a"] * 199
     assert tokenizer.tokenize("a" * 201) == ["[UNK]"]
+    assert tokenizer.id_to_piece(np.int64(5)) == "un"
+    assert tokenizer.id_to_piece(np.array([5, 6])) == ["un", "##aff"]
     assert tokenizer.is_word_start(tokenizer.vocab["un"])
     assert not tokenizer.is_word_start(tokenizer.vocab["##aff"])
 

@@ -31,6 +31,7 @@ True
 """
 
 import hashlib
+import numbers
 import os
 import unicodedata
 from typing import Dict, List, Sequence, Tuple
@@ -236,7 +237,10 @@ class WordPieceTokenizer:
         return [self.encode(text) for text in texts]
 
     def id_to_piece(self, ids):
-        return self.tokens[ids] if isinstance(ids, int) else [self.tokens[i] for i in ids]
+        """The token of an id (Python or NumPy integer), or the tokens of a sequence."""
+        if isinstance(ids, numbers.Integral):
+            return self.tokens[ids]
+        return [self.tokens[i] for i in ids]
 
     def is_word_start(self, token_id: int) -> bool:
         """A piece continues a word only when it starts with `##`."""

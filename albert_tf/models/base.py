@@ -83,7 +83,7 @@ class EncoderTaskModel(NamedFeaturesModel):
     in `extra_config()`; the encoder is serialized inside the config.
     """
 
-    def _finish_init(self, encoder: keras.Model, dtype, inputs: Dict[str, Any]):
+    def _finish_init(self, dtype, inputs: Dict[str, Any]):
         self._dtype_argument = dtype
         self._set_feature_names(inputs)
 

@@ -44,7 +44,7 @@ class AlbertClassifier(EncoderTaskModel):
         logits = head(encoder(inputs)["pooled_output"])  # [batch, num_classes]
         kwargs.setdefault("name", "albert_classifier")
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self._finish_init(encoder, dtype, inputs)
+        self._finish_init(dtype, inputs)
         self.encoder = encoder
         self.head = head
         self.num_classes = num_classes

@@ -69,7 +69,7 @@ class AlbertPretrainer(EncoderTaskModel):
         }
         kwargs.setdefault("name", "albert_pretrainer")
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self._finish_init(encoder, dtype, inputs)
+        self._finish_init(dtype, inputs)
         self.encoder = encoder
         self.mlm_head = mlm_head
         self.sop_head = sop_head

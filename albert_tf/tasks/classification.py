@@ -26,7 +26,7 @@ from albert_tf.models.losses import classification_losses, regression_losses
 from albert_tf.training.best_checkpoint import BestCheckpointKeeper
 from albert_tf.training.driver import run_task
 from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
-                                     model_flops_per_sequence)
+                                     check_sequence_length, model_flops_per_sequence)
 from albert_tf.training.metrics import compute_metrics
 from albert_tf.training.outputs import write_json, write_tsv
 from albert_tf.training.task import Task
@@ -262,15 +262,11 @@ def run_identity(task: GlueTask, tokenizer: Tokenizer) -> Dict[str, object]:
             "do_lower_case": tokenizer.lower_case}
 
 
-def check_classifier_settings(settings: ClassifierSettings,
-                              tokenizer: Tokenizer) -> Dict[str, object]:
-    """Everything that can be checked before the run writes anything; returns the run's
-    identity (see `run_identity`)."""
+def check_classifier_settings(settings: ClassifierSettings, tokenizer: Tokenizer) -> None:
+    """Everything that can be checked before the run writes anything, the run folder's
+    identity (see `run_identity`) included."""
     config = settings.albert_config
-    if not 5 <= settings.max_seq_length <= config.max_position_embeddings:
-        raise TrainingError(f"--max_seq_length={settings.max_seq_length} must be between 5 "
-                            "and the model's max_position_embeddings "
-                            f"({config.max_position_embeddings})")
+    check_sequence_length(settings.max_seq_length, config)
     if settings.predict_batch_size < 1:
         raise TrainingError(f"--predict_batch_size must be at least 1, got "
                             f"{settings.predict_batch_size}")
@@ -297,7 +293,6 @@ def check_classifier_settings(settings: ClassifierSettings,
                             "come from an untrained classifier head; add --do_train")
     if settings.export_dir:
         check_writable(settings.export_dir, "export_dir")
-    return identity
 
 
 def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:

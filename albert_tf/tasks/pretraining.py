@@ -18,7 +18,7 @@ from albert_tf.models.losses import pretraining_losses
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.training.driver import run_task
 from albert_tf.training.loop import (PRECISIONS, LoopSettings, TrainingError, TrainingLoop,
-                                     model_flops_per_sequence)
+                                     check_sequence_length, model_flops_per_sequence)
 from albert_tf.training.outputs import write_json
 from albert_tf.training.task import Task
 
@@ -148,10 +148,7 @@ def check_pretraining_settings(settings: PretrainingSettings) -> None:
     if not (settings.do_train or settings.do_eval):
         raise TrainingError("at least one of --do_train and --do_eval must be set")
     config = settings.albert_config
-    if not 5 <= settings.max_seq_length <= config.max_position_embeddings:
-        raise TrainingError(f"--max_seq_length={settings.max_seq_length} must be between 5 "
-                            "and the model's max_position_embeddings "
-                            f"({config.max_position_embeddings})")
+    check_sequence_length(settings.max_seq_length, config)
     if not 1 <= settings.max_predictions_per_seq <= settings.max_seq_length:
         raise TrainingError(f"--max_predictions_per_seq={settings.max_predictions_per_seq} "
                             "must be between 1 and --max_seq_length")

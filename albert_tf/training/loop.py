@@ -98,6 +98,14 @@ def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy
         raise TrainingError(f"--peak_flops must be positive, got {settings.peak_flops}")
 
 
+def check_sequence_length(max_seq_length: int, config: AlbertConfig) -> None:
+    """A task's packed length fits [CLS] a [SEP] b [SEP] and the model's positions."""
+    if not 5 <= max_seq_length <= config.max_position_embeddings:
+        raise TrainingError(f"--max_seq_length={max_seq_length} must be between 5 and the "
+                            "model's max_position_embeddings "
+                            f"({config.max_position_embeddings})")
+
+
 def check_output_dir_config(output_dir: str, config: AlbertConfig) -> None:
     """Before anything is written: the folder can be written, and holds no checkpoints of
     another model (resuming them would fail or, worse, train a different model)."""
