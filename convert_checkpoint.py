@@ -5,9 +5,14 @@ checkpoint of this project, and print what was mapped, skipped, missing and unus
     python convert_checkpoint.py --source=albert_base/model.ckpt-best --output_dir=converted/base
     # Hugging Face folder (config.json with model.safetensors or pytorch_model.bin)
     python convert_checkpoint.py --source=hf/albert-base-v2 --output_dir=converted/base_hf
+    # Google's Chinese release (vocab_chinese.txt beside it), or brightmart/albert_zh
+    python convert_checkpoint.py --source=albert_base_zh/model.ckpt-best \
+        --output_dir=converted/base_zh
 
-Then fine-tune with `run_classifier.py --init_checkpoint=converted/base
---albert_config_file=converted/base/albert_config.json`.
+The tokenizer file found beside the source is checked and copied in. Then fine-tune with
+`run_classifier.py --init_checkpoint=converted/base
+--albert_config_file=converted/base/albert_config.json` and the tokenizer flag the report
+names (`--spm_model_file` or `--vocab_file`).
 """
 
 from absl import flags
@@ -20,12 +25,16 @@ flags.DEFINE_string("output_dir", None, "New folder for the converted checkpoint
                     required=True)
 flags.DEFINE_string("config_file", None, "The source's config (default: albert_config.json "
                     "or config.json beside it).")
+flags.DEFINE_string("tokenizer_file", None, "The source's SentencePiece model (.model) or "
+                    "WordPiece vocabulary, copied into --output_dir (default: the one beside "
+                    "it: 30k-clean.model, spiece.model, vocab_chinese.txt or vocab.txt).")
 
 
 def main(values):
     from albert_tf.checkpoints.conversion import convert_checkpoint
 
-    report = convert_checkpoint(values.source, values.output_dir, values.config_file)
+    report = convert_checkpoint(values.source, values.output_dir, values.config_file,
+                                values.tokenizer_file)
     print(report.text(), end="")
 
 

@@ -3,15 +3,17 @@
 Input: one sentence per line, a blank line between documents. Flags keep the original
 tool's names and defaults (`--vocab_file`, `--input_file_mode` and `--do_permutation` are
 accepted too); --num_workers, --num_output_shards, --dynamic_masking,
---skip_single_sentence_chunks and --shuffle_memory_mb are new. The manifest (flags,
-shard sizes, statistics) is <output name without extension>.manifest.json beside the
-shards, written last: a shard set is complete when it is there, and a rerun replaces the
-previous set whole.
+--skip_single_sentence_chunks, --shuffle_memory_mb and --word_segmenter (Chinese
+whole-word masking) are new. The manifest (flags, shard sizes, statistics) is <output
+name without extension>.manifest.json beside the shards, written last: a shard set is
+complete when it is there, and a rerun replaces the previous set whole.
 
 Example:
     python create_pretraining_data.py --input_file='corpus/*.txt' \
         --output_file=data/train.tfrecord --spm_model_file=30k-clean.model \
         --max_seq_length=512 --dupe_factor=10 --num_output_shards=8
+    python create_pretraining_data.py --input_file=news_zh.txt \
+        --output_file=data/zh.tfrecord --vocab_file=vocab.txt --word_segmenter=jieba
 """
 
 import os
@@ -62,6 +64,11 @@ SETTINGS_FLAGS = {
                                    "label-1 instance, in SOP mode too.",
     "shuffle_memory_mb": "Memory for shuffling each output shard; a larger shard is "
                          "shuffled in two passes over the disk.",
+    "word_segmenter": "Chinese whole-word masking: 'jieba' segments the text and the "
+                      "characters of a word are masked together (WordPiece vocabularies "
+                      "only); 'none' (the original) masks each Chinese character alone.",
+    "segmenter_user_dict": "Optional jieba user dictionary (UTF-8, 'word [frequency] [tag]' "
+                           "per line) for --word_segmenter=jieba.",
 }
 define_flags(PretrainingDataSettings, SETTINGS_FLAGS)
 flags.DEFINE_integer("num_workers", DEFAULT_WORKERS,

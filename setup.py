@@ -31,6 +31,7 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",
         "absl-py>=2.0,<3",
         "numpy>=1.26,<3",
+        "jieba>=0.42,<0.43",  # Chinese whole-word masking (word_segmentation.py)
     ],
     # Only what the library imports is required. The demo's report plots need matplotlib;
     # the benchmarks compare against keras-hub's ALBERT (keras-nlp is now an alias of

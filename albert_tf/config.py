@@ -32,7 +32,18 @@ IGNORED_ORIGINAL_KEYS = (
     "num_memory_blocks",
     "down_scale_factor",
     "layers_to_keep",
+    # Chinese BERT-style configs (brightmart/albert_zh) carry BERT's unused pooler keys.
+    "directionality",
+    "pooler_fc_size",
+    "pooler_num_attention_heads",
+    "pooler_num_fc_layers",
+    "pooler_size_per_head",
+    "pooler_type",
 )
+EMBEDDING_LAYOUTS = ("original", "project_first")
+# brightmart/albert_zh's `ln_type`: its post-LN blocks are the original's; pre-LN is another
+# architecture, which this implementation does not build.
+SUPPORTED_LN_TYPES = ("postln", None)
 
 
 # Keys a config file must give: they set the model's size, and a default (the original's
@@ -77,6 +88,12 @@ class AlbertConfig:
         always_project_embeddings: Keep the E -> H projection even when E == H. The
             original has none then; Hugging Face and keras-hub models always have it, so
             their checkpoints convert with this set.
+        embedding_layout: `original`: word, position and token-type lookups of width E
+            are summed and normalized, then projected to H. `project_first`
+            (brightmart/albert_zh's own models): the word lookup alone is projected to H,
+            without a bias; position and token-type tables are H wide and the LayerNorm
+            is over H; its MLM head transforms to H and projects back to E through the
+            transposed projection. convert_checkpoint sets it for those checkpoints.
     """
 
     vocab_size: int = 30000
@@ -96,6 +113,7 @@ class AlbertConfig:
     layer_norm_eps: float = 1e-12
     sharing: str = "all"
     always_project_embeddings: bool = False
+    embedding_layout: str = "original"
 
     def __post_init__(self):
         self.validate()
@@ -144,6 +162,11 @@ class AlbertConfig:
                 f"hidden_act {self.hidden_act!r} is not supported; expected one of "
                 f"{', '.join(ACTIVATION_NAMES)}"
             )
+        if self.embedding_layout not in EMBEDDING_LAYOUTS:
+            raise ConfigError(
+                f"embedding_layout {self.embedding_layout!r} is not supported; expected one "
+                f"of {', '.join(EMBEDDING_LAYOUTS)}"
+            )
         if self.sharing not in SHARING_MODES:
             raise ConfigError(
                 f"sharing {self.sharing!r} is not supported; expected one of "
@@ -190,6 +213,11 @@ class AlbertConfig:
                 kwargs[key] = value
             elif key in IGNORED_ORIGINAL_KEYS:
                 logging.info("%s: ignoring original-format key %r=%r", source, key, value)
+            elif key == "ln_type":
+                if value not in SUPPORTED_LN_TYPES:
+                    raise ConfigError(
+                        f"{source}: ln_type={value!r} (brightmart/albert_zh's pre-LN blocks) "
+                        "is not supported; only post-LN (postln), the original ALBERT's")
             else:
                 raise ConfigError(
                     f"{source}: unknown key {key!r}; expected some of {', '.join(sorted(known))}"

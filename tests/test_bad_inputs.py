@@ -124,7 +124,24 @@ CASES: List[Case] = [
                ("bad input mode", ["--input_file_mode=w"], "--input_file_mode must be r or rb"),
                ("no shuffle memory", ["--shuffle_memory_mb=0"],
                 "--shuffle_memory_mb must be at least 1"),
+               ("unknown segmenter", ["--word_segmenter=ltp"],
+                "--word_segmenter must be one of none, jieba, got 'ltp'"),
+               ("segmenter without whole words", ["--word_segmenter=jieba",
+                                                  "--nodo_whole_word_mask"],
+                "which needs --do_whole_word_mask"),
+               ("segmenter with SentencePiece", ["--word_segmenter=jieba"],
+                "segments Chinese text for a WordPiece vocabulary (--vocab_file"),
+               ("user dictionary without segmenter", ["--segmenter_user_dict={W}/corpus.txt"],
+                "--segmenter_user_dict needs --word_segmenter=jieba"),
            ])],
+    case("create_pretraining_data", "missing segmenter user dictionary",
+         ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab.txt", "--word_segmenter=jieba",
+          "--segmenter_user_dict={W}/nope_dict.txt", f"--output_file={out('cpd_nodict')}/x"],
+         "nope_dict.txt: segmenter user dictionary not found", absent=["out/cpd_nodict"]),
+    case("create_pretraining_data", "segmenter user dictionary not UTF-8",
+         ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab.txt", "--word_segmenter=jieba",
+          "--segmenter_user_dict={W}/binary.bin", f"--output_file={out('cpd_bindict')}/x"],
+         "binary.bin: not a jieba user dictionary", absent=["out/cpd_bindict"]),
     case("create_pretraining_data", "WordPiece vocabulary with a repeated token",
          ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab_repeat.txt",
           f"--output_file={out('cpd_vocab')}/x"],
@@ -361,6 +378,8 @@ def build_workspace(folder):
     (folder / "ragged.tsv").write_text("label\tsentence\n1\tfine\n0\n")
     (folder / "vocab_repeat.txt").write_text(
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\n的\n", encoding="utf-8")
+    (folder / "vocab.txt").write_text(
+        "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\nthe\n", encoding="utf-8")
 
     create_pretraining_data([corpus], str(folder / "records" / "train.tfrecord"), spm_model,
                             PretrainingDataSettings(max_seq_length=32, max_predictions_per_seq=5,

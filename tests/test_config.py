@@ -86,6 +86,8 @@ def test_group_of_layer_follows_original_formula():
     (dict(attention_probs_dropout_prob=-0.1), r"attention_probs_dropout_prob must be in \[0, 1\)"),
     (dict(hidden_act="gelu_fast"), "hidden_act 'gelu_fast' is not supported; expected one of gelu"),
     (dict(sharing="some"), "sharing 'some' is not supported; expected one of all, attention, ffn, none"),
+    (dict(embedding_layout="sum_first"),
+     "embedding_layout 'sum_first' is not supported; expected one of original, project_first"),
     (dict(sharing="none", num_hidden_groups=2),
      r"sharing='none' gives every layer its own block, so num_hidden_groups must be 1 or"),
     (dict(layer_norm_eps=0), "layer_norm_eps must be a positive number"),

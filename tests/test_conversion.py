@@ -41,6 +41,25 @@ def original_group(layer, config):
                * float(config.num_hidden_groups))
 
 
+def embedding_and_head_shapes(V, E, H, P, width):
+    """Shapes of the BERT-named embeddings, pooler and heads, with position and token-type
+    tables, LayerNorms and MLM transform `width` wide (E in the original, H in
+    brightmart/albert_zh's models)."""
+    return {"bert/embeddings/word_embeddings": (V, E),
+            "bert/embeddings/token_type_embeddings": (2, width),
+            "bert/embeddings/position_embeddings": (P, width),
+            "bert/embeddings/LayerNorm/gamma": (width,),
+            "bert/embeddings/LayerNorm/beta": (width,),
+            "bert/pooler/dense/kernel": (H, H), "bert/pooler/dense/bias": (H,),
+            "cls/predictions/transform/dense/kernel": (H, width),
+            "cls/predictions/transform/dense/bias": (width,),
+            "cls/predictions/transform/LayerNorm/gamma": (width,),
+            "cls/predictions/transform/LayerNorm/beta": (width,),
+            "cls/predictions/output_bias": (V,),
+            "cls/seq_relationship/output_weights": (2, H),
+            "cls/seq_relationship/output_bias": (2,)}
+
+
 def original_arrays(config, seed=0, projection=None):
     """Random values under the original names (LayerNorms and biases included): the groups
     the original's formula uses, and the E -> H projection when E != H (or when
@@ -48,18 +67,7 @@ def original_arrays(config, seed=0, projection=None):
     rng = np.random.default_rng(seed)
     V, E, H, I = (config.vocab_size, config.embedding_size, config.hidden_size,
                   config.intermediate_size)
-    shapes = {"bert/embeddings/word_embeddings": (V, E),
-              "bert/embeddings/token_type_embeddings": (2, E),
-              "bert/embeddings/position_embeddings": (config.max_position_embeddings, E),
-              "bert/embeddings/LayerNorm/gamma": (E,), "bert/embeddings/LayerNorm/beta": (E,),
-              "bert/pooler/dense/kernel": (H, H), "bert/pooler/dense/bias": (H,),
-              "cls/predictions/transform/dense/kernel": (H, E),
-              "cls/predictions/transform/dense/bias": (E,),
-              "cls/predictions/transform/LayerNorm/gamma": (E,),
-              "cls/predictions/transform/LayerNorm/beta": (E,),
-              "cls/predictions/output_bias": (V,),
-              "cls/seq_relationship/output_weights": (2, H),
-              "cls/seq_relationship/output_bias": (2,)}
+    shapes = embedding_and_head_shapes(V, E, H, config.max_position_embeddings, E)
     if projection or (projection is None and E != H):
         shapes.update({"bert/encoder/embedding_hidden_mapping_in/kernel": (E, H),
                        "bert/encoder/embedding_hidden_mapping_in/bias": (H,)})
@@ -111,12 +119,20 @@ def reference(a, config, batch):
                                  "o_b": a[p + "ffn_1/intermediate/output/dense/bias"],
                                  "ln_g": a[p + "LayerNorm_1/gamma"],
                                  "ln_b": a[p + "LayerNorm_1/beta"]})
+    return pooler_and_heads_reference(a, h, batch)
+
+
+def pooler_and_heads_reference(a, h, batch, back_projection=None):
+    """The BERT-named pooler, MLM and SOP heads over the sequence output `h`; the MLM
+    transform's output goes through `back_projection` first when given (brightmart)."""
     pooled = np.tanh(h[:, 0] @ a["bert/pooler/dense/kernel"] + a["bert/pooler/dense/bias"])
     picked = np.take_along_axis(h, batch["masked_lm_positions"][..., None], axis=1)
     t = gelu_tanh(picked @ a["cls/predictions/transform/dense/kernel"]
                   + a["cls/predictions/transform/dense/bias"])
     t = layer_norm(t, a["cls/predictions/transform/LayerNorm/gamma"],
                    a["cls/predictions/transform/LayerNorm/beta"])
+    if back_projection is not None:
+        t = t @ back_projection
     mlm = t @ a["bert/embeddings/word_embeddings"].T + a["cls/predictions/output_bias"]
     sop = pooled @ a["cls/seq_relationship/output_weights"].T + a["cls/seq_relationship/output_bias"]
     return {"sequence_output": h, "pooled_output": pooled, "mlm_logits": mlm, "sop_logits": sop}
@@ -144,7 +160,9 @@ def write_tf1_checkpoint(prefix, arrays):
             return saver.save(session, prefix)
 
 
-def check_outputs(output_dir, config, arrays, atol=2e-5):
+def check_outputs(output_dir, config, arrays, atol=2e-5, forward=reference):
+    """The converted checkpoint computes what `forward` (a NumPy forward pass of the
+    source's model over its raw arrays) does."""
     pretrainer = AlbertPretrainer(config)
     report = warm_start(str(output_dir), pretrainer, [(("model",), pretrainer)])
     assert report.fresh == []
@@ -152,7 +170,7 @@ def check_outputs(output_dir, config, arrays, atol=2e-5):
     got = pretrainer(batch, training=False)
     encoded = pretrainer.encoder({k: batch[k] for k in ("input_ids", "input_mask",
                                                         "segment_ids")}, training=False)
-    want = reference(arrays, config, batch)
+    want = forward(arrays, config, batch)
     valid = batch["input_mask"].astype(bool)
     np.testing.assert_allclose(encoded["sequence_output"].numpy()[valid],
                                want["sequence_output"][valid], atol=atol)

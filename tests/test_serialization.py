@@ -19,12 +19,15 @@ def flat_outputs(model, batch):
     return [np.asarray(x) for x in tf.nest.flatten(model(batch, training=False))]
 
 
-@pytest.mark.parametrize("kind, sharing, groups, inner", [
-    ("encoder", "all", 2, 2), ("pretrainer", "all", 1, 1), ("pretrainer", "attention", 1, 1),
-    ("pretrainer", "none", 1, 1), ("classifier", "ffn", 2, 1),
+@pytest.mark.parametrize("kind, sharing, groups, inner, layout", [
+    ("encoder", "all", 2, 2, "original"), ("pretrainer", "all", 1, 1, "original"),
+    ("pretrainer", "attention", 1, 1, "original"), ("pretrainer", "none", 1, 1, "original"),
+    ("classifier", "ffn", 2, 1, "original"), ("pretrainer", "all", 1, 1, "project_first"),
 ])
-def test_keras_file_round_trip_gives_identical_outputs(tmp_path, kind, sharing, groups, inner):
-    config = tiny_config(sharing=sharing, num_hidden_groups=groups, inner_group_num=inner)
+def test_keras_file_round_trip_gives_identical_outputs(tmp_path, kind, sharing, groups, inner,
+                                                       layout):
+    config = tiny_config(sharing=sharing, num_hidden_groups=groups, inner_group_num=inner,
+                         embedding_layout=layout)
     model = build(kind, config)
     batch = random_batch(config)
     path = str(tmp_path / "model.keras")

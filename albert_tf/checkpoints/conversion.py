@@ -1,16 +1,22 @@
-"""Checkpoint conversion from the original google-research ALBERT and from Hugging Face.
+"""Checkpoint conversion from the original google-research ALBERT (English and Chinese
+releases), brightmart/albert_zh and Hugging Face.
 
-Both sources are read by name and mapped onto an `AlbertPretrainer` of this project
+Every source is read by name and mapped onto an `AlbertPretrainer` of this project
 (encoder, MLM head, SOP head). Original TF1 checkpoints keep `bert/...` and `cls/...`
 names (optionally under `module/`, as TF-Hub modules do) with one transformer block per
-`group_<g>/inner_group_<k>`; Hugging Face keeps `albert.encoder.albert_layer_groups.<g>.
-albert_layers.<k>...` with PyTorch's `[out, in]` dense weights, which are transposed.
+`group_<g>/inner_group_<k>`; brightmart/albert_zh's own models keep BERT's names with one
+`layer_shared` block and a different embedding layout (see `brightmart_name_map`; its
+`*_google` models use the original's names); Hugging Face keeps `albert.encoder.
+albert_layer_groups.<g>.albert_layers.<k>...` with PyTorch's `[out, in]` dense weights,
+which are transposed.
 Hugging Face files are read without PyTorch: `model.safetensors` directly, and
 `pytorch_model.bin` (PyTorch's zip format) by unpickling only tensor records.
 
 The result is `<output_dir>/ckpt-1` (`tf.train.Checkpoint(model=pretrainer)`, or
-`encoder=` when the source has no pretraining heads), `albert_config.json`, and
-`conversion_report.txt`; `--init_checkpoint=<output_dir>` then warm-starts from it.
+`encoder=` when the source has no pretraining heads), `albert_config.json`,
+`conversion_report.txt` and a copy of the source's tokenizer file (SentencePiece model or
+WordPiece vocabulary, checked against the config); `--init_checkpoint=<output_dir>` then
+warm-starts from it.
 """
 
 import collections
@@ -32,6 +38,7 @@ from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.config import AlbertConfig
+from albert_tf.data.tokenizers import load_tokenizer
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
 from albert_tf.models.pretrainer import AlbertPretrainer
@@ -47,6 +54,10 @@ ORIGINAL_SKIPPED = re.compile(r"(^|/)(adam_m|adam_v|global_step|LAMB|lamb_m|lamb
 HF_SKIPPED = re.compile(r"(^|\.)(position_ids|decoder\.weight|decoder\.bias)$")
 PROJECTION_NAMES = {"original": "bert/encoder/embedding_hidden_mapping_in",
                     "hf": "albert.encoder.embedding_hidden_mapping_in"}
+# The tokenizer files releases ship beside their weights, in this order of preference:
+# Google's English (30k-clean.model) and Chinese (vocab_chinese.txt) releases, Hugging
+# Face folders (spiece.model, or vocab.txt for Chinese models) and brightmart (vocab.txt).
+TOKENIZER_FILES = ("30k-clean.model", "spiece.model", "vocab_chinese.txt", "vocab.txt")
 # Hugging Face config keys that change the computation, with the only value this
 # implementation (and the original) computes.
 HF_FIXED_KEYS = {"tie_word_embeddings": True, "position_embedding_type": "absolute"}
@@ -131,6 +142,57 @@ def name_map(pretrainer: AlbertPretrainer, style: str) -> NameMap:
             part = _layer_norm if "LayerNorm" in ours else _dense
             names.update(part(f"transformer_block_{block}/{ours}", tf1_prefix + tf1,
                               hf_prefix + hf, style))
+    return names
+
+
+# brightmart/albert_zh's own models (modeling.py, not its *_google variants): BERT's names,
+# one `layer_shared` block, the word lookup projected by `word_embeddings_2` (no bias)
+# before H-wide position and token-type tables (`embedding_layout="project_first"`).
+BRIGHTMART_MARKERS = ("bert/embeddings/word_embeddings_2", "bert/encoder/layer_shared/")
+_BRIGHTMART_BLOCK_PARTS = {  # our sub-path -> brightmart's, under bert/encoder/layer_shared/
+    "attention_1/query": "attention/self/query",
+    "attention_1/key": "attention/self/key",
+    "attention_1/value": "attention/self/value",
+    "attention_1/dense": "attention/output/dense",
+    "attention_1/LayerNorm": "attention/output/LayerNorm",
+    "ffn_1/intermediate": "intermediate/dense",
+    "ffn_1/output": "output/dense",
+    "ffn_1/LayerNorm_1": "output/LayerNorm",
+}
+
+
+def is_brightmart(tensors: Mapping[str, np.ndarray]) -> bool:
+    return any(name.startswith(BRIGHTMART_MARKERS) for name in tensors)
+
+
+def brightmart_name_map(pretrainer: AlbertPretrainer) -> NameMap:
+    """Every variable of a `project_first` pretrainer -> its brightmart/albert_zh name."""
+    config = pretrainer.encoder.albert_config
+    if (config.embedding_layout != "project_first" or config.sharing != "all"
+            or config.num_hidden_groups != 1 or config.inner_group_num != 1):
+        raise ConversionError("brightmart/albert_zh checkpoints share one block across all "
+                              "layers (num_hidden_groups=1, inner_group_num=1, sharing=all)")
+    names: NameMap = {
+        "embeddings/word_embeddings/embeddings": ("bert/embeddings/word_embeddings", False),
+        "embeddings/embedding_hidden_mapping_in/kernel": (
+            "bert/embeddings/word_embeddings_2", False),
+        "embeddings/token_type_embeddings/embeddings": (
+            "bert/embeddings/token_type_embeddings", False),
+        "embeddings/position_embeddings": ("bert/embeddings/position_embeddings", False),
+        "predictions/output_bias": ("cls/predictions/output_bias", False),
+        "seq_relationship/output/bias": ("cls/seq_relationship/output_bias", False),
+        "seq_relationship/output/kernel": ("cls/seq_relationship/output_weights", True),
+    }
+    names.update(_layer_norm("embeddings/LayerNorm", "bert/embeddings/LayerNorm", "", "original"))
+    names.update(_dense("pooler", "bert/pooler/dense", "", "original"))
+    names.update(_dense("predictions/transform", "cls/predictions/transform/dense", "",
+                        "original"))
+    names.update(_layer_norm("predictions/LayerNorm", "cls/predictions/transform/LayerNorm", "",
+                             "original"))
+    for ours, theirs in _BRIGHTMART_BLOCK_PARTS.items():
+        part = _layer_norm if "LayerNorm" in ours else _dense
+        names.update(part(f"transformer_block_0/{ours}", f"bert/encoder/layer_shared/{theirs}",
+                          "", "original"))
     return names
 
 
@@ -338,12 +400,15 @@ class ConversionReport:
     missing: List[str]
     unused: List[str]
     wrote: str = ""
+    tokenizer: str = ""
 
     def text(self) -> str:
         lines = [f"converted {self.source}: {len(self.mapped)} mapped, {len(self.skipped)} "
                  f"skipped, {len(self.missing)} missing, {len(self.unused)} unused"]
         if self.wrote:
             lines.append(f"wrote {self.wrote}")
+        if self.tokenizer:
+            lines.append(f"tokenizer {self.tokenizer}")
         lines += [f"mapped  {ours} <- {source}" for ours, source in self.mapped]
         lines += [f"skipped {name}" for name in self.skipped]
         lines += [f"missing {name}" for name in self.missing]
@@ -448,9 +513,37 @@ def load_source(source: str, config_file: Optional[str]) -> Tuple[Dict, AlbertCo
     return tensors, AlbertConfig.from_json_file(config_file), "original"
 
 
-def convert_checkpoint(source: str, output_dir: str,
-                       config_file: Optional[str] = None) -> ConversionReport:
-    """Converts `source` into a checkpoint of this project in a new `output_dir`."""
+def find_tokenizer_file(source: str) -> Optional[str]:
+    """The tokenizer file shipped beside a checkpoint or Hugging Face file (or in its
+    folder), if any (`TOKENIZER_FILES`)."""
+    folder = source if os.path.isdir(source) else os.path.dirname(source)
+    for name in TOKENIZER_FILES:
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    return None
+
+
+def check_tokenizer_file(path: str, config: AlbertConfig) -> Tuple[str, str]:
+    """(flag, description) of a SentencePiece model (`.model`) or WordPiece vocabulary,
+    after checking that it loads and that its size is the config's vocab_size."""
+    is_sentencepiece = path.endswith(".model")
+    tokenizer = (load_tokenizer(spm_model_file=path) if is_sentencepiece
+                 else load_tokenizer(vocab_file=path))
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ConversionError(f"{path}: {tokenizer.vocab_size} entries, but the config's "
+                              f"vocab_size is {config.vocab_size}; is it this model's "
+                              "tokenizer?")
+    return tokenizer.file_setting, f"{tokenizer.description}, {tokenizer.vocab_size} entries"
+
+
+def convert_checkpoint(source: str, output_dir: str, config_file: Optional[str] = None,
+                       tokenizer_file: Optional[str] = None) -> ConversionReport:
+    """Converts `source` into a checkpoint of this project in a new `output_dir`.
+
+    The tokenizer file (`tokenizer_file`, else the one found beside the source, see
+    `TOKENIZER_FILES`) is checked against the config and copied in, so the folder holds
+    all a fine-tuning run needs; the report names the flag that passes it on.
+    """
     check_writable(output_dir, "output_dir")
     if os.path.exists(output_dir) and os.listdir(output_dir):
         raise ConversionError(f"{output_dir}: already exists and is not empty")
@@ -459,17 +552,25 @@ def convert_checkpoint(source: str, output_dir: str,
     for path in remove_stale(parent, temp_prefix):
         logging.info("removed %s, left by a killed conversion", path)
     tensors, config, style = load_source(source, config_file)
+    tokenizer_file = tokenizer_file or find_tokenizer_file(source)
+    if tokenizer_file:
+        tokenizer_flag, tokenizer_description = check_tokenizer_file(tokenizer_file, config)
     if style == "hf":
         check_tied_decoder(tensors, source)
-    if config.embedding_size == config.hidden_size:
+    if style == "original" and is_brightmart(tensors):
+        style = "brightmart"
+        config = dataclasses.replace(config, embedding_layout="project_first")
+    if config.embedding_size == config.hidden_size and style != "brightmart":
         # E == H: the original has no projection, Hugging Face always has one; keep
         # whatever the source has.
         has_projection = PROJECTION_NAMES[style] + (
             "/kernel" if style == "original" else ".weight") in tensors
         config = dataclasses.replace(config, always_project_embeddings=has_projection)
     pretrainer = AlbertPretrainer(config, dtype="float32")
-    skipped = ORIGINAL_SKIPPED.search if style == "original" else HF_SKIPPED.search
-    report = assign_weights(pretrainer, tensors, name_map(pretrainer, style), skipped, source)
+    skipped = HF_SKIPPED.search if style == "hf" else ORIGINAL_SKIPPED.search
+    names = (brightmart_name_map(pretrainer) if style == "brightmart"
+             else name_map(pretrainer, style))
+    report = assign_weights(pretrainer, tensors, names, skipped, source)
     heads_complete = not report.missing
     checkpoint = (tf.train.Checkpoint(model=pretrainer) if heads_complete
                   else tf.train.Checkpoint(encoder=pretrainer.encoder))
@@ -479,6 +580,14 @@ def convert_checkpoint(source: str, output_dir: str,
         config.to_json_file(RunLayout(temp_dir).config_file)
         report.wrote = os.path.join(output_dir, os.path.basename(prefix)) + (
             "" if heads_complete else " (encoder only: the source has no pretraining heads)")
+        if tokenizer_file:
+            name = os.path.basename(tokenizer_file)
+            shutil.copyfile(tokenizer_file, os.path.join(temp_dir, name))
+            report.tokenizer = (f"{name} ({tokenizer_description}): pass --{tokenizer_flag}="
+                                f"{os.path.join(output_dir, name)}")
+        else:
+            report.tokenizer = ("none beside the source: pass --spm_model_file or "
+                                "--vocab_file yourself")
         with open(os.path.join(temp_dir, REPORT_FILE), "w", encoding="utf-8") as handle:
             handle.write(report.text())
         if os.path.isdir(output_dir):

@@ -16,7 +16,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from albert_tf.data.text_files import read_lines
-from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.data.word_segmentation import token_boundary_of
 
 
 @dataclasses.dataclass
@@ -101,7 +101,8 @@ def _next_document_start(handle, offset: int) -> Optional[int]:
 def split_long_sentence(tokens: Sequence[int], max_length: int,
                         word_starts: Optional[np.ndarray] = None) -> Tuple[List[Sequence[int]], int]:
     """Cuts a sentence into consecutive pieces of at most `max_length` tokens, of near-equal
-    length, each starting at a word start (`word_starts[id]`) where one is in reach.
+    length, each starting at a word start (`word_segmentation.token_boundary_of`) where one
+    is in reach.
 
     Returns the pieces and how many cuts had to fall inside a word (a single word
     longer than `max_length`).
@@ -116,7 +117,7 @@ def split_long_sentence(tokens: Sequence[int], max_length: int,
         pieces = -(-len(tokens) // max_length)
         bounds = [i * len(tokens) // pieces for i in range(pieces + 1)]
         return [tokens[begin:end] for begin, end in zip(bounds[:-1], bounds[1:])], 0
-    starts = np.flatnonzero(np.asarray(word_starts)[np.asarray(tokens)])
+    starts = np.flatnonzero(token_boundary_of(tokens, word_starts))
     pieces: List[Sequence[int]] = []
     inside_words = 0
     begin = 0
@@ -204,11 +205,12 @@ class DocumentsExcept(Sequence):
         return self.documents[index + (index >= self.excluded)]
 
 
-def tokenize_file(path: str, tokenizer: AlbertTokenizer, directory: str,
+def tokenize_file(path: str, tokenizer, directory: str,
                   max_sentence_length: int, min_sentences: int,
                   byte_range: Optional[Tuple[int, int]] = None,
                   word_starts: Optional[np.ndarray] = None) -> CorpusStats:
-    """Tokenizes a text file (or a `byte_range` of it) into a TokenCache under `directory`.
+    """Tokenizes a text file (or a `byte_range` of it) into a TokenCache under `directory`
+    with `tokenizer.encode_batch` (a tokenizer, or a `WholeWordEncoder`).
 
     Sentences longer than `max_sentence_length` tokens are split (and counted), at word
     starts where `word_starts` allows, so that they can still take part in a pair;

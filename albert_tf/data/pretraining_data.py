@@ -46,6 +46,9 @@ from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pair
 from albert_tf.data.tfrecord_frames import frame, read_frames
 from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
 from albert_tf.data.tokenizers import load_tokenizer
+from albert_tf.data.word_segmentation import (SEGMENTERS, ChineseWordSegmenter,
+                                              WholeWordEncoder, token_boundary_of, unmarked)
+from albert_tf.data.wordpiece import WordPieceTokenizer
 from albert_tf.data.shards import (MANIFEST_TOOL, existing_set_files, manifest_path,
                                    shard_name)
 from albert_tf.errors import AlbertTfError
@@ -72,9 +75,10 @@ class PretrainingDataError(AlbertTfError, ValueError):
 class PretrainingDataSettings:
     """The original create_pretraining_data flags (same names and defaults), plus
     `dynamic_masking`, `skip_single_sentence_chunks` (skip chunks of one sentence instead
-    of pairing them with another document's text, as the original does) and
+    of pairing them with another document's text, as the original does),
     `shuffle_memory_mb` (memory for shuffling a shard; larger shards take a second pass
-    over the disk)."""
+    over the disk) and `word_segmenter` with `segmenter_user_dict` (Chinese whole-word
+    masking, see word_segmentation.py)."""
 
     max_seq_length: int = 512
     max_predictions_per_seq: int = 20
@@ -90,6 +94,8 @@ class PretrainingDataSettings:
     dynamic_masking: bool = False
     skip_single_sentence_chunks: bool = False
     shuffle_memory_mb: int = 1024
+    word_segmenter: str = "none"
+    segmenter_user_dict: Optional[str] = None
 
     def validate(self) -> None:
         checks = [
@@ -109,6 +115,15 @@ class PretrainingDataSettings:
             if not ok:
                 raise PretrainingDataError(
                     f"--{flag} must be {expected}, got {getattr(self, flag)!r}")
+        if self.word_segmenter not in SEGMENTERS:
+            raise PretrainingDataError(f"--word_segmenter must be one of {', '.join(SEGMENTERS)}"
+                                       f", got {self.word_segmenter!r}")
+        if self.word_segmenter != "none" and not self.do_whole_word_mask:
+            raise PretrainingDataError(
+                f"--word_segmenter={self.word_segmenter} decides which pieces mask together, "
+                "which needs --do_whole_word_mask")
+        if self.segmenter_user_dict and self.word_segmenter == "none":
+            raise PretrainingDataError("--segmenter_user_dict needs --word_segmenter=jieba")
 
 
 @dataclasses.dataclass
@@ -277,10 +292,11 @@ def instance_batch(pairs: Sequence[SegmentPair], word_starts: np.ndarray,
     dynamic_masking: (int64 features {name: [batch, ...]}, float features)."""
     batch, seq = len(pairs), options.max_seq_length
     cls, sep = special_ids.cls, special_ids.sep
-    sequences = [np.concatenate([[cls], pair.tokens_a, [sep], pair.tokens_b, [sep]])
-                 .astype(np.int64) for pair in pairs]
+    marked = [np.concatenate([[cls], pair.tokens_a, [sep], pair.tokens_b, [sep]])
+              .astype(np.int64) for pair in pairs]
+    sequences = [unmarked(ids) for ids in marked]
     # The original marks word starts and [CLS]/[SEP] (which word_starts already says).
-    boundaries = [word_starts[ids] for ids in sequences]
+    boundaries = [token_boundary_of(ids, word_starts) for ids in marked]
     input_ids = np.zeros((batch, seq), np.int64)
     input_mask = np.zeros((batch, seq), np.int64)
     segment_ids = np.zeros((batch, seq), np.int64)
@@ -351,9 +367,13 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _tokenize_task(path: str, byte_range, directory: str, max_sentence_length: int,
-                   min_sentences: int) -> CorpusStats:
+                   min_sentences: int, options: PretrainingDataSettings) -> CorpusStats:
     if _worker["tokenizer"] is None:
-        _worker["tokenizer"] = load_tokenizer(*_worker["tokenizer_files"], _worker["lower_case"])
+        tokenizer = load_tokenizer(*_worker["tokenizer_files"], _worker["lower_case"])
+        if options.word_segmenter == "jieba":
+            tokenizer = WholeWordEncoder(
+                tokenizer, ChineseWordSegmenter(options.segmenter_user_dict))
+        _worker["tokenizer"] = tokenizer
     return tokenize_file(path, _worker["tokenizer"], directory, max_sentence_length,
                          min_sentences, byte_range, _worker["word_starts"])
 
@@ -471,6 +491,12 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str,
         if os.path.isdir(path):
             raise PretrainingDataError(f"--output_file: {path} is a folder, not a file")
     tokenizer = load_tokenizer(spm_model_file, vocab_file, options.do_lower_case)
+    if options.word_segmenter != "none":
+        if not isinstance(tokenizer, WordPieceTokenizer):
+            raise PretrainingDataError(
+                f"--word_segmenter={options.word_segmenter} segments Chinese text for a "
+                "WordPiece vocabulary (--vocab_file, without --spm_model_file)")
+        ChineseWordSegmenter(options.segmenter_user_dict)  # a bad dictionary fails here
     word_starts = np.array([tokenizer.is_word_start(i) for i in range(tokenizer.vocab_size)],
                            np.int64)
     word_starts[[tokenizer.special_ids.cls, tokenizer.special_ids.sep]] = 1
@@ -556,7 +582,7 @@ def _tokenize_all(executor, input_files, work_dir, options, num_workers):
              for r, byte_range in enumerate(document_ranges(path, range_bytes))]
     futures = [executor.submit(_tokenize_task, input_files[f], byte_range,
                                os.path.join(work_dir, f"cache-{f}-{r}"), max_sentence_length,
-                               min_sentences) for f, r, byte_range in tasks]
+                               min_sentences, options) for f, r, byte_range in tasks]
     by_file: Dict[int, List] = {}
     for (f, r, _), future in zip(tasks, futures):
         by_file.setdefault(f, []).append((os.path.join(work_dir, f"cache-{f}-{r}"), future))

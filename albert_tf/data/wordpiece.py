@@ -67,20 +67,26 @@ def _is_punctuation(char: str) -> bool:
             or unicodedata.category(char).startswith("P"))
 
 
-def _is_cjk(char: str) -> bool:
+def is_cjk(char: str) -> bool:
+    """The original's `_is_chinese_char`: a character WordPiece keeps as its own word."""
     code = ord(char)
     return any(low <= code <= high for low, high in CJK_RANGES)
+
+
+def is_dropped(char: str) -> bool:
+    """A character the original's clean-up removes (NUL, U+FFFD, control and format)."""
+    return char in "\x00\ufffd" or _is_control(char)
 
 
 def basic_tokenize(text: str, lower_case: bool) -> List[str]:
     """The original BasicTokenizer: the words (and punctuation marks) of `text`."""
     cleaned = []
     for char in text:
-        if char in "\x00\ufffd" or _is_control(char):
+        if is_dropped(char):
             continue
         if _is_whitespace(char):
             cleaned.append(" ")
-        elif _is_cjk(char):
+        elif is_cjk(char):
             cleaned.append(f" {char} ")
         else:
             cleaned.append(char)
@@ -143,14 +149,10 @@ def read_vocabulary(vocab_file: str) -> Tuple[List[str], bytes]:
     return tokens, data
 
 
-def _is_dropped(char: str) -> bool:
-    return char in "\x00\ufffd" or _is_control(char)
-
-
 def _splits_words(char: str) -> bool:
     # Whitespace, and what Python's str.split() also splits on that survives the clean-up
     # (line and paragraph separators are neither whitespace nor control to the original).
-    return _is_whitespace(char) or (char.isspace() and not _is_dropped(char))
+    return _is_whitespace(char) or (char.isspace() and not is_dropped(char))
 
 
 def _is_nonspacing_mark(char: str) -> bool:
@@ -162,9 +164,9 @@ def basic_tokenize_tf(texts, lower_case: bool):
     import tensorflow as tf
     import tensorflow_text as tf_text
 
-    texts = tf.strings.regex_replace(texts, character_class(_is_dropped), "")
+    texts = tf.strings.regex_replace(texts, character_class(is_dropped), "")
     texts = tf.strings.regex_replace(texts, character_class(_splits_words), " ")
-    texts = tf.strings.regex_replace(texts, character_class(_is_cjk), r" \0 ")
+    texts = tf.strings.regex_replace(texts, character_class(is_cjk), r" \0 ")
     if lower_case:
         # ICU's full lower-casing, as Python's str.lower (final sigma, dotted I).
         texts = tf_text.normalize_utf8(tf.strings.lower(texts, encoding="utf-8"), "NFD")
@@ -208,7 +210,8 @@ class WordPieceTokenizer:
         """The vocabulary file's sha256 (what runs, caches and exports record)."""
         return self._sha256
 
-    def _wordpiece(self, word: str) -> List[str]:
+    def wordpiece(self, word: str) -> List[str]:
+        """The pieces of one word (`[UNK]` when it is too long or cannot be cut)."""
         if len(word) > MAX_WORD_CHARACTERS:
             return ["[UNK]"]
         pieces, start = [], 0
@@ -227,7 +230,7 @@ class WordPieceTokenizer:
 
     def tokenize(self, text: str) -> List[str]:
         return [piece for word in basic_tokenize(text, self.lower_case)
-                for piece in self._wordpiece(word)]
+                for piece in self.wordpiece(word)]
 
     def encode(self, text: str) -> List[int]:
         """Ids of one text, without [CLS]/[SEP]."""

@@ -25,6 +25,9 @@ class AlbertEmbedding(keras.layers.Layer):
         layer_norm_eps: LayerNorm epsilon.
         dropout_rate: Dropout applied after LayerNorm, before the projection.
         always_project: Keep the projection when `embedding_size == hidden_size`.
+        project_first: brightmart/albert_zh's layout (`AlbertConfig.embedding_layout`):
+            the word lookup is projected to H by a matrix without bias, then H-wide
+            position and token-type embeddings are added and normalized.
 
     Example:
 
@@ -47,6 +50,7 @@ class AlbertEmbedding(keras.layers.Layer):
         layer_norm_eps=1e-12,
         dropout_rate=0.0,
         always_project=False,
+        project_first=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -59,32 +63,35 @@ class AlbertEmbedding(keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
         self.dropout_rate = dropout_rate
         self.always_project = always_project
+        self.project_first = project_first
+        # The width of the summed, normalized embeddings.
+        self.sum_width = hidden_size if project_first else embedding_size
 
         initializer = truncated_normal(initializer_range)
         self.word_embeddings = keras.layers.Embedding(
             vocab_size, embedding_size, embeddings_initializer=initializer,
             dtype=self.dtype_policy, name="word_embeddings")
         self.token_type_embeddings = keras.layers.Embedding(
-            type_vocab_size, embedding_size, embeddings_initializer=initializer,
+            type_vocab_size, self.sum_width, embeddings_initializer=initializer,
             dtype=self.dtype_policy, name="token_type_embeddings")
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_eps, dtype=self.dtype_policy, name="LayerNorm")
         self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
         self.projection = None
-        if embedding_size != hidden_size or always_project:
+        if embedding_size != hidden_size or always_project or project_first:
             self.projection = keras.layers.Dense(
-                hidden_size, kernel_initializer=initializer, dtype=self.dtype_policy,
-                name="embedding_hidden_mapping_in")
+                hidden_size, kernel_initializer=initializer, use_bias=not project_first,
+                dtype=self.dtype_policy, name="embedding_hidden_mapping_in")
 
     def build(self, input_ids_shape=None, segment_ids_shape=None):
         self.word_embeddings.build()
         self.token_type_embeddings.build()
         self.position_embeddings = self.add_weight(
             name="position_embeddings",
-            shape=(self.max_position_embeddings, self.embedding_size),
+            shape=(self.max_position_embeddings, self.sum_width),
             initializer=truncated_normal(self.initializer_range),
         )
-        self.layer_norm.build((None, None, self.embedding_size))
+        self.layer_norm.build((None, None, self.sum_width))
         if self.projection is not None:
             self.projection.build((None, None, self.embedding_size))
         self.built = True
@@ -93,11 +100,13 @@ class AlbertEmbedding(keras.layers.Layer):
         # input_ids, segment_ids: [batch, seq]
         seq_length = ops.shape(input_ids)[1]
         embeddings = self.word_embeddings(input_ids)  # [batch, seq, E]
+        if self.project_first:
+            embeddings = self.projection(embeddings)  # [batch, seq, H]
         embeddings = embeddings + self.token_type_embeddings(segment_ids)
         positions = ops.cast(self.position_embeddings[:seq_length], self.compute_dtype)
         embeddings = embeddings + positions[None, :, :]
         embeddings = self.dropout(self.layer_norm(embeddings), training=training)
-        if self.projection is not None:
+        if self.projection is not None and not self.project_first:
             embeddings = self.projection(embeddings)  # [batch, seq, H]
         return embeddings
 
@@ -121,5 +130,6 @@ class AlbertEmbedding(keras.layers.Layer):
             layer_norm_eps=self.layer_norm_eps,
             dropout_rate=self.dropout_rate,
             always_project=self.always_project,
+            project_first=self.project_first,
         )
         return config

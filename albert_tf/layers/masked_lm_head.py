@@ -23,6 +23,9 @@ class MaskedLMHead(keras.layers.Layer):
         initializer_range: Stddev of the truncated-normal initializer.
         layer_norm_eps: LayerNorm epsilon.
         embedding_layer: Optional `AlbertEmbedding` whose word table the output ties to.
+        project_back: brightmart/albert_zh's head (`embedding_layout="project_first"`):
+            the transform keeps the hidden width H and its output is taken back to E
+            through the embedding layer's projection matrix, transposed.
 
     Example:
 
@@ -41,6 +44,7 @@ class MaskedLMHead(keras.layers.Layer):
         initializer_range=0.02,
         layer_norm_eps=1e-12,
         embedding_layer=None,
+        project_back=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -50,9 +54,15 @@ class MaskedLMHead(keras.layers.Layer):
         self.initializer_range = initializer_range
         self.layer_norm_eps = layer_norm_eps
         self.embedding_layer = embedding_layer
+        self.project_back = project_back
+        if project_back and (embedding_layer is None or embedding_layer.projection is None):
+            raise ValueError("project_back needs the embedding layer whose projection it "
+                             "reuses")
+        self.transform_size = (embedding_layer.hidden_size if project_back
+                               else embedding_size)
 
         self.transform = keras.layers.Dense(
-            embedding_size, activation=get_activation(hidden_act),
+            self.transform_size, activation=get_activation(hidden_act),
             kernel_initializer=truncated_normal(initializer_range), dtype=self.dtype_policy,
             name="transform")
         self.layer_norm = keras.layers.LayerNormalization(
@@ -60,7 +70,7 @@ class MaskedLMHead(keras.layers.Layer):
 
     def build(self, sequence_output_shape, masked_positions_shape=None):
         self.transform.build(sequence_output_shape)
-        self.layer_norm.build(tuple(sequence_output_shape[:-1]) + (self.embedding_size,))
+        self.layer_norm.build(tuple(sequence_output_shape[:-1]) + (self.transform_size,))
         if self.embedding_layer is None:
             self.output_embeddings = self.add_weight(
                 name="output_embeddings", shape=(self.vocab_size, self.embedding_size),
@@ -74,7 +84,10 @@ class MaskedLMHead(keras.layers.Layer):
         gathered = ops.take_along_axis(
             sequence_output, ops.cast(masked_positions, "int32")[:, :, None], axis=1
         )  # [batch, P, H]
-        transformed = self.layer_norm(self.transform(gathered))  # [batch, P, E]
+        transformed = self.layer_norm(self.transform(gathered))  # [batch, P, E] (or H)
+        if self.project_back:
+            kernel = ops.cast(self.embedding_layer.projection.kernel, self.compute_dtype)
+            transformed = ops.matmul(transformed, ops.transpose(kernel))  # [batch, P, E]
         table = (
             self.embedding_layer.embedding_table
             if self.embedding_layer is not None
@@ -95,5 +108,6 @@ class MaskedLMHead(keras.layers.Layer):
             hidden_act=self.hidden_act,
             initializer_range=self.initializer_range,
             layer_norm_eps=self.layer_norm_eps,
+            project_back=self.project_back,
         )
         return config

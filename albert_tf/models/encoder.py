@@ -100,6 +100,7 @@ class AlbertEncoder(AlbertConfiguredModel):
             layer_norm_eps=config.layer_norm_eps,
             dropout_rate=config.hidden_dropout_prob,
             always_project=config.always_project_embeddings,
+            project_first=config.embedding_layout == "project_first",
             dtype=dtype,
             name="embeddings",
         )

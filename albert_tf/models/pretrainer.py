@@ -52,6 +52,7 @@ class AlbertPretrainer(EncoderTaskModel):
             initializer_range=config.initializer_range,
             layer_norm_eps=config.layer_norm_eps,
             embedding_layer=encoder.embeddings,
+            project_back=config.embedding_layout == "project_first",
             dtype=dtype,
             name="predictions",
         )

@@ -143,8 +143,11 @@ def model_flops_per_sequence(config: AlbertConfig, seq_length: int, predictions:
     per_layer = (2 * seq_length * (4 * hidden * hidden + 2 * hidden * inter)
                  + 2 * 2 * seq_length * seq_length * hidden)
     embedding = 2 * seq_length * config.embedding_size * hidden
-    mlm_head = 2 * predictions * (hidden * config.embedding_size
-                                  + config.embedding_size * config.vocab_size)
+    # brightmart's layout transforms to H, then projects back to E.
+    transform = (hidden * hidden + hidden * config.embedding_size
+                 if config.embedding_layout == "project_first"
+                 else hidden * config.embedding_size)
+    mlm_head = 2 * predictions * (transform + config.embedding_size * config.vocab_size)
     pooled_heads = 2 * (hidden * hidden + hidden * num_classes)
     return 3.0 * (config.num_hidden_layers * per_layer + embedding + mlm_head + pooled_heads)
 
