@@ -32,7 +32,8 @@ SETTINGS_FLAGS = {
     "predict_batch_size": "Prediction batch size.",
     "do_train": "Fine-tune on train.",
     "do_eval": "Evaluate on dev after every checkpoint.",
-    "do_predict": "Write GLUE submission files for the test split(s).",
+    "do_predict": "Write submission files for the test split(s): GLUE's <name>.tsv, or "
+                  "CLUE's <name>_predict.json for its JSON-lines tasks.",
     "export_dir": "Export the best weights for TF Serving to "
                   "<export_dir>/<export_model_name>/<version>/ when done.",
     "export_model_name": "Model name under --export_dir (default: the task name, "

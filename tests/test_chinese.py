@@ -1,6 +1,7 @@
 """The Chinese (WordPiece) path end to end on the shared data: records with the released
-vocabulary's special ids, then data -> pretraining -> fine-tuning on a ChnSentiCorp slice
--> export -> raw Chinese text served from a fresh process."""
+vocabulary's special ids, then data (jieba whole-word masking) -> pretraining ->
+fine-tuning on a ChnSentiCorp slice -> export -> raw Chinese text served from a fresh
+process."""
 
 import json
 import os
@@ -104,7 +105,10 @@ def test_the_chinese_chain_from_text_to_served_predictions(tmp_path):
     run_script("create_pretraining_data.py", f"--input_file={NEWS}", f"--vocab_file={VOCAB}",
                f"--output_file={tmp_path / 'records' / 'train.tfrecord'}",
                f"--max_seq_length={SEQ}", f"--max_predictions_per_seq={PREDICTIONS}",
-               "--dupe_factor=2", "--num_workers=1")
+               "--dupe_factor=2", "--num_workers=1", "--word_segmenter=jieba")
+    manifest = json.loads((tmp_path / "records" / "train.manifest.json").read_text())
+    assert manifest["options"]["word_segmenter"] == "jieba"
+    assert manifest["statistics"]["boundary_fraction"] < 0.8  # words of several characters
     run_script("run_pretraining.py", f"--input_file={tmp_path / 'records' / 'train.tfrecord'}",
                f"--output_dir={tmp_path / 'pretrain'}", f"--albert_config_file={config_file}",
                "--train_batch_size=16", "--num_train_steps=4", "--num_warmup_steps=0",

@@ -97,3 +97,34 @@ def test_bad_json_lines_name_the_file_and_line(tmp_path):
         '{"sentence1": "a", "sentence2": "b", "label": "2"}\n', encoding="utf-8")
     with pytest.raises(TaskDataError, match=r"train.json:1: label '2' is not one of"):
         get_task("afqmc").read(str(tmp_path), "train")
+
+
+VOCAB = os.path.join(SHARED_DATA, "chinese", "vocab.txt")
+
+
+@pytest.mark.skipif(not os.path.exists(VOCAB), reason="the Chinese vocabulary is not shared")
+def test_clue_predictions_are_written_as_clue_submissions(tmp_path):
+    from albert_tf.cli.fine_tuning import run
+    from albert_tf.config import AlbertConfig
+    from albert_tf.tasks.classification import ClassifierSettings
+    from albert_tf.training.distribution import create_strategy
+
+    pairs = [("花呗怎么还款", "花呗还款方式", "1"), ("借呗额度", "今天天气很好", "0")] * 8
+    write_lines(tmp_path / "train.json", [{"sentence1": a, "sentence2": b, "label": label}
+                                          for a, b, label in pairs])
+    write_lines(tmp_path / "dev.json", [{"sentence1": a, "sentence2": b, "label": label}
+                                        for a, b, label in pairs[:4]])
+    write_lines(tmp_path / "test.json", [{"id": 30 + i, "sentence1": a, "sentence2": b}
+                                         for i, (a, b, _) in enumerate(pairs[:3])])
+    config = AlbertConfig.from_preset("tiny", vocab_size=21128, embedding_size=8)
+    settings = ClassifierSettings(
+        task=get_task("afqmc"), data_dir=str(tmp_path), vocab_file=VOCAB, albert_config=config,
+        output_dir=str(tmp_path / "run"), max_seq_length=32, train_batch_size=8,
+        num_train_steps=4, save_checkpoints_steps=4, iterations_per_loop=4, do_train=True,
+        do_eval=True, do_predict=True)
+    results = run(settings, create_strategy("one_device"))
+    path = tmp_path / "run" / "afqmc_predict.json"
+    assert results["predictions"] == [str(path)]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [row["id"] for row in rows] == [30, 31, 32]
+    assert all(set(row) == {"id", "label"} and row["label"] in ("0", "1") for row in rows)

@@ -59,9 +59,11 @@ class Task:
         text_a, text_b, label: Columns of the labelled splits.
         headerless: Splits whose file has no header row (columns are then positions).
         test_columns: (text_a, text_b) of the test splits when they differ.
-        submission_names: test split -> GLUE submission file stem.
+        submission_names: test split -> submission file stem (GLUE's `<stem>.tsv`;
+            for JSON-lines tasks CLUE's `<stem>.json`, see `json_lines`).
         delimiter: "\\t" for TSV (quotes are plain text), "," for CSV (quoted fields).
-        json_lines: Files hold one JSON object per line; columns are its keys.
+        json_lines: Files hold one JSON object per line; columns are its keys (the CLUE
+            layout, whose submissions are JSON lines `{"id": ..., "label": ...}` too).
         skip_labels: Labels whose rows are left out (CMNLI's "-").
     """
 

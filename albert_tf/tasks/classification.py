@@ -2,8 +2,8 @@
 
 Evaluates on dev after every checkpoint, keeps the weights of the best evaluation by the
 task's main metric in `output_dir/best/`, and writes `eval_results.json`: every
-evaluation (one per line) plus the best. `--do_predict` writes GLUE submission files from
-the best weights (the latest checkpoint when nothing was evaluated).
+evaluation (one per line) plus the best. `--do_predict` writes GLUE (or CLUE) submission
+files from the best weights (the latest checkpoint when nothing was evaluated).
 """
 
 import dataclasses
@@ -28,7 +28,7 @@ from albert_tf.training.driver import run_task
 from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
                                      check_sequence_length, model_flops_per_sequence)
 from albert_tf.training.metrics import compute_metrics
-from albert_tf.training.outputs import write_json, write_tsv
+from albert_tf.training.outputs import write_json, write_json_lines, write_tsv
 from albert_tf.training.task import Task
 
 
@@ -233,7 +233,9 @@ class ClassificationTask(Task):
         return results
 
     def predict(self, loop: TrainingLoop) -> List[str]:
-        """Writes `<submission name>.tsv` (`index<TAB>prediction`) for each test split."""
+        """Writes `<submission name>.tsv` (`index<TAB>prediction`, GLUE's format) for each
+        test split; CLUE's `<submission name>.json` (`{"id": ..., "label": ...}` lines)
+        for its JSON-lines tasks."""
         which = self.keeper.restore_best(loop.model, loop.step)
         written = []
         for split, name in self.data.submission_names.items():
@@ -243,8 +245,12 @@ class ClassificationTask(Task):
                 predictions = [f"{value:.3f}" for value in outputs]
             else:
                 predictions = [self.data.labels[i] for i in np.argmax(outputs, -1)]
-            target = os.path.join(self.settings.output_dir, f"{name}.tsv")
-            if loop.is_chief:
+            clue = self.data.json_lines
+            target = os.path.join(self.settings.output_dir, f"{name}.{'json' if clue else 'tsv'}")
+            if loop.is_chief and clue:
+                write_json_lines(target, [{"id": int(e.index) if e.index.isdigit() else e.index,
+                                           "label": p} for e, p in zip(examples, predictions)])
+            elif loop.is_chief:
                 write_tsv(target, ("index", "prediction"),
                           [(e.index, p) for e, p in zip(examples, predictions)])
             logging.info("wrote %d predictions of the %s weights to %s", len(examples), which,

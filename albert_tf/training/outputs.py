@@ -1,7 +1,7 @@
 """Result files of a run (evaluations, predictions), each written whole or not at all."""
 
 import json
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from albert_tf.io_utils import write_atomically
 
@@ -16,3 +16,10 @@ def write_tsv(path: str, header: Sequence[str], rows: Iterable[Sequence[object]]
     lines = ["\t".join(header)] + ["\t".join(str(value) for value in row) for row in rows]
     write_atomically(path, ("\n".join(lines) + "\n").encode())
     return len(lines) - 1
+
+
+def write_json_lines(path: str, rows: Iterable[Mapping[str, object]]) -> int:
+    """One JSON object per line (UTF-8, non-ASCII kept); returns the number of rows."""
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    write_atomically(path, "".join(line + "\n" for line in lines).encode("utf-8"))
+    return len(lines)
