@@ -19,7 +19,7 @@ setup(
     # The entry scripts live at the top level as thin wrappers around library code.
     py_modules=["albert_params", "convert_checkpoint", "create_pretraining_data", "export_model",
                 "query_saved_model", "run_classifier", "run_demo", "run_pretraining",
-                "train_sentencepiece"],
+                "run_squad", "train_sentencepiece"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
@@ -48,6 +48,7 @@ setup(
             "albert-create-pretraining-data=create_pretraining_data:run",
             "albert-pretrain=run_pretraining:run",
             "albert-classify=run_classifier:run",
+            "albert-squad=run_squad:run",
             "albert-export=export_model:run",
             "albert-convert=convert_checkpoint:run",
             "albert-demo=run_demo:run",

@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from albert_tf.config import AlbertConfig  # noqa: E402
-from tests.helpers import LABELS, UNICODE_TEXTS  # noqa: E402
+from tests.helpers import LABELS, SHARED_DATA, UNICODE_TEXTS  # noqa: E402
 from tests.text_corpus import write_corpus  # noqa: E402
 
 
@@ -82,3 +82,29 @@ def random_batch(config: AlbertConfig, batch=3, seq=12, predictions=4, seed=0, w
 
 def encoder_features(batch):
     return {name: batch[name] for name in ("input_ids", "input_mask", "segment_ids")}
+
+
+SQUAD = os.path.join(SHARED_DATA, "squad")
+
+
+@pytest.fixture(scope="session")
+def squad_tokenizer(tmp_path_factory):
+    """A SentencePiece model (1,000 pieces) trained on the shared SQuAD text (the
+    question-answering tests')."""
+    import json
+
+    from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+
+    if not os.path.exists(os.path.join(SQUAD, "dev-v1.1.json")):
+        pytest.skip("SQuAD is not in ../shared/data")
+    folder = tmp_path_factory.mktemp("spm")
+    corpus = folder / "corpus.txt"
+    lines = []
+    for name in ("train-v1.1.json", "dev-v1.1.json", "train-v2.0.json", "dev-v2.0.json"):
+        for article in json.load(open(os.path.join(SQUAD, name), encoding="utf-8"))["data"]:
+            for paragraph in article["paragraphs"]:
+                lines.append(paragraph["context"])
+                lines += [qa["question"] for qa in paragraph["qas"]]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return AlbertTokenizer(train_sentencepiece([str(corpus)], str(folder / "spm"),
+                                               vocab_size=1000))

@@ -254,6 +254,29 @@ CASES: List[Case] = [
     case("run_classifier", "unreadable run.json",
          [*CLASSIFY, *TINY, "--output_dir={W}/runs/garbled"],
          "runs/garbled/run.json: unreadable", unchanged=["runs/garbled"]),
+    # -- run_squad ----------------------------------------------------------------------
+    *[case("run_squad", name, [*TINY, "--spm_model_file={W}/spm.model", "--max_seq_length=64",
+                                "--max_query_length=16", "--strategy=one_device",
+                                f"--output_dir={out('sq_' + str(i))}", *flags_], expect,
+           absent=[f"out/sq_{i}"]) for i, (name, flags_, expect) in enumerate([
+               ("malformed JSON", ["--do_train", "--train_file={W}/squad/broken.json"],
+                "squad/broken.json: not valid JSON (line 1"),
+               ("missing question", ["--do_train", "--train_file={W}/squad/no_question.json"],
+                "no_question.json: question 'q2': missing field 'question'"),
+               ("duplicate ids", ["--do_train", "--train_file={W}/squad/duplicate.json"],
+                "duplicate.json: question 'q1': duplicate question id"),
+               ("empty context", ["--do_train", "--train_file={W}/squad/empty_context.json"],
+                "empty_context.json: question 'q1': empty context"),
+               ("missing file", ["--do_train", "--train_file={W}/squad/none.json"],
+                "none.json: question-answering file not found"),
+               ("nothing to do", ["--train_file={W}/squad/good.json"],
+                "at least one of --do_train and --do_predict must be set"),
+               ("predict without weights", ["--do_predict",
+                                            "--predict_file={W}/squad/good.json"],
+                "holds no fine-tuned checkpoint"),
+               ("train without a file", ["--do_train"],
+                "--train_file is required with --do_train"),
+           ])],
     # -- export_model -----------------------------------------------------------------
     *[case("export_model", name, [*flags_, f"--export_dir={out('exp_' + str(i))}"], expect,
            absent=[f"out/exp_{i}"]) for i, (name, flags_, expect) in enumerate([
@@ -378,6 +401,20 @@ def build_workspace(folder):
     (folder / "ragged.tsv").write_text("label\tsentence\n1\tfine\n0\n")
     (folder / "vocab_repeat.txt").write_text(
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\n的\n", encoding="utf-8")
+    squad = folder / "squad"
+    squad.mkdir()
+    good = {"id": "q1", "question": "Who met Bob?",
+            "answers": [{"text": "Ann", "answer_start": 0}]}
+
+    def squad_file(name, context, *questions):
+        (squad / name).write_text(json.dumps({"data": [{"paragraphs": [
+            {"context": context, "qas": list(questions)}]}]}), encoding="utf-8")
+
+    (squad / "broken.json").write_text('{"data": [{"paragraphs": ', encoding="utf-8")
+    squad_file("good.json", "Ann met Bob.", good)
+    squad_file("no_question.json", "Ann met Bob.", good, {"id": "q2", "answers": []})
+    squad_file("duplicate.json", "Ann met Bob.", good, good)
+    squad_file("empty_context.json", " \n ", good)
     (folder / "vocab.txt").write_text(
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\nthe\n", encoding="utf-8")
 
@@ -484,7 +521,7 @@ def matrix(tmp_path_factory):
 def test_the_matrix_covers_every_script_with_at_least_60_cases():
     scripts = {c.script for c in CASES}
     assert scripts == {"albert_params", "train_sentencepiece", "create_pretraining_data",
-                       "run_pretraining", "run_classifier", "export_model",
+                       "run_pretraining", "run_classifier", "run_squad", "export_model",
                        "convert_checkpoint", "query_saved_model", "run_demo"}
     assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
 

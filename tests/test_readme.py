@@ -87,7 +87,7 @@ def script_invocations():
 def test_the_readme_shows_the_main_scripts():
     modules = {module for module, _, _ in script_invocations()}
     assert {"run_demo", "train_sentencepiece", "create_pretraining_data", "run_pretraining",
-            "run_classifier", "export_model", "convert_checkpoint",
+            "run_classifier", "run_squad", "export_model", "convert_checkpoint",
             "query_saved_model"} <= modules
 
 

@@ -18,6 +18,7 @@ from albert_tf.data.features import (CLASSIFIER_LABEL, ENCODER_FEATURES,
                                      classifier_record_schema, parse_spec)
 from albert_tf.data.glue import InputExample, Task, TaskDataError
 from albert_tf.data.packing import MIN_SEQ_LENGTH, pack
+from albert_tf.data.record_batches import parsed_batches
 from albert_tf.data.tokenizers import Tokenizer
 from albert_tf.io_utils import atomic_path, write_atomically
 
@@ -108,19 +109,5 @@ def classifier_dataset(path: str, max_seq_length: int, batch_size: int, is_train
     eval/predict data keeps every example in file order."""
     spec = parse_spec(classifier_record_schema(max_seq_length, regression),
                       scalars=(CLASSIFIER_LABEL,))
-    dataset = tf.data.TFRecordDataset(path)
-    if input_context:
-        batch_size = input_context.get_per_replica_batch_size(batch_size)
-        if is_training:
-            dataset = dataset.shard(input_context.num_input_pipelines,
-                                    input_context.input_pipeline_id)
-    if is_training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed).repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=is_training)
-
-    def parse(records):
-        parsed = tf.io.parse_example(records, spec)
-        return {name: value if value.dtype == tf.float32 else tf.cast(value, tf.int32)
-                for name, value in parsed.items()}
-
-    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return parsed_batches(path, spec, batch_size, is_training, input_context, seed,
+                          shuffle_buffer)

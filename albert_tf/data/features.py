@@ -58,6 +58,18 @@ def classifier_record_schema(max_seq_length: int, regression: bool) -> Dict[str,
     return schema
 
 
+QA_POSITIONS = ("start_positions", "end_positions")  # the answer's first and last token
+
+
+def qa_record_schema(max_seq_length: int, is_training: bool) -> Dict[str, Feature]:
+    """The features of a question-answering window (with the answer for training)."""
+    schema = {name: Feature(max_seq_length, "int64", "max_seq_length")
+              for name in ENCODER_FEATURES}
+    if is_training:
+        schema.update({name: Feature(1, "int64", None) for name in QA_POSITIONS})
+    return schema
+
+
 def parse_spec(schema: Dict[str, Feature], scalars: Sequence[str] = ()):
     """`tf.io.parse_example` specs for a schema; the length-1 features named in `scalars`
     parse as scalars ([batch] rather than [batch, 1])."""

@@ -6,10 +6,11 @@ Unicode combining class; lower case when asked. LaTeX-style quotes ``` `` ``` an
 are kept as they are, as in the original (Hugging Face's tokenizer turns them into `"`).
 """
 
+import difflib
 import functools
 import sys
 import unicodedata
-from typing import Callable
+from typing import Callable, List, Tuple
 
 
 
@@ -26,6 +27,52 @@ def preprocess_text(text: str, lower_case: bool = True, keep_accents: bool = Fal
     if lower_case:
         text = text.lower()
     return text
+
+
+def preprocess_with_origins(text: str, lower_case: bool = True,
+                            keep_accents: bool = False) -> Tuple[str, List[int]]:
+    """`preprocess_text(text)` and, for each of its characters, the index of the character
+    of `text` it comes from (a collapsed run of whitespace: its first character).
+
+    >>> preprocess_with_origins("  Ça  va")
+    ('ca va', [2, 3, 4, 6, 7])
+    """
+    chars: List[str] = []
+    origins: List[int] = []
+    space = None  # where the pending run of whitespace began
+    for index, char in enumerate(text):
+        if char.isspace():  # what str.split() splits on
+            space = index if space is None else space
+            continue
+        if space is not None and chars:
+            chars.append(" ")
+            origins.append(space)
+        space = None
+        if not keep_accents and not char.isascii():
+            char = "".join(c for c in unicodedata.normalize("NFKD", char)
+                           if not unicodedata.combining(c))
+        if lower_case:
+            char = char.lower()
+        chars.extend(char)
+        origins.extend([index] * len(char))
+    return realign(preprocess_text(text, lower_case, keep_accents), "".join(chars), origins)
+
+
+def realign(expected: str, built: str, origins: List[int]) -> Tuple[str, List[int]]:
+    """`(expected, origins)` when `built` (made character by character, with `origins`)
+    is `expected`, or differs only where context mattered (str.lower's final sigma keeps
+    the length); otherwise the origins carried over by a longest-matching-blocks
+    alignment, each unmatched character taking the origin of the one before it."""
+    if len(built) == len(expected):
+        return expected, origins
+    aligned = [None] * len(expected)
+    matcher = difflib.SequenceMatcher(None, expected, built, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        aligned[block.a:block.a + block.size] = origins[block.b:block.b + block.size]
+    previous = origins[0] if origins else 0
+    for index, origin in enumerate(aligned):
+        previous = aligned[index] = previous if origin is None else origin
+    return expected, aligned
 
 
 @functools.lru_cache(maxsize=None)

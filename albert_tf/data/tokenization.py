@@ -15,13 +15,14 @@ import hashlib
 import io
 import itertools
 import os
-from typing import Iterable, Iterator, List, NamedTuple, Sequence
+from typing import Iterable, Iterator, List, NamedTuple, Sequence, Tuple
 
 import sentencepiece as spm
 from absl import logging
 
 from albert_tf.data.text_files import read_lines
-from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_tf
+from albert_tf.data.text_preprocessing import (preprocess_text, preprocess_text_tf,
+                                               preprocess_with_origins)
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable, write_atomically
 
@@ -140,6 +141,46 @@ class AlbertTokenizer:
 
     def tokenize(self, text: str) -> List[str]:
         return self.processor.EncodeAsPieces(self.preprocess(text))
+
+    def encode_with_offsets(self, text: str) -> Tuple[List[int], List[int], List[int]]:
+        """`encode(text)` with each token's character span `[start, end)` in `text` itself
+        (before clean-up; a piece's leading `▁` covers no character). A piece that is
+        only `▁` gets an empty span where the next character begins.
+
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> corpus = os.path.join(folder, "corpus.txt")
+        >>> _ = open(corpus, "w").write("the cafe is open\\n" * 50)
+        >>> tokenizer = AlbertTokenizer(train_sentencepiece([corpus], folder + "/m", 30))
+        >>> text = "  The  CAFÉ is open"
+        >>> ids, starts, ends = tokenizer.encode_with_offsets(text)
+        >>> ids == tokenizer.encode(text), "|".join(text[s:e] for s, e in zip(starts, ends))
+        (True, '|T|h|e||C|A|F|É||i|s|open')
+        """
+        cleaned, origins = preprocess_with_origins(text, self.lower_case, self.keep_accents)
+        encoded = self.processor.Encode(cleaned, return_type="proto")
+        # SentencePiece reports byte offsets into `cleaned`.
+        char_at_byte = [0] * (len(cleaned.encode("utf-8")) + 1)
+        position = 0
+        for index, char in enumerate(cleaned):
+            width = len(char.encode("utf-8"))
+            char_at_byte[position:position + width] = [index] * width
+            position += width
+        char_at_byte[position] = len(cleaned)
+        ends_of_text = origins + [len(text)]
+        ids, starts, ends = [], [], []
+        for piece in encoded.pieces:
+            begin, end = char_at_byte[piece.begin], char_at_byte[piece.end]
+            while begin < end and cleaned[begin] == " ":
+                begin += 1
+            ids.append(piece.id)
+            if begin == end:
+                starts.append(ends_of_text[end])
+                ends.append(ends_of_text[end])
+            else:
+                starts.append(origins[begin])
+                ends.append(origins[end - 1] + 1)
+        return ids, starts, ends
 
     def id_to_piece(self, ids):
         return self.processor.IdToPiece(ids)

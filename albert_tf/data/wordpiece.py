@@ -36,7 +36,7 @@ import os
 import unicodedata
 from typing import Dict, List, Sequence, Tuple
 
-from albert_tf.data.text_preprocessing import character_class
+from albert_tf.data.text_preprocessing import character_class, realign
 from albert_tf.data.tokenization import SpecialIds
 from albert_tf.errors import AlbertTfError
 
@@ -104,6 +104,52 @@ def basic_tokenize(text: str, lower_case: bool) -> List[str]:
             else:
                 word.append(char)
         words += ["".join(word)] if word else []
+    return words
+
+
+def basic_tokenize_with_origins(text: str, lower_case: bool) -> List[Tuple[str, List[int]]]:
+    """`basic_tokenize(text)` with, per word, the index in `text` of each of its
+    characters."""
+    chars: List[Tuple[str, int]] = []
+    for index, char in enumerate(text):
+        if is_dropped(char):
+            continue
+        if _is_whitespace(char) or is_cjk(char):
+            chars.append((" ", index))
+        if not _is_whitespace(char):
+            chars.append((char, index))
+        if is_cjk(char):
+            chars.append((" ", index))
+    tokens: List[List[Tuple[str, int]]] = [[]]
+    for char, index in chars:
+        if char.isspace():  # what str.split() splits on
+            tokens.append([]) if tokens[-1] else None
+        else:
+            tokens[-1].append((char, index))
+    words = []
+    for token in filter(None, tokens):
+        text_of_token = "".join(char for char, _ in token)
+        origins = [index for _, index in token]
+        if lower_case:
+            built, built_origins = "", []
+            for char, index in token:
+                char = "".join(c for c in unicodedata.normalize("NFD", char.lower())
+                               if unicodedata.category(c) != "Mn")
+                built += char
+                built_origins += [index] * len(char)
+            expected = "".join(c for c in unicodedata.normalize("NFD", text_of_token.lower())
+                               if unicodedata.category(c) != "Mn")
+            text_of_token, origins = realign(expected, built, built_origins)
+        word, word_origins = "", []
+        for char, origin in zip(text_of_token, origins):
+            if _is_punctuation(char):
+                words += [(word, word_origins)] if word else []
+                words.append((char, [origin]))
+                word, word_origins = "", []
+            else:
+                word += char
+                word_origins.append(origin)
+        words += [(word, word_origins)] if word else []
     return words
 
 
@@ -238,6 +284,32 @@ class WordPieceTokenizer:
 
     def encode_batch(self, texts: Sequence[str]) -> List[List[int]]:
         return [self.encode(text) for text in texts]
+
+    def encode_with_offsets(self, text: str) -> Tuple[List[int], List[int], List[int]]:
+        """`encode(text)` with each token's character span `[start, end)` in `text` itself
+        (an `[UNK]` spans its whole word).
+
+        >>> import os, tempfile
+        >>> vocab = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+        >>> _ = open(vocab, "w", encoding="utf-8").write("\\n".join(
+        ...     ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "中", "un", "##aff", "##able"]))
+        >>> tokenizer = WordPieceTokenizer(vocab)
+        >>> text = "中\u200b UNAFFÁBLE!"
+        >>> ids, starts, ends = tokenizer.encode_with_offsets(text)
+        >>> tokenizer.id_to_piece(ids), [text[s:e] for s, e in zip(starts, ends)]
+        (['中', 'un', '##aff', '##able', '[UNK]'], ['中', 'UN', 'AFF', 'ÁBLE', '!'])
+        """
+        ids, starts, ends = [], [], []
+        for word, origins in basic_tokenize_with_origins(text, self.lower_case):
+            begin = 0
+            for piece in self.wordpiece(word):
+                length = (len(word) if piece == "[UNK]"
+                          else len(piece) - (len(CONTINUATION) if begin else 0))
+                ids.append(self.vocab[piece])
+                starts.append(origins[begin])
+                ends.append(origins[begin + length - 1] + 1)
+                begin += length
+        return ids, starts, ends
 
     def id_to_piece(self, ids):
         """The token of an id (Python or NumPy integer), or the tokens of a sequence."""

@@ -4,14 +4,17 @@ from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder, build_transformer_schedule
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.losses import (classification_losses, pretraining_losses,
-                                     regression_losses)
+                                     regression_losses, span_losses)
+from albert_tf.models.question_answering import AlbertQuestionAnswering
 
 __all__ = [
     "AlbertClassifier",
     "AlbertEncoder",
     "AlbertPretrainer",
+    "AlbertQuestionAnswering",
     "build_transformer_schedule",
     "classification_losses",
     "pretraining_losses",
     "regression_losses",
+    "span_losses",
 ]

@@ -1,6 +1,7 @@
 """Every training objective, written once: masked LM + sentence order for pretraining,
-cross-entropy for classification and squared error for regression, as the original's
-run_pretraining / run_classifier compute them. Each returns batch means (what a model's
+cross-entropy for classification, squared error for regression and span cross-entropy for
+question answering, as the original's run_pretraining / run_classifier / run_squad compute
+them. Each returns batch means (what a model's
 user reads) and the training loop scales them into per-replica contributions."""
 
 from typing import Dict
@@ -101,3 +102,28 @@ def regression_losses(scores, labels) -> Dict[str, object]:
     """
     scores = ops.reshape(ops.cast(scores, "float32"), (-1,))
     return {"loss": ops.mean(ops.square(scores - ops.cast(labels, "float32")))}
+
+
+def span_losses(start_logits, end_logits, start_positions, end_positions) -> Dict[str, object]:
+    """The original run_squad_v1 objective: the mean of the start and end positions'
+    softmax cross-entropies over the sequence, with the accuracy of both ends.
+
+    Example:
+
+    >>> import numpy as np
+    >>> losses = span_losses(np.zeros((1, 4), "float32"), np.zeros((1, 4), "float32"),
+    ...                      np.array([1]), np.array([2]))
+    >>> round(float(losses["loss"]), 4)  # log(4): uniform over 4 positions
+    1.3863
+    """
+    start_positions = ops.reshape(ops.cast(start_positions, "int32"), (-1,))
+    end_positions = ops.reshape(ops.cast(end_positions, "int32"), (-1,))
+    start_loss = ops.mean(ops.sparse_categorical_crossentropy(
+        start_positions, ops.cast(start_logits, "float32"), from_logits=True))
+    end_loss = ops.mean(ops.sparse_categorical_crossentropy(
+        end_positions, ops.cast(end_logits, "float32"), from_logits=True))
+    both_right = ops.logical_and(
+        ops.equal(ops.cast(ops.argmax(start_logits, axis=-1), "int32"), start_positions),
+        ops.equal(ops.cast(ops.argmax(end_logits, axis=-1), "int32"), end_positions))
+    return {"loss": (start_loss + end_loss) / 2.0,
+            "span_accuracy": ops.mean(ops.cast(both_right, "float32"))}

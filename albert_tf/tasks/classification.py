@@ -15,11 +15,10 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
-from albert_tf.checkpoints.warm_start import Candidate
 from albert_tf.data.classifier_data import cached_split, classifier_dataset
 from albert_tf.data.glue import Task as GlueTask
 from albert_tf.data.glue import TaskDataError
-from albert_tf.data.tokenizers import Tokenizer, identity_key, load_tokenizer
+from albert_tf.data.tokenizers import Tokenizer, identity_key
 from albert_tf.io_utils import check_writable
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.losses import classification_losses, regression_losses
@@ -29,7 +28,7 @@ from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
                                      check_sequence_length, model_flops_per_sequence)
 from albert_tf.training.metrics import compute_metrics
 from albert_tf.training.outputs import write_json, write_json_lines, write_tsv
-from albert_tf.training.task import Task
+from albert_tf.tasks.encoder_task import EncoderFineTuningTask
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -58,7 +57,7 @@ class ClassifierSettings(LoopSettings):
     log_steps: int = 100
 
 
-class ClassificationTask(Task):
+class ClassificationTask(EncoderFineTuningTask):
     """Sentence(-pair) classification or regression: the classifier model, the cached
     data splits, evaluation with best-checkpoint keeping, and submission files.
 
@@ -70,23 +69,13 @@ class ClassificationTask(Task):
     kind = "fine_tuning"
 
     def __init__(self, settings: ClassifierSettings, tokenizer: Optional[Tokenizer] = None):
-        super().__init__(settings)
+        super().__init__(settings, tokenizer)
         self.data = settings.task
         self.logged = ("loss",) if self.data.is_regression else ("loss", "accuracy")
-        self._tokenizer = tokenizer
-        self.cache_dir = RunLayout(settings.output_dir).data_cache_dir
         self.keeper: Optional[BestCheckpointKeeper] = None
         self._splits: Dict[str, tuple] = {}
         self._examples: Dict[str, list] = {}
         self._predict_model = None
-
-    @property
-    def tokenizer(self) -> Tokenizer:
-        if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.settings.spm_model_file,
-                                             self.settings.vocab_file,
-                                             self.settings.do_lower_case)
-        return self._tokenizer
 
     @property
     def flops_per_sequence(self) -> float:
@@ -97,11 +86,6 @@ class ClassificationTask(Task):
     def build_model(self) -> AlbertClassifier:
         return AlbertClassifier(self.settings.albert_config, self.data.num_outputs,
                                 dropout_rate=self.settings.dropout_rate)
-
-    def warm_start_roots(self, model) -> List[Candidate]:
-        encoder = model.encoder
-        return [(("model", "encoder"), encoder), (("encoder",), encoder),
-                (("model",), model)]
 
     # -- data ------------------------------------------------------------------------------
 

@@ -274,9 +274,13 @@ class TrainingLoop:
             values = self.task.replica_losses(self.model, features, True,
                                               self.settings.train_batch_size)
             loss = values["loss"] * tf.cast(loss_scale, values["loss"].dtype)
-        gradients = clipped_replica_gradients(tape.gradient(loss, variables), CLIP_NORM,
+        # Weights the task's loss does not reach (the pooler, for span heads on the
+        # sequence output) have no gradient and keep their values, as in the original.
+        reached = [(gradient, variable) for gradient, variable
+                   in zip(tape.gradient(loss, variables), variables) if gradient is not None]
+        gradients = clipped_replica_gradients([gradient for gradient, _ in reached], CLIP_NORM,
                                               loss_scale)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.optimizer.apply_gradients(zip(gradients, [variable for _, variable in reached]))
         return values
 
     def make_train_loop(self):

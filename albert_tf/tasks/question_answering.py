@@ -1,0 +1,253 @@
+"""Extractive question answering (SQuAD v1.1, CMRC 2018): span fine-tuning, predictions
+and the official scores.
+
+Training reads `train_file`, turns it into doc-stride windows (cached, see
+qa_records.py) and minimizes the original run_squad_v1 objective. `do_predict` runs the
+model over `predict_file`'s windows, picks each question's best spans (`squad.best_spans`)
+and writes `predictions.json` (id -> answer text, a substring of the given context),
+`nbest_predictions.json` and, when the file has gold answers, `eval_results.json` with
+the official metric (SQuAD v1.1, or CMRC 2018's for `evaluation="cmrc2018"`).
+"""
+
+import dataclasses
+import os
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.data.qa_records import cached_features, qa_dataset
+from albert_tf.data.squad import best_spans, group_by_example, read_squad
+from albert_tf.data.tokenizers import Tokenizer, identity_key
+from albert_tf.errors import AlbertTfError
+from albert_tf.io_utils import check_writable
+from albert_tf.models.losses import span_losses
+from albert_tf.models.question_answering import AlbertQuestionAnswering
+from albert_tf.training.driver import run_task
+from albert_tf.training.loop import (LoopSettings, TrainingError, check_sequence_length,
+                                     model_flops_per_sequence)
+from albert_tf.training.outputs import write_json
+from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1
+from albert_tf.tasks.encoder_task import EncoderFineTuningTask
+
+EVALUATIONS = {"squad": evaluate_v1, "cmrc2018": evaluate_cmrc}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QASettings(LoopSettings):
+    """The original run_squad_v1 flags as plain values (its defaults); the training and
+    warmup steps come from `training_steps` (epochs and warmup proportion) unless given.
+    Feature files default to the run folder's data cache."""
+
+    train_file: Optional[str] = None
+    predict_file: Optional[str] = None
+    train_feature_file: Optional[str] = None
+    predict_feature_file: Optional[str] = None
+    predict_feature_left_file: Optional[str] = None
+    spm_model_file: Optional[str] = None
+    vocab_file: Optional[str] = None
+    do_lower_case: bool = True
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_query_length: int = 64
+    do_train: bool = False
+    do_predict: bool = False
+    train_batch_size: int = 32
+    predict_batch_size: int = 8
+    learning_rate: float = 5e-5
+    optimizer: str = "adamw"
+    save_checkpoints_steps: int = 1000
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    evaluation: str = "squad"
+
+
+def training_steps(num_examples: int, train_batch_size: int, num_train_epochs: float,
+                   warmup_proportion: float):
+    """(num_train_steps, num_warmup_steps) as the original computes them: from the number
+    of questions (not windows).
+
+    >>> training_steps(87599, 32, 3.0, 0.1)
+    (8212, 821)
+    """
+    steps = int(num_examples / train_batch_size * num_train_epochs)
+    return steps, int(steps * warmup_proportion)
+
+
+class QuestionAnsweringTask(EncoderFineTuningTask):
+    """Span extraction: the model, the cached windows, predictions and their scores."""
+
+    kind = "question_answering"
+    logged = ("loss", "span_accuracy")
+
+    def __init__(self, settings: QASettings, tokenizer: Optional[Tokenizer] = None):
+        super().__init__(settings, tokenizer)
+        self._examples: Dict[str, list] = {}
+        self._features: Dict[str, tuple] = {}
+
+    @property
+    def flops_per_sequence(self) -> float:
+        return model_flops_per_sequence(self.settings.albert_config,
+                                        self.settings.max_seq_length)
+
+    def build_model(self) -> AlbertQuestionAnswering:
+        return AlbertQuestionAnswering(self.settings.albert_config)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def examples(self, split: str):
+        if split not in self._examples:
+            path = self.settings.train_file if split == "train" else self.settings.predict_file
+            examples, stats = read_squad(path, is_training=split == "train")
+            if not examples:
+                raise AlbertTfError(f"{path}: no usable question ({stats})")
+            self._examples[split] = examples
+        return self._examples[split]
+
+    def features(self, split: str):
+        """(record path, windows, statistics) of a split, encoded once per run."""
+        if split not in self._features:
+            settings = self.settings
+            train = split == "train"
+            record = (settings.train_feature_file if train else settings.predict_feature_file
+                      ) or os.path.join(self.cache_dir, f"{split}.tfrecord")
+            left = (None if train else settings.predict_feature_left_file) or (
+                os.path.splitext(record)[0] + ".left.jsonl")
+            for path in (record, left):
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            windows, stats = cached_features(
+                self.examples(split), settings.train_file if train else settings.predict_file,
+                self.tokenizer, record, left, settings.max_seq_length, settings.doc_stride,
+                settings.max_query_length, is_training=train)
+            self._features[split] = (record, windows, stats)
+        return self._features[split]
+
+    def train_dataset(self, context):
+        return qa_dataset(self.features("train")[0], self.settings.max_seq_length,
+                          self.settings.train_batch_size, True, context,
+                          seed=self.settings.seed)
+
+    def replica_losses(self, model, features, training, global_batch):
+        outputs = model(features, training=training)
+        share = tf.cast(tf.shape(features["input_ids"])[0], tf.float32) / float(global_batch)
+        losses = span_losses(outputs["start_logits"], outputs["end_logits"],
+                             features["start_positions"], features["end_positions"])
+        return {name: value * share for name, value in losses.items()}
+
+    # -- the run around training -----------------------------------------------------------
+
+    def validate(self, strategy) -> None:
+        settings = self.settings
+        if not (settings.do_train or settings.do_predict):
+            raise TrainingError("at least one of --do_train and --do_predict must be set")
+        for flag, needed in (("train_file", settings.do_train),
+                             ("predict_file", settings.do_predict)):
+            if needed and not getattr(settings, flag):
+                raise TrainingError(f"--{flag} is required with --do_"
+                                    f"{'train' if flag == 'train_file' else 'predict'}")
+        check_sequence_length(settings.max_seq_length, settings.albert_config)
+        checks = [("doc_stride", settings.doc_stride >= 1),
+                  ("max_query_length", settings.max_query_length >= 1),
+                  ("predict_batch_size", settings.predict_batch_size >= 1),
+                  ("n_best_size", settings.n_best_size >= 1),
+                  ("max_answer_length", settings.max_answer_length >= 1)]
+        for flag, ok in checks:
+            if not ok:
+                raise TrainingError(f"--{flag} must be at least 1, got "
+                                    f"{getattr(settings, flag)}")
+        if settings.max_query_length + 4 > settings.max_seq_length:
+            raise TrainingError(f"--max_query_length={settings.max_query_length} leaves no "
+                                f"room for the context in --max_seq_length="
+                                f"{settings.max_seq_length}")
+        if settings.evaluation not in EVALUATIONS:
+            raise TrainingError(f"--evaluation must be one of {', '.join(EVALUATIONS)}, got "
+                                f"{settings.evaluation!r}")
+        if self.tokenizer.vocab_size > settings.albert_config.vocab_size:
+            raise TrainingError(f"--{self.tokenizer.file_setting} {self.tokenizer.source_file} "
+                                f"has {self.tokenizer.vocab_size} pieces but the config's "
+                                f"vocab_size is {settings.albert_config.vocab_size}")
+        for split, needed in (("train", settings.do_train), ("predict", settings.do_predict)):
+            if needed:
+                self.examples(split)
+        layout = RunLayout(settings.output_dir)
+        if settings.do_predict and not settings.do_train and not tf.train.latest_checkpoint(
+                layout.checkpoint_dir):
+            raise TrainingError(f"--do_predict: {settings.output_dir} holds no fine-tuned "
+                                "checkpoint, so the answers would come from an untrained "
+                                "span head; add --do_train")
+        check_writable(settings.output_dir, "output_dir")
+
+    def after_restore(self, loop) -> None:
+        if self.settings.do_train:
+            record, windows, _ = self.features("train")
+            logging.info("training on %d questions (%d windows), %d steps of %d", len(
+                self.examples("train")), len(windows), self.settings.num_train_steps,
+                self.settings.train_batch_size)
+
+    def write_run_files(self, loop) -> None:
+        write_json(loop.layout.run_file,
+                   {"task": "question_answering",
+                    identity_key(self.tokenizer): self.tokenizer.model_sha256,
+                    "do_lower_case": self.tokenizer.lower_case})
+
+    def conclude(self, loop) -> Dict[str, object]:
+        if not self.settings.do_predict:
+            return {}
+        return self.predict(loop)
+
+    # -- predictions -----------------------------------------------------------------------
+
+    def window_logits(self, model, record_path: str):
+        """(start, end) logits [windows, seq] in file order."""
+        predict = tf.function(lambda features: model(features, training=False))
+        starts, ends = [], []
+        for batch in qa_dataset(record_path, self.settings.max_seq_length,
+                                self.settings.predict_batch_size, False):
+            outputs = predict(batch)
+            starts.append(outputs["start_logits"].numpy())
+            ends.append(outputs["end_logits"].numpy())
+        return np.concatenate(starts), np.concatenate(ends)
+
+    def predict(self, loop) -> Dict[str, object]:
+        settings = self.settings
+        examples = self.examples("predict")
+        record, windows, stats = self.features("predict")
+        start_logits, end_logits = self.window_logits(loop.model, record)
+        predictions: Dict[str, str] = {}
+        nbest: Dict[str, list] = {}
+        for example_index, indices in sorted(group_by_example(windows).items()):
+            example = examples[example_index]
+            candidates = best_spans(example, [windows[i] for i in indices],
+                                    [start_logits[i] for i in indices],
+                                    [end_logits[i] for i in indices],
+                                    settings.n_best_size, settings.max_answer_length)
+            predictions[example.qas_id] = candidates[0].text if candidates else ""
+            nbest[example.qas_id] = [
+                {"text": c.text, "probability": c.probability, "score": c.score,
+                 "start": c.start, "end": c.end} for c in candidates]
+        results: Dict[str, object] = {"predictions": os.path.join(settings.output_dir,
+                                                                  "predictions.json")}
+        if loop.is_chief:
+            write_json(results["predictions"], predictions)
+            write_json(os.path.join(settings.output_dir, "nbest_predictions.json"), nbest)
+        golds = {e.qas_id: e.answers for e in examples}
+        if any(golds.values()):
+            scores = EVALUATIONS[settings.evaluation](golds, predictions)
+            scores.update(step=loop.step, windows=len(windows), **stats)
+            results["eval"] = scores
+            if loop.is_chief:
+                write_json(os.path.join(settings.output_dir, "eval_results.json"), scores)
+            logging.info("%s on %s at step %d: %s", settings.evaluation, settings.predict_file,
+                         loop.step, scores)
+        unanswered = [qas_id for qas_id, text in predictions.items() if not text]
+        if unanswered:
+            logging.warning("%d question(s) got no valid span (empty answer), e.g. %s",
+                            len(unanswered), unanswered[:3])
+        return results
+
+
+def run(settings: QASettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:
+    """Trains and predicts as the settings ask; returns what each produced."""
+    return run_task(QuestionAnsweringTask(settings), settings, strategy)
