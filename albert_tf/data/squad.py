@@ -241,18 +241,29 @@ def doc_windows(num_tokens: int, max_tokens: int, doc_stride: int) -> List[Tuple
     return windows or [(0, 0)]
 
 
-def is_max_context(windows: Sequence[Tuple[int, int]], window: int, position: int) -> bool:
-    """The original's rule: the window where the token has the largest min(left, right)
-    context, ties to the longer window (+0.01 per token), then the earlier one."""
-    best_score, best = None, None
+def max_context_windows(windows: Sequence[Tuple[int, int]], num_tokens: int) -> np.ndarray:
+    """For each context token, the window that gives it the most context, by the
+    original's rule: the largest min(left, right) context, ties to the longer window
+    (+0.01 per token), then the earlier one.
+
+    >>> max_context_windows([(0, 4), (3, 4), (6, 4)], 10).tolist()
+    [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+    """
+    best = np.zeros(num_tokens, np.int64)
+    best_score = np.full(num_tokens, -np.inf)
     for index, (start, length) in enumerate(windows):
-        end = start + length - 1
-        if not start <= position <= end:
-            continue
-        score = min(position - start, end - position) + 0.01 * length
-        if best_score is None or score > best_score:
-            best_score, best = score, index
-    return best == window
+        positions = np.arange(start, start + length)
+        score = np.minimum(positions - start, start + length - 1 - positions) + 0.01 * length
+        better = score > best_score[positions]
+        best[positions[better]] = index
+        best_score[positions[better]] = score[better]
+    return best
+
+
+def is_max_context(windows: Sequence[Tuple[int, int]], window: int, position: int) -> bool:
+    """Whether `window` gives the token at `position` the most context."""
+    num_tokens = max(start + length for start, length in windows)
+    return max_context_windows(windows, num_tokens)[position] == window
 
 
 @dataclasses.dataclass
@@ -274,12 +285,15 @@ def convert_examples(examples: Sequence[QAExample], tokenizer, max_seq_length: i
     stats = stats if stats is not None else FeatureStatistics()
     special = tokenizer.special_ids
     features: List[QAFeature] = []
+    context, encoded = None, None  # questions on one context come together
     for example_index, example in enumerate(examples):
         query = tokenizer.encode(example.question)
         if len(query) > max_query_length:
             stats.questions_truncated += 1
             query = query[:max_query_length]
-        ids, starts, ends = tokenizer.encode_with_offsets(example.context)
+        if example.context != context:
+            context, encoded = example.context, tokenizer.encode_with_offsets(example.context)
+        ids, starts, ends = encoded
         span = None
         if is_training and not example.is_impossible:
             span = answer_token_span(starts, ends, example.answer_start, example.answer_end)
@@ -292,6 +306,7 @@ def convert_examples(examples: Sequence[QAExample], tokenizer, max_seq_length: i
                                  f"context after a {len(query)}-token question (lower "
                                  "--max_query_length or raise --max_seq_length)")
         windows = doc_windows(len(ids), max_tokens, doc_stride)
+        best_window = max_context_windows(windows, len(ids))
         stats.examples += 1
         for window_index, (start, length) in enumerate(windows):
             offset = len(query) + 2
@@ -303,9 +318,9 @@ def convert_examples(examples: Sequence[QAExample], tokenizer, max_seq_length: i
             p_mask = [1] * offset + [0] * length + [1] * (1 + pad)
             token_starts = [-1] * offset + starts[start:start + length] + [-1] * (1 + pad)
             token_ends = [-1] * offset + ends[start:start + length] + [-1] * (1 + pad)
-            max_context = [0] * offset + [
-                int(is_max_context(windows, window_index, start + i)) for i in range(length)
-            ] + [0] * (1 + pad)
+            max_context = [0] * offset + (
+                best_window[start:start + length] == window_index).astype(int).tolist() + [
+                0] * (1 + pad)
             feature = QAFeature(example_index, window_index, input_ids + [0] * pad,
                                 [1] * used + [0] * pad, segment_ids, p_mask, token_starts,
                                 token_ends, max_context, is_impossible=example.is_impossible)
