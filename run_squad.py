@@ -1,7 +1,8 @@
-"""Fine-tune ALBERT for extractive question answering (SQuAD v1.1, CMRC 2018) and write
-predictions scored by the official metric.
+"""Fine-tune ALBERT for extractive question answering (SQuAD v1.1 and v2.0, CMRC 2018) and
+write predictions scored by the official metric.
 
-The original run_squad_v1's flag names and defaults. Examples:
+The original run_squad_v1 / run_squad_v2's flag names and defaults
+(--version_2_with_negative selects v2.0). Examples:
     python run_squad.py --train_file=squad/train-v1.1.json --predict_file=squad/dev-v1.1.json \
         --spm_model_file=30k-clean.model --albert_config_file=albert_base/albert_config.json \
         --init_checkpoint=converted/base --output_dir=runs/squad1 --do_train --do_predict \
@@ -43,7 +44,12 @@ SETTINGS_FLAGS = {
     "n_best_size": "Candidate starts and ends per window, and answers kept per question.",
     "max_answer_length": "Longest answer, in tokens.",
     "evaluation": "Official metric for --predict_file: squad (v1.1 EM/F1) or cmrc2018 "
-                  "(character F1/EM).",
+                  "(character F1/EM); --version_2_with_negative scores SQuAD v2.0.",
+    "version_2_with_negative": "SQuAD v2.0: the original run_squad_v2 model (unanswerable "
+                               "questions), null_odds.json and the null-threshold search.",
+    "start_n_top": "v2.0: starts kept at inference.",
+    "end_n_top": "v2.0: ends kept per start.",
+    "dropout_prob": "v2.0: dropout in the answerability branch.",
 }
 
 define_training_flags(QASettings)

@@ -61,12 +61,22 @@ def classifier_record_schema(max_seq_length: int, regression: bool) -> Dict[str,
 QA_POSITIONS = ("start_positions", "end_positions")  # the answer's first and last token
 
 
-def qa_record_schema(max_seq_length: int, is_training: bool) -> Dict[str, Feature]:
-    """The features of a question-answering window (with the answer for training)."""
-    schema = {name: Feature(max_seq_length, "int64", "max_seq_length")
-              for name in ENCODER_FEATURES}
+P_MASK = "p_mask"  # 1 where no answer can start or end (SQuAD v2.0 models read it)
+IS_IMPOSSIBLE = "is_impossible"  # the window does not hold the answer
+
+
+def qa_record_schema(max_seq_length: int, is_training: bool,
+                     answerability: bool = False) -> Dict[str, Feature]:
+    """The features of a question-answering window (with the answer for training, and
+    `p_mask` / `is_impossible` for the SQuAD v2.0 model)."""
+    sequence = Feature(max_seq_length, "int64", "max_seq_length")
+    schema = {name: sequence for name in ENCODER_FEATURES}
+    if answerability:
+        schema[P_MASK] = sequence
     if is_training:
         schema.update({name: Feature(1, "int64", None) for name in QA_POSITIONS})
+        if answerability:
+            schema[IS_IMPOSSIBLE] = Feature(1, "int64", None)
     return schema
 
 

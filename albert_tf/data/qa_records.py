@@ -20,24 +20,28 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.data.example_encoding import ExampleEncoder
-from albert_tf.data.features import ENCODER_FEATURES, QA_POSITIONS, parse_spec, qa_record_schema
+from albert_tf.data.features import (ENCODER_FEATURES, IS_IMPOSSIBLE, P_MASK, QA_POSITIONS,
+                                     parse_spec, qa_record_schema)
 from albert_tf.data.record_batches import parsed_batches
 from albert_tf.data.squad import FeatureStatistics, QAFeature, convert_examples
 from albert_tf.io_utils import atomic_path, write_atomically
 
+_CACHE_FORMAT = 2  # records with p_mask and is_impossible
 # What post-processing needs of each window, besides its logits.
 _LEFT_FIELDS = ("example_index", "window_index", "p_mask", "token_starts", "token_ends",
                 "max_context")
 
 
 def write_feature_records(features: Sequence[QAFeature], path: str, is_training: bool) -> None:
-    """The model inputs (and answer positions when training) as a TFRecord file."""
+    """The model inputs, `p_mask`, and when training the answer positions and
+    `is_impossible`, as a TFRecord file."""
     arrays = {name: np.asarray([getattr(f, name) for f in features], np.int64)
-              for name in ENCODER_FEATURES}
+              for name in ENCODER_FEATURES + (P_MASK,)}
     if is_training:
         start, end = QA_POSITIONS
         arrays[start] = np.asarray([[f.start_position] for f in features])
         arrays[end] = np.asarray([[f.end_position] for f in features])
+        arrays[IS_IMPOSSIBLE] = np.asarray([[int(f.is_impossible)] for f in features])
     with atomic_path(path) as temp_path, tf.io.TFRecordWriter(temp_path) as writer:
         for record in ExampleEncoder().encode_batch(arrays, {}):
             writer.write(record)
@@ -65,7 +69,7 @@ def cached_features(examples, source: str, tokenizer, record_path: str, left_pat
     """(windows for post-processing, statistics) of `examples`, writing `record_path` and
     `left_path` unless a cache built from the same inputs is there."""
     stat = os.stat(source)
-    fingerprint = {"source": os.path.abspath(source), "size": stat.st_size,
+    fingerprint = {"format": _CACHE_FORMAT, "source": os.path.abspath(source), "size": stat.st_size,
                    "mtime": stat.st_mtime, "tokenizer_sha256": tokenizer.model_sha256,
                    "lower_case": tokenizer.lower_case, "max_seq_length": max_seq_length,
                    "doc_stride": doc_stride, "max_query_length": max_query_length,
@@ -93,9 +97,11 @@ def cached_features(examples, source: str, tokenizer, record_path: str, left_pat
 
 def qa_dataset(path: str, max_seq_length: int, batch_size: int, is_training: bool,
                input_context: Optional[tf.distribute.InputContext] = None,
-               seed: Optional[int] = None, shuffle_buffer: int = 10000) -> tf.data.Dataset:
-    """Batches of int32 features (with the answer positions when training); see
-    `record_batches.parsed_batches`."""
-    spec = parse_spec(qa_record_schema(max_seq_length, is_training), scalars=QA_POSITIONS)
+               seed: Optional[int] = None, shuffle_buffer: int = 10000,
+               answerability: bool = False) -> tf.data.Dataset:
+    """Batches of int32 features (with the answer positions when training, and what the
+    SQuAD v2.0 model reads with `answerability`); see `record_batches.parsed_batches`."""
+    spec = parse_spec(qa_record_schema(max_seq_length, is_training, answerability),
+                      scalars=QA_POSITIONS + (IS_IMPOSSIBLE,))
     return parsed_batches(path, spec, batch_size, is_training, input_context, seed,
                           shuffle_buffer)

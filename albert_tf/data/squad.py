@@ -193,7 +193,8 @@ class QAFeature:
     """One doc-stride window of one example, padded to `max_seq_length`.
 
     `[CLS] question [SEP] context window [SEP]`; `p_mask` is 1 where an answer cannot be
-    (everything but the window's context tokens); `token_starts`/`token_ends` give each
+    (everything but [CLS] and the window's context tokens, as in the original; [CLS] is
+    the unanswerable target); `token_starts`/`token_ends` give each
     position's characters in the raw context (-1 outside the window); `max_context` says
     whether this window sees the position's token with the most context on both sides.
     `start_position`/`end_position` are the answer's positions (0, [CLS], when the window
@@ -315,7 +316,8 @@ def convert_examples(examples: Sequence[QAExample], tokenizer, max_seq_length: i
             used = len(input_ids)
             pad = max_seq_length - used
             segment_ids = [0] * offset + [1] * (length + 1) + [0] * pad
-            p_mask = [1] * offset + [0] * length + [1] * (1 + pad)
+            # [CLS] stays open: an unanswerable window's answer points at it.
+            p_mask = [0] + [1] * (offset - 1) + [0] * length + [1] * (1 + pad)
             token_starts = [-1] * offset + starts[start:start + length] + [-1] * (1 + pad)
             token_ends = [-1] * offset + ends[start:start + length] + [-1] * (1 + pad)
             max_context = [0] * offset + (
@@ -362,13 +364,19 @@ def best_spans(example: QAExample, features: Sequence[QAFeature],
     scored = []
     for feature, starts, ends in zip(features, start_logits, end_logits):
         for s in _top(np.asarray(starts), n_best_size):
-            if feature.p_mask[s] or not feature.max_context[s]:
+            if feature.token_starts[s] < 0 or not feature.max_context[s]:
                 continue
             for e in _top(np.asarray(ends), n_best_size):
-                if feature.p_mask[e] or e < s or e - s + 1 > max_answer_length:
+                if feature.token_starts[e] < 0 or e < s or e - s + 1 > max_answer_length:
                     continue
                 scored.append((float(starts[s]) + float(ends[e]), feature.token_starts[s],
                                feature.token_ends[e]))
+    return _distinct_candidates(example, scored, n_best_size)
+
+
+def _distinct_candidates(example: QAExample, scored, n_best_size: int) -> List[Candidate]:
+    """The `n_best_size` best (score, start, end) of distinct texts, with softmax
+    probabilities over them."""
     scored.sort(key=lambda item: -item[0])
     candidates: List[Candidate] = []
     seen = set()
@@ -394,3 +402,30 @@ def group_by_example(features: Iterable[QAFeature]) -> Dict[int, List[int]]:
     for index, feature in enumerate(features):
         groups[feature.example_index].append(index)
     return groups
+
+
+def best_spans_with_null(example: QAExample, features: Sequence[QAFeature],
+                         outputs: Sequence[Dict[str, np.ndarray]], n_best_size: int = 20,
+                         max_answer_length: int = 30) -> Tuple[List[Candidate], float]:
+    """The original run_squad_v2 post-processing: candidates from each window's beams
+    (`start_top_*`, `end_top_*`: start i's ends at i * end_n_top + j), valid when both
+    ends are context tokens in order, the start in its max-context window and the span
+    at most `max_answer_length` tokens, scored by start + end log-probability; and the
+    question's null score, the lowest `cls_logits` over its windows (higher: more likely
+    unanswerable)."""
+    scored = []
+    null_score = math.inf
+    for feature, output in zip(features, outputs):
+        null_score = min(null_score, float(output["cls_logits"]))
+        end_n_top = len(output["end_top_index"]) // len(output["start_top_index"])
+        for i, (s, start_log_prob) in enumerate(zip(output["start_top_index"],
+                                                    output["start_top_log_probs"])):
+            for j in range(i * end_n_top, (i + 1) * end_n_top):
+                e, end_log_prob = output["end_top_index"][j], output["end_top_log_probs"][j]
+                if (feature.token_starts[s] < 0 or feature.token_starts[e] < 0
+                        or not feature.max_context[s] or e < s
+                        or e - s + 1 > max_answer_length):
+                    continue
+                scored.append((float(start_log_prob) + float(end_log_prob),
+                               feature.token_starts[s], feature.token_ends[e]))
+    return _distinct_candidates(example, scored, n_best_size), null_score

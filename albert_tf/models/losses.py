@@ -127,3 +127,27 @@ def span_losses(start_logits, end_logits, start_positions, end_positions) -> Dic
         ops.equal(ops.cast(ops.argmax(end_logits, axis=-1), "int32"), end_positions))
     return {"loss": (start_loss + end_loss) / 2.0,
             "span_accuracy": ops.mean(ops.cast(both_right, "float32"))}
+
+
+def answerability_span_losses(start_logits, end_logits, cls_logits, start_positions,
+                              end_positions, is_impossible) -> Dict[str, object]:
+    """The original run_squad_v2 objective: the mean of the start and end cross-entropies
+    plus half the sigmoid cross-entropy of the answerability logit against
+    `is_impossible` (unanswerable windows point start and end at [CLS]).
+
+    Example:
+
+    >>> import numpy as np
+    >>> losses = answerability_span_losses(
+    ...     np.zeros((1, 4), "float32"), np.zeros((1, 4), "float32"), np.zeros(1, "float32"),
+    ...     np.array([1]), np.array([2]), np.array([0]))
+    >>> round(float(losses["loss"]), 4)  # log(4) + log(2) / 2
+    1.7329
+    """
+    losses = span_losses(start_logits, end_logits, start_positions, end_positions)
+    labels = ops.reshape(ops.cast(is_impossible, "float32"), (-1,))
+    cls_logits = ops.reshape(ops.cast(cls_logits, "float32"), (-1,))
+    answerability_loss = ops.mean(ops.binary_crossentropy(labels, cls_logits, from_logits=True))
+    return {"loss": losses["loss"] + 0.5 * answerability_loss,
+            "span_accuracy": losses["span_accuracy"],
+            "answerability_loss": answerability_loss}

@@ -1,5 +1,5 @@
-"""Extractive question answering (SQuAD v1.1, CMRC 2018): span fine-tuning, predictions
-and the official scores.
+"""Extractive question answering (SQuAD v1.1 and v2.0, CMRC 2018): span fine-tuning,
+predictions and the official scores.
 
 Training reads `train_file`, turns it into doc-stride windows (cached, see
 qa_records.py) and minimizes the original run_squad_v1 objective. `do_predict` runs the
@@ -7,6 +7,10 @@ model over `predict_file`'s windows, picks each question's best spans (`squad.be
 and writes `predictions.json` (id -> answer text, a substring of the given context),
 `nbest_predictions.json` and, when the file has gold answers, `eval_results.json` with
 the official metric (SQuAD v1.1, or CMRC 2018's for `evaluation="cmrc2018"`).
+With `version_2_with_negative` the model is the original run_squad_v2's (answerability
+head) and `null_odds.json` holds each question's null score; on a file with answers the
+threshold with the best F1 decides which questions are answered "" and the SQuAD v2.0
+scores (with best_exact/best_f1 and their thresholds) go to `eval_results.json`.
 """
 
 import dataclasses
@@ -19,17 +23,19 @@ from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.data.qa_records import cached_features, qa_dataset
-from albert_tf.data.squad import best_spans, group_by_example, read_squad
+from albert_tf.data.squad import (best_spans, best_spans_with_null, group_by_example,
+                                  read_squad)
 from albert_tf.data.tokenizers import Tokenizer, identity_key
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable
-from albert_tf.models.losses import span_losses
+from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
+from albert_tf.models.losses import answerability_span_losses, span_losses
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 from albert_tf.training.driver import run_task
 from albert_tf.training.loop import (LoopSettings, TrainingError, check_sequence_length,
                                      model_flops_per_sequence)
 from albert_tf.training.outputs import write_json
-from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1
+from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluate_v2
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
 
 EVALUATIONS = {"squad": evaluate_v1, "cmrc2018": evaluate_cmrc}
@@ -62,6 +68,10 @@ class QASettings(LoopSettings):
     n_best_size: int = 20
     max_answer_length: int = 30
     evaluation: str = "squad"
+    version_2_with_negative: bool = False
+    start_n_top: int = 5
+    end_n_top: int = 5
+    dropout_prob: float = 0.1
 
 
 def training_steps(num_examples: int, train_batch_size: int, num_train_epochs: float,
@@ -80,10 +90,12 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
     """Span extraction: the model, the cached windows, predictions and their scores."""
 
     kind = "question_answering"
-    logged = ("loss", "span_accuracy")
 
     def __init__(self, settings: QASettings, tokenizer: Optional[Tokenizer] = None):
         super().__init__(settings, tokenizer)
+        self.answerability = settings.version_2_with_negative
+        self.logged = ("loss", "span_accuracy") + (
+            ("answerability_loss",) if self.answerability else ())
         self._examples: Dict[str, list] = {}
         self._features: Dict[str, tuple] = {}
 
@@ -92,7 +104,10 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
         return model_flops_per_sequence(self.settings.albert_config,
                                         self.settings.max_seq_length)
 
-    def build_model(self) -> AlbertQuestionAnswering:
+    def build_model(self):
+        if self.answerability:
+            return AlbertAnswerabilityQA(self.settings.albert_config, self.settings.start_n_top,
+                                         self.settings.end_n_top, self.settings.dropout_prob)
         return AlbertQuestionAnswering(self.settings.albert_config)
 
     # -- data ------------------------------------------------------------------------------
@@ -124,16 +139,26 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
             self._features[split] = (record, windows, stats)
         return self._features[split]
 
+    def _dataset(self, path: str, batch_size: int, is_training: bool, context=None):
+        return qa_dataset(path, self.settings.max_seq_length, batch_size, is_training,
+                          context, seed=self.settings.seed, answerability=self.answerability)
+
     def train_dataset(self, context):
-        return qa_dataset(self.features("train")[0], self.settings.max_seq_length,
-                          self.settings.train_batch_size, True, context,
-                          seed=self.settings.seed)
+        return self._dataset(self.features("train")[0], self.settings.train_batch_size, True,
+                             context)
 
     def replica_losses(self, model, features, training, global_batch):
-        outputs = model(features, training=training)
         share = tf.cast(tf.shape(features["input_ids"])[0], tf.float32) / float(global_batch)
-        losses = span_losses(outputs["start_logits"], outputs["end_logits"],
-                             features["start_positions"], features["end_positions"])
+        if self.answerability:
+            outputs = model.training_outputs(features, training=training)
+            losses = answerability_span_losses(
+                outputs["start_logits"], outputs["end_logits"], outputs["cls_logits"],
+                features["start_positions"], features["end_positions"],
+                features["is_impossible"])
+        else:
+            outputs = model(features, training=training)
+            losses = span_losses(outputs["start_logits"], outputs["end_logits"],
+                                 features["start_positions"], features["end_positions"])
         return {name: value * share for name, value in losses.items()}
 
     # -- the run around training -----------------------------------------------------------
@@ -149,6 +174,8 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                                     f"{'train' if flag == 'train_file' else 'predict'}")
         check_sequence_length(settings.max_seq_length, settings.albert_config)
         checks = [("doc_stride", settings.doc_stride >= 1),
+                  ("start_n_top", settings.start_n_top >= 1),
+                  ("end_n_top", settings.end_n_top >= 1),
                   ("max_query_length", settings.max_query_length >= 1),
                   ("predict_batch_size", settings.predict_batch_size >= 1),
                   ("n_best_size", settings.n_best_size >= 1),
@@ -199,48 +226,65 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
 
     # -- predictions -----------------------------------------------------------------------
 
-    def window_logits(self, model, record_path: str):
-        """(start, end) logits [windows, seq] in file order."""
+    def window_outputs(self, model, record_path: str) -> Dict[str, np.ndarray]:
+        """The model's outputs for every window, in file order."""
         predict = tf.function(lambda features: model(features, training=False))
-        starts, ends = [], []
-        for batch in qa_dataset(record_path, self.settings.max_seq_length,
-                                self.settings.predict_batch_size, False):
-            outputs = predict(batch)
-            starts.append(outputs["start_logits"].numpy())
-            ends.append(outputs["end_logits"].numpy())
-        return np.concatenate(starts), np.concatenate(ends)
+        batches = [predict(batch) for batch in self._dataset(
+            record_path, self.settings.predict_batch_size, False)]
+        return {name: np.concatenate([batch[name].numpy() for batch in batches])
+                for name in batches[0]}
 
     def predict(self, loop) -> Dict[str, object]:
         settings = self.settings
         examples = self.examples("predict")
         record, windows, stats = self.features("predict")
-        start_logits, end_logits = self.window_logits(loop.model, record)
+        outputs = self.window_outputs(loop.model, record)
         predictions: Dict[str, str] = {}
         nbest: Dict[str, list] = {}
+        null_odds: Dict[str, float] = {}
         for example_index, indices in sorted(group_by_example(windows).items()):
             example = examples[example_index]
-            candidates = best_spans(example, [windows[i] for i in indices],
-                                    [start_logits[i] for i in indices],
-                                    [end_logits[i] for i in indices],
-                                    settings.n_best_size, settings.max_answer_length)
+            group = [windows[i] for i in indices]
+            if self.answerability:
+                candidates, null_odds[example.qas_id] = best_spans_with_null(
+                    example, group, [{name: value[i] for name, value in outputs.items()}
+                                     for i in indices],
+                    settings.n_best_size, settings.max_answer_length)
+            else:
+                candidates = best_spans(example, group,
+                                        [outputs["start_logits"][i] for i in indices],
+                                        [outputs["end_logits"][i] for i in indices],
+                                        settings.n_best_size, settings.max_answer_length)
             predictions[example.qas_id] = candidates[0].text if candidates else ""
             nbest[example.qas_id] = [
                 {"text": c.text, "probability": c.probability, "score": c.score,
                  "start": c.start, "end": c.end} for c in candidates]
+        golds = {e.qas_id: e.answers for e in examples}
+        scores = None
+        if any(golds.values()) and self.answerability:
+            # As the original: the threshold that scores best on this file's answers
+            # decides which questions are answered "" (null odds at or above it).
+            threshold = evaluate_v2(golds, predictions, null_odds)["best_f1_thresh"]
+            predictions = {qas_id: "" if null_odds[qas_id] >= threshold else text
+                           for qas_id, text in predictions.items()}
+            scores = evaluate_v2(golds, predictions, null_odds)
+            scores["null_score_diff_threshold"] = threshold
+        elif any(golds.values()):
+            scores = EVALUATIONS[settings.evaluation](golds, predictions)
         results: Dict[str, object] = {"predictions": os.path.join(settings.output_dir,
                                                                   "predictions.json")}
         if loop.is_chief:
             write_json(results["predictions"], predictions)
             write_json(os.path.join(settings.output_dir, "nbest_predictions.json"), nbest)
-        golds = {e.qas_id: e.answers for e in examples}
-        if any(golds.values()):
-            scores = EVALUATIONS[settings.evaluation](golds, predictions)
+            if self.answerability:
+                write_json(os.path.join(settings.output_dir, "null_odds.json"), null_odds)
+        if scores is not None:
             scores.update(step=loop.step, windows=len(windows), **stats)
             results["eval"] = scores
             if loop.is_chief:
                 write_json(os.path.join(settings.output_dir, "eval_results.json"), scores)
-            logging.info("%s on %s at step %d: %s", settings.evaluation, settings.predict_file,
-                         loop.step, scores)
+            logging.info("evaluation of %s at step %d: %s", settings.predict_file, loop.step,
+                         scores)
         unanswered = [qas_id for qas_id, text in predictions.items() if not text]
         if unanswered:
             logging.warning("%d question(s) got no valid span (empty answer), e.g. %s",

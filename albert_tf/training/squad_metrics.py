@@ -109,7 +109,8 @@ def evaluate_v2(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, st
     subsets and, with `null_odds`, best_exact/best_f1 and the thresholds that give them."""
     has_answer = {qas_id: bool([a for a in answers if normalize_answer(a)])
                   for qas_id, answers in golds.items()}
-    null_odds = dict(null_odds) if null_odds is not None else {i: 0.0 for i in golds}
+    searched = null_odds is not None
+    null_odds = dict(null_odds) if searched else {i: 0.0 for i in golds}
     exact_raw, f1_raw = _v2_raw_scores(golds, predictions)
     exact = _thresholded(exact_raw, null_odds, has_answer, null_threshold)
     f1 = _thresholded(f1_raw, null_odds, has_answer, null_threshold)
@@ -119,7 +120,7 @@ def evaluate_v2(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, st
         if ids:
             results.update({f"{name}_{key}": value
                             for key, value in _summary(exact, f1, ids).items()})
-    if any(null_odds.get(i, 0.0) for i in golds):
+    if searched:
         best_exact, exact_threshold = _best_threshold(predictions, exact_raw, null_odds,
                                                       has_answer)
         best_f1, f1_threshold = _best_threshold(predictions, f1_raw, null_odds, has_answer)
