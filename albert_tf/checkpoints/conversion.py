@@ -1,5 +1,5 @@
 """Checkpoint conversion from the original google-research ALBERT (English and Chinese
-releases), brightmart/albert_zh and Hugging Face.
+releases, pretrained or fine-tuned on SQuAD), brightmart/albert_zh and Hugging Face.
 
 Every source is read by name and mapped onto an `AlbertPretrainer` of this project
 (encoder, MLM head, SOP head). Original TF1 checkpoints keep `bert/...` and `cls/...`
@@ -12,11 +12,13 @@ which are transposed.
 Hugging Face files are read without PyTorch: `model.safetensors` directly, and
 `pytorch_model.bin` (PyTorch's zip format) by unpickling only tensor records.
 
-The result is `<output_dir>/ckpt-1` (`tf.train.Checkpoint(model=pretrainer)`, or
-`encoder=` when the source has no pretraining heads), `albert_config.json`,
-`conversion_report.txt` and a copy of the source's tokenizer file (SentencePiece model or
-WordPiece vocabulary, checked against the config); `--init_checkpoint=<output_dir>` then
-warm-starts from it.
+The result is `<output_dir>/ckpt-1` (`tf.train.Checkpoint(model=pretrainer)`, `encoder=`
+when the source has no pretraining heads, or `model=` a question-answering model when it
+holds a fine-tuned SQuAD head: run_squad_v1's `cls/squad/*` or Hugging Face's
+`qa_outputs` as `AlbertQuestionAnswering`, run_squad_v2's as `AlbertAnswerabilityQA`),
+`albert_config.json`, `conversion_report.txt` and a copy of the source's tokenizer file
+(SentencePiece model or WordPiece vocabulary, checked against the config);
+`--init_checkpoint=<output_dir>` then warm-starts from it.
 """
 
 import collections
@@ -41,7 +43,9 @@ from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenizers import load_tokenizer
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
+from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
 from albert_tf.models.pretrainer import AlbertPretrainer
+from albert_tf.models.question_answering import AlbertQuestionAnswering
 
 # Our variable path -> (source name, transpose). Built per config by the functions below.
 NameMap = Dict[str, Tuple[str, bool]]
@@ -194,6 +198,37 @@ def brightmart_name_map(pretrainer: AlbertPretrainer) -> NameMap:
         names.update(part(f"transformer_block_0/{ours}", f"bert/encoder/layer_shared/{theirs}",
                           "", "original"))
     return names
+
+
+# Fine-tuned question-answering heads: our variable path -> (name in an original source,
+# name in a Hugging Face one, transpose). The original run_squad_v1 / Hugging Face
+# AlbertForQuestionAnswering span head; run_squad_v2's answerability head (original only).
+SPAN_HEAD_NAMES = {
+    "span/qa_outputs/kernel": ("cls/squad/output_weights", "qa_outputs.weight", True),
+    "span/qa_outputs/bias": ("cls/squad/output_bias", "qa_outputs.bias", False),
+}
+ANSWERABILITY_HEAD_NAMES = {
+    f"answerability/{ours}/{weight}": (f"{theirs}/{weight}", None, False)
+    for ours, theirs, weights in (
+        ("start_logits", "start_logits/dense", ("kernel", "bias")),
+        ("end_logits_dense_0", "end_logits/dense_0", ("kernel", "bias")),
+        ("end_logits_LayerNorm", "end_logits/LayerNorm", ("gamma", "beta")),
+        ("end_logits_dense_1", "end_logits/dense_1", ("kernel", "bias")),
+        ("answer_class_dense_0", "answer_class/dense_0", ("kernel", "bias")),
+        ("answer_class_dense_1", "answer_class/dense_1", ("kernel",)))
+    for weight in weights}
+
+
+def question_answering_head(tensors: Mapping[str, np.ndarray], style: str):
+    """(model class, name map of its head) of the fine-tuned question-answering head the
+    source holds, or None."""
+    column = 1 if style == "hf" else 0
+    for model_class, head_names in ((AlbertQuestionAnswering, SPAN_HEAD_NAMES),
+                                    (AlbertAnswerabilityQA, ANSWERABILITY_HEAD_NAMES)):
+        names = {ours: (spelled[column], spelled[2]) for ours, spelled in head_names.items()}
+        if all(name in tensors for name, _ in names.values()):
+            return model_class, names
+    return None
 
 
 # -- readers --------------------------------------------------------------------------------
@@ -417,10 +452,11 @@ class ConversionReport:
 
 
 def assign_weights(pretrainer: AlbertPretrainer, tensors: Mapping[str, np.ndarray],
-                   names: NameMap, skipped: Callable[[str], bool],
-                   source: str) -> ConversionReport:
+                   names: NameMap, skipped: Callable[[str], bool], source: str,
+                   optional: Tuple[str, ...] = ()) -> ConversionReport:
     """Assigns every mapped tensor (transposing PyTorch dense weights); returns the report.
-    Encoder weights the source lacks are an error; missing heads are reported."""
+    Encoder weights the source lacks are an error (except those under the `optional`
+    path prefixes); missing heads are reported."""
     by_path = {variable.path: variable for variable in pretrainer.weights}
     mapped, missing, used = [], [], set()
     for path, (name, transpose) in names.items():
@@ -438,8 +474,9 @@ def assign_weights(pretrainer: AlbertPretrainer, tensors: Mapping[str, np.ndarra
         mapped.append((path, name))
         used.add(name)
     encoder_paths = {variable.path for variable in pretrainer.encoder.weights}
-    if any(path in encoder_paths for path in missing):
-        lost = [f"{path} ({names[path][0]})" for path in missing if path in encoder_paths]
+    lost = [f"{path} ({names[path][0]})" for path in missing
+            if path in encoder_paths and not path.startswith(optional)]
+    if lost:
         raise ConversionError(f"{source}: the encoder weights {', '.join(lost[:6])}"
                               f"{' ...' if len(lost) > 6 else ''} are missing (is the config "
                               "right for this checkpoint: num_hidden_groups, inner_group_num?)")
@@ -570,16 +607,31 @@ def convert_checkpoint(source: str, output_dir: str, config_file: Optional[str] 
     skipped = HF_SKIPPED.search if style == "hf" else ORIGINAL_SKIPPED.search
     names = (brightmart_name_map(pretrainer) if style == "brightmart"
              else name_map(pretrainer, style))
-    report = assign_weights(pretrainer, tensors, names, skipped, source)
+    # A fine-tuned question-answering model may lack the pooler it never used (Hugging
+    # Face's AlbertForQuestionAnswering has none).
+    qa_head = question_answering_head(tensors, style)
+    optional = ("pooler/",) if qa_head else ()
+    report = assign_weights(pretrainer, tensors, names, skipped, source, optional)
     heads_complete = not report.missing
     checkpoint = (tf.train.Checkpoint(model=pretrainer) if heads_complete
                   else tf.train.Checkpoint(encoder=pretrainer.encoder))
+    qa_model = None
+    if qa_head:
+        model_class, head_names = qa_head
+        qa_model = model_class(pretrainer.encoder, dtype="float32")
+        head = assign_weights(qa_model, tensors, head_names, skipped, source)
+        report.mapped += head.mapped
+        used = {name for _, name in head.mapped}
+        report.unused = [name for name in report.unused if name not in used]
+        checkpoint = tf.train.Checkpoint(model=qa_model)
     temp_dir = os.path.join(parent, owned_temp_name(temp_prefix))
     try:
         prefix = tf.train.CheckpointManager(checkpoint, temp_dir, max_to_keep=1).save()
         config.to_json_file(RunLayout(temp_dir).config_file)
         report.wrote = os.path.join(output_dir, os.path.basename(prefix)) + (
-            "" if heads_complete else " (encoder only: the source has no pretraining heads)")
+            f" (a fine-tuned {type(qa_model).__name__}: encoder and question-answering head)"
+            if qa_model is not None else "" if heads_complete
+            else " (encoder only: the source has no pretraining heads)")
         if tokenizer_file:
             name = os.path.basename(tokenizer_file)
             shutil.copyfile(tokenizer_file, os.path.join(temp_dir, name))
