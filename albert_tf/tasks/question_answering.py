@@ -199,14 +199,24 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
             if needed:
                 self.examples(split)
         layout = RunLayout(settings.output_dir)
-        if settings.do_predict and not settings.do_train and not tf.train.latest_checkpoint(
-                layout.checkpoint_dir):
+        if (settings.do_predict and not settings.do_train and not settings.init_checkpoint
+                and not tf.train.latest_checkpoint(layout.checkpoint_dir)):
             raise TrainingError(f"--do_predict: {settings.output_dir} holds no fine-tuned "
                                 "checkpoint, so the answers would come from an untrained "
-                                "span head; add --do_train")
+                                "head; add --do_train, or --init_checkpoint of a fine-tuned "
+                                "(e.g. converted) question-answering model")
         check_writable(settings.output_dir, "output_dir")
 
     def after_restore(self, loop) -> None:
+        report = loop.warm_start_report
+        if self.settings.do_predict and not self.settings.do_train and report is not None:
+            head = {variable.path for variable in loop.model.head.weights}
+            untrained = sorted(head & set(report.fresh))
+            if untrained:
+                raise TrainingError(
+                    f"--init_checkpoint {self.settings.init_checkpoint} holds no fine-tuned "
+                    f"question-answering head ({', '.join(untrained[:3])} would start "
+                    "untrained); add --do_train, or convert a fine-tuned SQuAD checkpoint")
         if self.settings.do_train:
             record, windows, _ = self.features("train")
             logging.info("training on %d questions (%d windows), %d steps of %d", len(
