@@ -47,6 +47,9 @@ SETTINGS_FLAGS = {
                   "(character F1/EM); --version_2_with_negative scores SQuAD v2.0.",
     "version_2_with_negative": "SQuAD v2.0: the original run_squad_v2 model (unanswerable "
                                "questions), null_odds.json and the null-threshold search.",
+    "v2_head": "v2.0: answerability (the original ALBERT's run_squad_v2 head) or "
+               "null_score (BERT's / Hugging Face's: the span head, [CLS] as the null "
+               "answer).",
     "start_n_top": "v2.0: starts kept at inference.",
     "end_n_top": "v2.0: ends kept per start.",
     "dropout_prob": "v2.0: dropout in the answerability branch.",

@@ -276,6 +276,9 @@ CASES: List[Case] = [
                 "holds no fine-tuned checkpoint"),
                ("train without a file", ["--do_train"],
                 "--train_file is required with --do_train"),
+               ("unknown v2 head", ["--do_train", "--train_file={W}/squad/good.json",
+                                    "--version_2_with_negative", "--v2_head=cls"],
+                "--v2_head must be one of answerability, null_score, got 'cls'"),
            ])],
     # -- export_model -----------------------------------------------------------------
     *[case("export_model", name, [*flags_, f"--export_dir={out('exp_' + str(i))}"], expect,

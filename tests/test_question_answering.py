@@ -89,10 +89,13 @@ def test_predicting_without_weights_or_files_is_refused(squad_tokenizer, tmp_pat
 TRAIN_V2, DEV_V2 = os.path.join(SQUAD, "train-v2.0.json"), os.path.join(SQUAD, "dev-v2.0.json")
 
 
-def test_squad_v2_learns_and_writes_null_odds_for_every_question(squad_tokenizer, tmp_path):
+@pytest.mark.parametrize("head", ["answerability", "null_score"])
+def test_squad_v2_learns_and_writes_null_odds_for_every_question(squad_tokenizer, tmp_path,
+                                                                 head):
     results = train_and_predict(squad_tokenizer, tmp_path / "run", TRAIN_V2, DEV_V2,
-                                version_2_with_negative=True, start_n_top=3, end_n_top=3)
-    # At the start: log(SEQ) for each end (in the mean) plus log(2) / 2 for answerability.
+                                version_2_with_negative=True, v2_head=head, start_n_top=3,
+                                end_n_top=3)
+    # At the start: log(SEQ) for each end (in the mean), plus log(2) / 2 for answerability.
     assert results["train"]["loss"] < 0.8 * (math.log(SEQ) + math.log(2) / 2)
     examples, _ = read_squad(DEV_V2, is_training=False)
     ids = {e.qas_id for e in examples}

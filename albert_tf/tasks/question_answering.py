@@ -8,7 +8,8 @@ and writes `predictions.json` (id -> answer text, a substring of the given conte
 `nbest_predictions.json` and, when the file has gold answers, `eval_results.json` with
 the official metric (SQuAD v1.1, or CMRC 2018's for `evaluation="cmrc2018"`).
 With `version_2_with_negative` the model is the original run_squad_v2's (answerability
-head) and `null_odds.json` holds each question's null score; on a file with answers the
+head), or with `v2_head="null_score"` BERT's span head, whose null odds are the [CLS]
+span's score minus the best span's; `null_odds.json` holds each question's null odds; on a file with answers the
 threshold with the best F1 decides which questions are answered "" and the SQuAD v2.0
 scores (with best_exact/best_f1 and their thresholds) go to `eval_results.json`.
 """
@@ -39,6 +40,10 @@ from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluat
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
 
 EVALUATIONS = {"squad": evaluate_v1, "cmrc2018": evaluate_cmrc}
+# SQuAD v2.0 heads: the original ALBERT's (run_squad_v2), or BERT's / Hugging Face's span
+# head whose null score is the [CLS] start + end logits.
+V2_HEADS = ("answerability", "null_score")
+NO_SPAN_NULL_ODDS = 1e6  # no valid span at all: certainly unanswered
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -69,6 +74,7 @@ class QASettings(LoopSettings):
     max_answer_length: int = 30
     evaluation: str = "squad"
     version_2_with_negative: bool = False
+    v2_head: str = "answerability"
     start_n_top: int = 5
     end_n_top: int = 5
     dropout_prob: float = 0.1
@@ -93,7 +99,8 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
 
     def __init__(self, settings: QASettings, tokenizer: Optional[Tokenizer] = None):
         super().__init__(settings, tokenizer)
-        self.answerability = settings.version_2_with_negative
+        self.version_2 = settings.version_2_with_negative
+        self.answerability = self.version_2 and settings.v2_head == "answerability"
         self.logged = ("loss", "span_accuracy") + (
             ("answerability_loss",) if self.answerability else ())
         self._examples: Dict[str, list] = {}
@@ -188,6 +195,9 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
             raise TrainingError(f"--max_query_length={settings.max_query_length} leaves no "
                                 f"room for the context in --max_seq_length="
                                 f"{settings.max_seq_length}")
+        if settings.v2_head not in V2_HEADS:
+            raise TrainingError(f"--v2_head must be one of {', '.join(V2_HEADS)}, got "
+                                f"{settings.v2_head!r}")
         if settings.evaluation not in EVALUATIONS:
             raise TrainingError(f"--evaluation must be one of {', '.join(EVALUATIONS)}, got "
                                 f"{settings.evaluation!r}")
@@ -218,7 +228,7 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                     f"question-answering head ({', '.join(untrained[:3])} would start "
                     "untrained); add --do_train, or convert a fine-tuned SQuAD checkpoint")
         if self.settings.do_train:
-            record, windows, _ = self.features("train")
+            _, windows, _ = self.features("train")
             logging.info("training on %d questions (%d windows), %d steps of %d", len(
                 self.examples("train")), len(windows), self.settings.num_train_steps,
                 self.settings.train_batch_size)
@@ -261,17 +271,21 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                                      for i in indices],
                     settings.n_best_size, settings.max_answer_length)
             else:
-                candidates = best_spans(example, group,
-                                        [outputs["start_logits"][i] for i in indices],
-                                        [outputs["end_logits"][i] for i in indices],
+                starts = [outputs["start_logits"][i] for i in indices]
+                ends = [outputs["end_logits"][i] for i in indices]
+                candidates = best_spans(example, group, starts, ends,
                                         settings.n_best_size, settings.max_answer_length)
+                if self.version_2:  # BERT's null score: [CLS] as both ends
+                    null_score = min(float(s[0]) + float(e[0]) for s, e in zip(starts, ends))
+                    null_odds[example.qas_id] = (null_score - candidates[0].score if candidates
+                                                 else NO_SPAN_NULL_ODDS)
             predictions[example.qas_id] = candidates[0].text if candidates else ""
             nbest[example.qas_id] = [
                 {"text": c.text, "probability": c.probability, "score": c.score,
                  "start": c.start, "end": c.end} for c in candidates]
         golds = {e.qas_id: e.answers for e in examples}
         scores = None
-        if any(golds.values()) and self.answerability:
+        if any(golds.values()) and self.version_2:
             # As the original: the threshold that scores best on this file's answers
             # decides which questions are answered "" (null odds at or above it).
             threshold = evaluate_v2(golds, predictions, null_odds)["best_f1_thresh"]
@@ -286,7 +300,7 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
         if loop.is_chief:
             write_json(results["predictions"], predictions)
             write_json(os.path.join(settings.output_dir, "nbest_predictions.json"), nbest)
-            if self.answerability:
+            if self.version_2:
                 write_json(os.path.join(settings.output_dir, "null_odds.json"), null_odds)
         if scores is not None:
             scores.update(step=loop.step, windows=len(windows), **stats)
