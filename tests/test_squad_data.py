@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from albert_tf.data.squad import (QAExample, SquadDataError, best_spans, convert_examples,
-                                  doc_windows, group_by_example, is_max_context, read_squad)
+                                  doc_windows, group_by_example, max_context_windows,
+                                  read_squad)
 from albert_tf.data.wordpiece import WordPieceTokenizer
 from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluate_v2
 from tests.helpers import SHARED_DATA, UNICODE_TEXTS
@@ -72,12 +73,14 @@ def test_windows_and_max_context_follow_the_original():
     assert doc_windows(10, 4, 3) == [(0, 4), (3, 4), (6, 4)]
     assert doc_windows(3, 4, 3) == [(0, 3)]
     assert doc_windows(9, 4, 2) == [(0, 4), (2, 4), (4, 4), (6, 3)]
-    windows = doc_windows(10, 4, 3)
-    # token 4: window 1 sees 1 left / 2 right, window 0 does not hold it... token 3: window
-    # 0 sees (3, 0), window 1 sees (0, 3): a tie of 0, the earlier window wins.
-    assert [is_max_context(windows, w, 3) for w in range(3)] == [True, False, False]
-    assert [is_max_context(windows, w, 4) for w in range(3)] == [False, True, False]
-    assert [is_max_context(windows, w, 7) for w in range(3)] == [False, False, True]
+    best = max_context_windows(doc_windows(10, 4, 3), 10)
+    # Token 3: window 0 sees (3 left, 0 right), window 1 (0, 3): a tie of 0, the earlier
+    # window wins. Token 4: window 1 sees (1, 2), window 0 does not hold it. Token 7:
+    # window 2 sees (1, 2), and window 1 ends at 6.
+    assert [best[3] == w for w in range(3)] == [True, False, False]
+    assert [best[4] == w for w in range(3)] == [False, True, False]
+    assert [best[7] == w for w in range(3)] == [False, False, True]
+    assert best.tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]  # token 6: a tie, window 1
 
 
 def oracle_predictions(examples, features):
@@ -177,6 +180,15 @@ def test_bad_files_name_the_file_and_question(tmp_path):
         (paragraph("Ann met Bob.", {"question": "Who?", "answers": []}),
          "article 0 paragraph 0 question 0: missing field 'id'"),
         ([{"title": "no paragraphs"}], "article 0: missing field 'paragraphs'"),
+        (paragraph("Ann met Bob.", {**good, "question": "  "}), "question 'q1': empty question"),
+        (paragraph("Ann met Bob.", {**good, "is_impossible": "no"}),
+         "question 'q1': is_impossible must be true or false, got 'no'"),
+        (paragraph("Ann met Bob.", {**good, "answers": []}),
+         "question 'q1': no answer \\(and not is_impossible\\)"),
+        (paragraph("Ann met Bob.", {**good, "answers": [{"text": "Ann", "answer_start": "0"}]}),
+         "question 'q1': answer_start must be an integer, got '0'"),
+        (paragraph("Ann met Bob.", {**good, "answers": [{"answer_start": 0}]}),
+         "question 'q1': missing field 'text'"),
     ]
     for data, message in cases:
         with pytest.raises(SquadDataError, match=message):

@@ -261,12 +261,6 @@ def max_context_windows(windows: Sequence[Tuple[int, int]], num_tokens: int) -> 
     return best
 
 
-def is_max_context(windows: Sequence[Tuple[int, int]], window: int, position: int) -> bool:
-    """Whether `window` gives the token at `position` the most context."""
-    num_tokens = max(start + length for start, length in windows)
-    return max_context_windows(windows, num_tokens)[position] == window
-
-
 @dataclasses.dataclass
 class FeatureStatistics:
     examples: int = 0
