@@ -30,6 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from benchmarks.synthetic import synthetic_batch  # noqa: E402
+
 flags.DEFINE_list("implementations", ["ours", "keras_hub"], "Which models to time.")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16 and/or float16.")
 flags.DEFINE_list("xla", ["false", "true"], "XLA settings to time.")
@@ -42,26 +44,6 @@ flags.DEFINE_integer("steps", 6, "Timed steps.")
 flags.DEFINE_string("cell", None, "Internal: run one cell (impl:precision:xla) and print JSON.")
 
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-
-
-def synthetic_batch(config, batch, seq, predictions, seed=0):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    segments = np.zeros((batch, seq), "int32")
-    segments[:, seq // 2:] = 1
-    return {
-        "input_ids": rng.integers(5, config.vocab_size, (batch, seq)).astype("int32"),
-        "input_mask": np.ones((batch, seq), "int32"),
-        "segment_ids": segments,
-        "masked_lm_positions": np.sort(np.stack([
-            rng.choice(np.arange(1, seq), predictions, replace=False) for _ in range(batch)]),
-            axis=1).astype("int32"),
-        "masked_lm_ids": rng.integers(5, config.vocab_size, (batch, predictions)).astype(
-            "int32"),
-        "masked_lm_weights": np.ones((batch, predictions), "float32"),
-        "next_sentence_labels": rng.integers(0, 2, (batch,)).astype("int32"),
-    }
 
 
 def matmul_peak(dtype: str, size: int = 2048, repeats: int = 16) -> float:
@@ -167,7 +149,7 @@ def run_cell(cell: str) -> dict:
     import tensorflow as tf
 
     from albert_tf.config import AlbertConfig
-    from albert_tf.training.loop import model_flops_per_sequence
+    from albert_tf.models.flops import model_flops_per_sequence
 
     values = flags.FLAGS
     implementation, precision, xla = cell.split(":")

@@ -70,6 +70,66 @@ def test_a_tiny_model_learns_spans_and_answers_every_question(squad_tokenizer, t
     again = json.loads((tmp_path / "run" / "predictions.json").read_text())
     assert again == predictions
 
+    # The raw-text export answers as run_squad did, in a process with TensorFlow alone.
+    export = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "export_model.py"),
+         f"--init_checkpoint={tmp_path / 'run'}", f"--export_dir={tmp_path / 'exports'}",
+         "--model_name=squad"], capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert export.returncode == 0, export.stderr[-3000:]
+    served = serve_in_fresh_process(export.stdout.strip().splitlines()[-1], examples)
+    assert_serving_matches(served, predictions, examples, squad_tokenizer)
+
+
+SERVE_SCRIPT = """
+import json, sys
+import tensorflow as tf, tensorflow_text  # noqa: F401 (the ops the graph needs)
+pairs = json.load(sys.stdin)
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = {}
+for i in range(0, len(pairs), 64):
+    batch = pairs[i:i + 64]
+    result = serve(question=tf.constant([q for _, q, _ in batch]),
+                   context=tf.constant([c for _, _, c in batch]))
+    for j, (qas_id, _, _) in enumerate(batch):
+        values = {name: value[j].numpy() for name, value in result.items()}
+        out[qas_id] = {name: value.decode("utf-8") if isinstance(value, bytes)
+                       else value.item() for name, value in values.items()}
+assert not [name for name in sys.modules if name.startswith(("albert_tf", "keras_hub"))]
+print(json.dumps(out))
+"""
+
+
+def serve_in_fresh_process(saved_model, examples):
+    """qas_id -> the export's outputs for the examples' raw question and context."""
+    pairs = [(e.qas_id, e.question, e.context) for e in examples]
+    result = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, saved_model],
+                            input=json.dumps(pairs), capture_output=True, text=True,
+                            timeout=600, cwd="/", env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_serving_matches(served, predictions, examples, tokenizer):
+    """Every served answer is run_squad's, but where tensorflow-text's SentencePiece op
+    cuts the text otherwise than the Python library (it breaks some ties between equally
+    likely segmentations the other way): there the two models saw different tokens."""
+    differ = []
+    for example in examples:
+        answer = served[example.qas_id]
+        if answer["answer"] == predictions[example.qas_id]:
+            if answer["answer"]:
+                assert example.context[answer["answer_start"]:answer["answer_end"]] == (
+                    answer["answer"])
+            continue
+        graph = [ids.numpy().tolist() for ids in tokenizer.encode_tf(
+            [example.question, example.context])]
+        assert graph != [tokenizer.encode(example.question), tokenizer.encode(
+            example.context)], (example.qas_id, answer, predictions[example.qas_id])
+        differ.append(example.qas_id)
+    print(f"served answers differing from run_squad's: {len(differ)} of {len(examples)}")
+    assert len(differ) <= 0.01 * len(examples), differ
+
 
 def test_predicting_without_weights_or_files_is_refused(squad_tokenizer, tmp_path):
     config = AlbertConfig.from_preset("tiny", vocab_size=squad_tokenizer.vocab_size)
@@ -111,3 +171,43 @@ def test_squad_v2_learns_and_writes_null_odds_for_every_question(squad_tokenizer
                for qas_id, text in predictions.items() if text or null_odds[qas_id] >= threshold)
     contexts = {e.qas_id: e.context for e in examples}
     assert all(text in contexts[qas_id] for qas_id, text in predictions.items())
+
+    # The serving graph: the same answers, null odds and has-answer decisions.
+    served = serve_run(tmp_path / "run", squad_tokenizer, examples, threshold,
+                       answerability=head == "answerability", version_2=True, start_n_top=3,
+                       end_n_top=3)
+    assert_serving_matches(served, predictions, examples, squad_tokenizer)
+    # Logits agree to float32 noise (the graph batches windows otherwise); has_answer
+    # may differ only where the odds lie within that noise of the threshold.
+    deviation = max(abs(served[qas_id]["null_odds"] - odds) for qas_id, odds in null_odds.items())
+    print(f"largest null-odds deviation: {deviation:.2e}")
+    assert deviation < 1e-3
+    assert all(served[qas_id]["has_answer"] == (odds < threshold)
+               for qas_id, odds in null_odds.items() if abs(odds - threshold) > 1e-3)
+
+
+def serve_run(run_dir, tokenizer, examples, threshold, answerability, **settings):
+    """qas_id -> the QA serving module's outputs, built in this process from a run."""
+    import tensorflow as tf
+
+    from albert_tf.export.question_answering import QAServingModule, load_qa_model
+
+    # A tokenizer of its own: training seeded TensorFlow, which drops the graph ops that
+    # the shared tokenizer made before (AlbertTokenizer.tf_tokenizer).
+    tokenizer = type(tokenizer)(tokenizer.source_file, tokenizer.lower_case)
+    config = AlbertConfig.from_json_file(str(run_dir / "albert_config.json"))
+    model = load_qa_model(config, str(run_dir), answerability, settings.pop("start_n_top"),
+                          settings.pop("end_n_top"))
+    module = QAServingModule(model, tokenizer, SEQ, doc_stride=64, max_query_length=24,
+                             null_odds_threshold=threshold, **settings)
+    serve = tf.function(module.serve_text)
+    served = {}
+    for i in range(0, len(examples), 128):
+        batch = examples[i:i + 128]
+        result = serve(tf.constant([e.question for e in batch]),
+                       tf.constant([e.context for e in batch]))
+        for j, example in enumerate(batch):
+            served[example.qas_id] = {
+                name: value[j].numpy().decode("utf-8") if value.dtype == tf.string
+                else value[j].numpy().item() for name, value in result.items()}
+    return served

@@ -81,6 +81,7 @@ class ReadStatistics:
     unanswerable: int = 0
     answer_beyond_context: int = 0
     answer_text_mismatch: int = 0
+    empty_question: int = 0  # skipped for training, kept (and answered) for prediction
 
 
 def _fail(path: str, where: str, message: str) -> SquadDataError:
@@ -103,8 +104,8 @@ def read_squad(path: str, is_training: bool) -> Tuple[List[QAExample], ReadStati
 
     For training, an answer that lies beyond its context or whose text is not at its
     `answer_start` is counted and the question skipped with a warning (as the original
-    skips them); anything else malformed is a `SquadDataError` naming the file and the
-    question id.
+    skips them), and so is an empty question (kept for prediction, with a warning);
+    anything else malformed is a `SquadDataError` naming the file and the question id.
     """
     if not os.path.isfile(path):
         raise SquadDataError(f"{path}: question-answering file not found")
@@ -138,7 +139,11 @@ def read_squad(path: str, is_training: bool) -> Tuple[List[QAExample], ReadStati
                     raise _fail(path, name, "empty context (or only whitespace)")
                 question = _field(qa, "question", str, path, name)
                 if not question.strip():
-                    raise _fail(path, name, "empty question")
+                    stats.empty_question += 1
+                    logging.warning("%s: %s: empty question%s", path, name,
+                                    " (skipped)" if is_training else "")
+                    if is_training:
+                        continue
                 example = _example(qa, qas_id, question, context, path, name, is_training,
                                    stats)
                 if example is not None:

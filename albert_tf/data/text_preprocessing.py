@@ -110,14 +110,14 @@ def combining_characters_pattern() -> str:
 
 # Python's str.split() whitespace: RE2's \s (which lacks \v), \v, the information
 # separators U+001C..U+001F and Unicode White_Space.
-_WHITESPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+"
+WHITESPACE_CHARACTER = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
 
 
 def preprocess_text_tf(texts, lower_case: bool = True, keep_accents: bool = False):
     """Graph path: the same clean-up on a string tensor of any shape."""
     import tensorflow as tf
     import tensorflow_text as tf_text
-    texts = tf.strings.regex_replace(texts, _WHITESPACE, " ")
+    texts = tf.strings.regex_replace(texts, WHITESPACE_CHARACTER + "+", " ")
     texts = tf.strings.strip(texts)
     if not keep_accents:
         texts = tf_text.normalize_utf8(texts, "NFKD")

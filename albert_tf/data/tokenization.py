@@ -212,6 +212,25 @@ class AlbertTokenizer:
                                    self.lower_case, self.keep_accents)
         return self.tf_tokenizer.tokenize(texts)
 
+    def encode_with_offsets_tf(self, texts):
+        """Graph path of `encode_with_offsets`: string [batch] -> int32 ragged ids, starts
+        and ends [batch, (tokens)] (characters of the raw text; see graph_offsets.py)."""
+        import tensorflow as tf
+
+        from albert_tf.data import graph_offsets
+
+        texts = tf.convert_to_tensor(texts, tf.string)
+        chars = graph_offsets.raw_characters(texts)  # [batch, (chars)]
+        became = preprocess_text_tf(chars.flat_values, self.lower_case, self.keep_accents)
+        counts = graph_offsets.whitespace_collapse_counts(
+            chars, chars.with_flat_values(tf.strings.length(became, unit="UTF8_CHAR")))
+        cleaned = preprocess_text_tf(texts, self.lower_case, self.keep_accents)
+        origins = graph_offsets.char_origins(counts, tf.strings.length(cleaned, unit="UTF8_CHAR"))
+        ids, begin, end = self.tf_tokenizer.tokenize_with_offsets(cleaned)
+        starts, ends = graph_offsets.sentencepiece_offsets(
+            cleaned, origins, tf.strings.length(texts, unit="UTF8_CHAR"), begin, end)
+        return tuple(tf.cast(tensor, tf.int32) for tensor in (ids, starts, ends))
+
 
 def train_sentencepiece(
     input_files: Sequence[str],

@@ -208,6 +208,16 @@ def _is_nonspacing_mark(char: str) -> bool:
 def basic_tokenize_tf(texts, lower_case: bool):
     """Graph path of `basic_tokenize`: string [batch] -> ragged words [batch, (words)]."""
     import tensorflow as tf
+
+    words = tf.strings.split(_spaced_words_tf(texts, lower_case), sep=" ")
+    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)  # "" between spaces
+
+
+def _spaced_words_tf(texts, lower_case: bool):
+    """The clean-up of `basic_tokenize_tf` before the split: words (and punctuation marks)
+    separated by spaces. Each step acts on characters one by one, so applied to single
+    characters it tells what each became (the graph offsets)."""
+    import tensorflow as tf
     import tensorflow_text as tf_text
 
     texts = tf.strings.regex_replace(texts, character_class(is_dropped), "")
@@ -217,9 +227,7 @@ def basic_tokenize_tf(texts, lower_case: bool):
         # ICU's full lower-casing, as Python's str.lower (final sigma, dotted I).
         texts = tf_text.normalize_utf8(tf.strings.lower(texts, encoding="utf-8"), "NFD")
         texts = tf.strings.regex_replace(texts, character_class(_is_nonspacing_mark), "")
-    texts = tf.strings.regex_replace(texts, character_class(_is_punctuation), r" \0 ")
-    words = tf.strings.split(texts, sep=" ")  # [batch, (pieces)], "" between two spaces
-    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
+    return tf.strings.regex_replace(texts, character_class(_is_punctuation), r" \0 ")
 
 
 class WordPieceTokenizer:
@@ -349,3 +357,23 @@ class WordPieceTokenizer:
         words = words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))
         ids = self.tf_tokenizer.tokenize(words)  # [batch, (words), (pieces)]
         return tf.cast(ids.merge_dims(-2, -1), tf.int32)
+
+    def encode_with_offsets_tf(self, texts):
+        """Graph path of `encode_with_offsets`: string [batch] -> int32 ragged ids, starts
+        and ends [batch, (tokens)] (characters of the raw text; see graph_offsets.py)."""
+        import tensorflow as tf
+
+        from albert_tf.data import graph_offsets
+
+        texts = tf.convert_to_tensor(texts, tf.string)
+        words = basic_tokenize_tf(texts, self.lower_case)  # [batch, (words)]
+        chars = graph_offsets.raw_characters(texts)  # [batch, (chars)]
+        became = chars.with_flat_values(_spaced_words_tf(chars.flat_values, self.lower_case))
+        origins = graph_offsets.word_origins(became, words)  # [batch, (words), (chars)]
+        too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_WORD_CHARACTERS
+        cut = words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))
+        ids, begin, end = self.tf_tokenizer.tokenize_with_offsets(cut)
+        starts, ends = graph_offsets.wordpiece_offsets(words, origins, ids, begin, end,
+                                                       self.special_ids.unk)
+        return tuple(tf.cast(tensor.merge_dims(-2, -1), tf.int32)
+                     for tensor in (ids, starts, ends))

@@ -85,9 +85,7 @@ class ServingModule(tf.Module):
             raise ExportError(f"can export an AlbertClassifier or an AlbertEncoder, not "
                               f"{type(model).__name__}")
         config = model.albert_config
-        if not 5 <= max_seq_length <= config.max_position_embeddings:
-            raise ExportError(f"--max_seq_length={max_seq_length}: must be between 5 and the "
-                              f"model's max_position_embeddings ({config.max_position_embeddings})")
+        check_sequence_length(max_seq_length, config)
         if not self.is_encoder:
             outputs = model.num_classes
             if labels is None and outputs != 1:
@@ -98,9 +96,8 @@ class ServingModule(tf.Module):
         if text_signatures and tokenizer is None:
             raise ExportError("text signatures need the SentencePiece model (--spm_model_file) "
                               "or the WordPiece vocabulary (--vocab_file)")
-        if tokenizer is not None and tokenizer.vocab_size > config.vocab_size:
-            raise ExportError(f"{tokenizer.source_file}: {tokenizer.vocab_size} pieces, more "
-                              f"than the model's vocab_size {config.vocab_size}")
+        if tokenizer is not None:
+            check_tokenizer(tokenizer, config)
         self.model = model
         self.max_seq_length = max_seq_length
         self.labels = list(labels) if labels is not None else None
@@ -205,6 +202,18 @@ class ServingModule(tf.Module):
         return inputs
 
 
+def check_sequence_length(max_seq_length: int, config: AlbertConfig) -> None:
+    if not 5 <= max_seq_length <= config.max_position_embeddings:
+        raise ExportError(f"--max_seq_length={max_seq_length}: must be between 5 and the "
+                          f"model's max_position_embeddings ({config.max_position_embeddings})")
+
+
+def check_tokenizer(tokenizer: Tokenizer, config: AlbertConfig) -> None:
+    if tokenizer.vocab_size > config.vocab_size:
+        raise ExportError(f"{tokenizer.source_file}: {tokenizer.vocab_size} pieces, more "
+                          f"than the model's vocab_size {config.vocab_size}")
+
+
 def _assert_in_range(values: tf.Tensor, limit: int, message: str):
     return tf.debugging.assert_equal(
         tf.reduce_all((values >= 0) & (values < limit)), True, message=message)
@@ -245,9 +254,11 @@ def next_version(model_dir: str) -> int:
 TEMP_PREFIX = ".tmp-"  # hidden: TF Serving ignores it while the export is written
 
 
-def export_saved_model(module: ServingModule, export_dir: str, model_name: str,
+def export_saved_model(module: tf.Module, export_dir: str, model_name: str,
                        warmup_texts: Sequence[str] = ()) -> str:
-    """Writes the next version of `model_name` under export_dir and returns its folder.
+    """Writes the next version of `model_name` under export_dir and returns its folder
+    (`module`: a `ServingModule`, or any module with `signatures()`,
+    `captured_variables` and `warmup_inputs(texts)`, as the question-answering one).
 
     The SavedModel is written to a hidden temporary folder (which TF Serving ignores) and
     renamed to its version number only when complete; an existing version is never
@@ -314,18 +325,24 @@ def load_serving_model(config: AlbertConfig, checkpoint: str, num_outputs: Optio
     (`mixed_bfloat16` serves 1.65x faster on a bfloat16-capable CPU, BENCHMARKS.md) with
     every weight read from `checkpoint`: a prefix, a checkpoint folder, or a run folder (a
     fine-tuning run's `best/` weights first). A weight the checkpoint lacks is an error."""
+    if num_outputs is None:
+        model = AlbertEncoder(config, dtype=dtype)
+        return restore_for_serving(model, checkpoint, flag, "an encoder",
+                                   [(("model", "encoder"), model), (("encoder",), model)])
+    model = AlbertClassifier(config, num_outputs, dropout_rate=0.0, dtype=dtype)
+    return restore_for_serving(model, checkpoint, flag,
+                               f"a classifier with {num_outputs} outputs")
+
+
+def restore_for_serving(model, checkpoint: str, flag: str, kind: str, candidates=None):
+    """`model` with every weight read from `checkpoint` (a run folder's `best/` weights
+    first), found under the `candidates` roots (default: the run's `model`); a weight
+    the checkpoint lacks is an error that says what it should have held (`kind`)."""
     best = RunLayout(checkpoint).best_prefix
     if tf.io.gfile.exists(best + ".index"):
         checkpoint = best
-    if num_outputs is None:
-        model = AlbertEncoder(config, dtype=dtype)
-        candidates = [(("model", "encoder"), model), (("encoder",), model)]
-    else:
-        model = AlbertClassifier(config, num_outputs, dropout_rate=0.0, dtype=dtype)
-        candidates = [(("model",), model)]
-    report = warm_start(checkpoint, model, candidates, flag)
+    report = warm_start(checkpoint, model, candidates or [(("model",), model)], flag)
     if report.fresh:
-        kind = "an encoder" if num_outputs is None else f"a classifier with {num_outputs} outputs"
         raise ExportError(f"--{flag}: {report.checkpoint} does not hold {kind}: missing "
                           f"{', '.join(report.fresh[:5])}{' ...' if len(report.fresh) > 5 else ''}")
     return model

@@ -21,11 +21,12 @@ from albert_tf.data.glue import TaskDataError
 from albert_tf.data.tokenizers import Tokenizer, identity_key
 from albert_tf.io_utils import check_writable
 from albert_tf.models.classifier import AlbertClassifier
+from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import classification_losses, regression_losses
 from albert_tf.training.best_checkpoint import BestCheckpointKeeper
 from albert_tf.training.driver import run_task
 from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
-                                     check_sequence_length, model_flops_per_sequence)
+                                     check_sequence_length)
 from albert_tf.training.metrics import compute_metrics
 from albert_tf.training.outputs import write_json, write_json_lines, write_tsv
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask

@@ -14,11 +14,12 @@ from absl import logging
 from albert_tf.checkpoints.warm_start import Candidate
 from albert_tf.data.pretraining_dataset import (check_input_files, count_records,
                                                 find_damaged_file, pretraining_dataset)
+from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import pretraining_losses
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.training.driver import run_task
 from albert_tf.training.loop import (PRECISIONS, LoopSettings, TrainingError, TrainingLoop,
-                                     check_sequence_length, model_flops_per_sequence)
+                                     check_sequence_length)
 from albert_tf.training.outputs import write_json
 from albert_tf.training.task import Task
 

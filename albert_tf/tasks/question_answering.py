@@ -30,11 +30,11 @@ from albert_tf.data.tokenizers import Tokenizer, identity_key
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable
 from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
+from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import answerability_span_losses, span_losses
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import (LoopSettings, TrainingError, check_sequence_length,
-                                     model_flops_per_sequence)
+from albert_tf.training.loop import LoopSettings, TrainingError, check_sequence_length
 from albert_tf.training.outputs import write_json
 from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluate_v2
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
