@@ -367,41 +367,74 @@ from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 from albert_tf.tasks.pretraining import PretrainingSettings, PretrainingTask
 from albert_tf.training.loop import TrainingLoop
-files, config_file, out = json.loads(sys.argv[1])
+files, config_file, out, runs = json.loads(sys.argv[1])
 results = {}
-for name in ("one_device", "mirrored"):
+for name, strategy_name, accumulation in runs:
     keras.utils.set_random_seed(7)
-    strategy = create_strategy(name)
+    strategy = create_strategy(strategy_name)
     settings = PretrainingSettings(
         input_files=files, output_dir=out + "/" + name,
         albert_config=AlbertConfig.from_json_file(config_file), max_seq_length=%d,
         max_predictions_per_seq=%d, train_batch_size=16, learning_rate=0.005,
         num_train_steps=6, num_warmup_steps=2, save_checkpoints_steps=6,
-        iterations_per_loop=3, log_steps=3, seed=2)
+        iterations_per_loop=3, log_steps=3, seed=2, gradient_accumulation_steps=accumulation)
     values = TrainingLoop(PretrainingTask(settings), settings, strategy).train()
     results[name] = {"replicas": strategy.num_replicas_in_sync, **values}
 print(json.dumps(results))
 """ % (SEQ, PREDICTIONS)
 
 
-def test_mirrored_over_two_cpus_matches_one_device(data, tmp_path):
+def test_mirrored_over_two_cpus_matches_one_device_also_accumulating(data, tmp_path):
     files, _, config_file = data
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT, json.dumps([files, config_file, str(tmp_path)])],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert result.returncode == 0, result.stderr[-3000:]
-    values = json.loads(result.stdout.strip().splitlines()[-1])
+    values = {}
+    # Two processes: a second MirroredStrategy in one process reuses the first one's
+    # collective instance keys, and TensorFlow then expects the first graph's shapes.
+    for runs in ([("one_device", "one_device", 1), ("mirrored", "mirrored", 1)],
+                 [("mirrored_accumulated", "mirrored", 2)]):
+        result = subprocess.run(
+            [sys.executable, "-c", MIRRORED_SCRIPT,
+             json.dumps([files, config_file, str(tmp_path), runs])],
+            capture_output=True, text=True, timeout=600, cwd=ROOT,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+        assert result.returncode == 0, result.stderr[-3000:]
+        values.update(json.loads(result.stdout.strip().splitlines()[-1]))
     assert values["one_device"]["replicas"] == 1 and values["mirrored"]["replicas"] == 2
-    for name in ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"):
-        assert values["mirrored"][name] == pytest.approx(values["one_device"][name], rel=1e-4,
-                                                         abs=1e-5), name
     one = tf.train.load_checkpoint(str(tmp_path / "one_device" / "checkpoints" / "ckpt-6"))
-    two = tf.train.load_checkpoint(str(tmp_path / "mirrored" / "checkpoints" / "ckpt-6"))
-    for name in one.get_variable_to_shape_map():
-        if name != "_CHECKPOINTABLE_OBJECT_GRAPH":
-            np.testing.assert_allclose(two.get_tensor(name), one.get_tensor(name), rtol=1e-4,
-                                       atol=1e-5, err_msg=name)
+    for run_name in ("mirrored", "mirrored_accumulated"):  # 2 replicas x 2 micro-batches
+        for name in ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"):
+            assert values[run_name][name] == pytest.approx(values["one_device"][name],
+                                                           rel=1e-4, abs=1e-5), name
+        two = tf.train.load_checkpoint(str(tmp_path / run_name / "checkpoints" / "ckpt-6"))
+        for name in one.get_variable_to_shape_map():
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH":
+                np.testing.assert_allclose(two.get_tensor(name), one.get_tensor(name),
+                                           rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_gradient_accumulation_takes_the_big_batchs_update(data, tmp_path):
+    """4 micro-batches of 8 give the update one batch of 32 gives (float32, no dropout):
+    the MLM mean over all 32 sequences' masked positions, one clipping of the summed
+    gradient (the embeddings' sparse rows kept, so the norm is the big batch's), one LAMB
+    step; the step counter counts updates."""
+    trained = {}
+    for steps in (1, 4):
+        settings = settings_for(data, tmp_path / f"k{steps}", train_batch_size=32,
+                                gradient_accumulation_steps=steps, num_train_steps=3,
+                                learning_rate=1e-2,
+                                save_checkpoints_steps=3, iterations_per_loop=3, log_steps=3)
+        loop = pretraining_loop(settings, create_strategy("one_device"))
+        loop.restore()
+        values = loop.train()
+        assert loop.step == 3
+        trained[steps] = values, {v.path: v.numpy() for v in loop.model.weights}
+    (big, big_weights), (accumulated, weights) = trained[1], trained[4]
+    for name in ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"):
+        assert accumulated[name] == pytest.approx(big[name], rel=1e-5, abs=1e-6), name
+    for path, value in big_weights.items():
+        np.testing.assert_allclose(weights[path], value, rtol=1e-5, atol=1e-5, err_msg=path)
+    with pytest.raises(TrainingError, match="must split into --gradient_accumulation_steps=3"):
+        run(settings_for(data, tmp_path / "bad", train_batch_size=32,
+                         gradient_accumulation_steps=3), create_strategy("one_device"))
 
 
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):

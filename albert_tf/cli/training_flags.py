@@ -28,6 +28,9 @@ _LOOP_FLAGS = {
                    "where it measured slower).",
     "seed": "Seed for weights and data order.",
     "log_steps": "Steps between progress lines.",
+    "gradient_accumulation_steps": "Split each update's --train_batch_size into this many "
+                                   "micro-batches, summing their gradients before one "
+                                   "update (the same update in less memory).",
     "peak_flops": "Peak FLOP/s of one replica's device at the chosen precision; when given, "
                   "model-FLOPs utilization is logged.",
 }

@@ -127,7 +127,7 @@ class ClassificationTask(EncoderFineTuningTask):
         return self._dataset(self.split("train")[0], self.settings.train_batch_size, True,
                              context)
 
-    def replica_losses(self, model, features, training, global_batch):
+    def replica_losses(self, model, features, training, global_batch, update_totals=None):
         outputs = model(features, training=training)  # [batch, outputs] float32
         labels = features["label_ids"]
         share = tf.cast(tf.shape(labels)[0], tf.float32) / float(global_batch)

@@ -88,14 +88,18 @@ class PretrainingTask(Task):
         return self._dataset(self.settings.input_files, self.settings.train_batch_size, True,
                              context)
 
-    def replica_losses(self, model, features, training, global_batch):
-        context = tf.distribute.get_replica_context()
+    def replica_losses(self, model, features, training, global_batch, update_totals=None):
         outputs = model(features, training=training)
         losses = pretraining_losses(outputs["mlm_logits"], outputs["sop_logits"],
                                     features["masked_lm_ids"], features["masked_lm_weights"],
                                     features["next_sentence_labels"])
         local_batch = tf.cast(tf.shape(features["input_ids"])[0], tf.float32)
-        global_weight = tf.maximum(context.all_reduce("sum", losses["mlm_weight_sum"]), 1e-5)
+        # The MLM loss is a mean over the masked positions of the whole update.
+        global_weight = (update_totals or {}).get("mlm_weight_sum")
+        if global_weight is None:
+            global_weight = tf.distribute.get_replica_context().all_reduce(
+                "sum", losses["mlm_weight_sum"])
+        global_weight = tf.maximum(global_weight, 1e-5)
         share = local_batch / float(global_batch)
         contributions = {
             "mlm_loss": losses["mlm_loss_sum"] / global_weight,
@@ -105,6 +109,10 @@ class PretrainingTask(Task):
         }
         contributions["loss"] = contributions["mlm_loss"] + contributions["sop_loss"]
         return contributions
+
+    def update_totals(self, micro_batches):
+        weights = tf.reduce_sum(tf.cast(micro_batches["masked_lm_weights"], tf.float32))
+        return {"mlm_weight_sum": tf.distribute.get_replica_context().all_reduce("sum", weights)}
 
     def after_training(self, loop: TrainingLoop, values: Dict[str, float]) -> None:
         encoder_saved = tf.io.gfile.exists(loop.layout.encoder_prefix + ".index")

@@ -154,7 +154,7 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
         return self._dataset(self.features("train")[0], self.settings.train_batch_size, True,
                              context)
 
-    def replica_losses(self, model, features, training, global_batch):
+    def replica_losses(self, model, features, training, global_batch, update_totals=None):
         share = tf.cast(tf.shape(features["input_ids"])[0], tf.float32) / float(global_batch)
         if self.answerability:
             outputs = model.training_outputs(features, training=training)

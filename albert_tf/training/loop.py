@@ -67,6 +67,7 @@ class LoopSettings:
     jit_compile: Optional[bool] = None  # None: the device type's measured best
     seed: int = 12345
     log_steps: int = 100
+    gradient_accumulation_steps: int = 1
     peak_flops: Optional[float] = None
     do_train: bool = True
     do_eval: bool = False
@@ -79,6 +80,15 @@ def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy
         if batch < 1 or batch % replicas:
             raise TrainingError(f"--{flag}={batch} must be a positive multiple of the "
                                 f"{replicas} replica(s)")
+    accumulation = settings.gradient_accumulation_steps
+    if accumulation < 1:
+        raise TrainingError(f"--gradient_accumulation_steps must be at least 1, got "
+                            f"{accumulation}")
+    if settings.train_batch_size % (replicas * accumulation):
+        raise TrainingError(
+            f"--train_batch_size={settings.train_batch_size} must split into "
+            f"--gradient_accumulation_steps={accumulation} micro-batches on each of the "
+            f"{replicas} replica(s): a multiple of {replicas * accumulation}")
     if settings.precision not in PRECISIONS:
         raise TrainingError(f"--precision must be one of {PRECISIONS}, got "
                             f"{settings.precision!r}")
@@ -248,18 +258,83 @@ class TrainingLoop:
     def distribute(self, dataset_fn: Callable[[tf.distribute.InputContext], tf.data.Dataset]):
         return self.strategy.distribute_datasets_from_function(dataset_fn)
 
+    def train_dataset(self, context: tf.distribute.InputContext) -> tf.data.Dataset:
+        """The task's training data, one element per update: with gradient accumulation,
+        `gradient_accumulation_steps` micro-batches of this replica's share stacked
+        ([k, micro-batch, ...]), read in the order one big batch would be."""
+        accumulation = self.settings.gradient_accumulation_steps
+        if accumulation == 1:
+            return self.task.train_dataset(context)
+        # The task batches by the context's replica count: k times as many "replicas"
+        # make its batches the micro-batches.
+        micro = tf.distribute.InputContext(context.num_input_pipelines,
+                                           context.input_pipeline_id,
+                                           context.num_replicas_in_sync * accumulation)
+        return self.task.train_dataset(micro).batch(accumulation, drop_remainder=True)
+
+    def _gradients(self, features, loss_scale, update_totals=None):
+        """(the task's logged values, gradients of the scaled loss; None where the loss
+        does not reach a weight)."""
+        with tf.GradientTape() as tape:
+            values = self.task.replica_losses(self.model, features, True,
+                                              self.settings.train_batch_size,
+                                              **({"update_totals": update_totals}
+                                                 if update_totals else {}))
+            loss = values["loss"] * tf.cast(loss_scale, values["loss"].dtype)
+        return values, tape.gradient(loss, self.model.trainable_variables)
+
+    def _accumulated_gradients(self, micro_batches, loss_scale):
+        """Sums over the k micro-batches of one update (a loop in the graph, so k costs
+        no graph size): each micro-batch's losses are already its share of the update's.
+        A sparse (embedding) gradient keeps its rows, concatenated, so clipping and the
+        optimizer see what one big batch's gradient would give them."""
+        variables = self.model.trainable_variables
+        totals = self.task.update_totals(micro_batches)
+        steps = tf.shape(tf.nest.flatten(micro_batches)[0])[0]
+        values, gradients = self._gradients(
+            tf.nest.map_structure(lambda tensor: tensor[0], micro_batches), loss_scale, totals)
+        # Unreached weights stay None, as in one big batch.
+        sparse = [i for i, g in enumerate(gradients) if isinstance(g, tf.IndexedSlices)]
+        dense = [i for i, g in enumerate(gradients) if g is not None and i not in sparse]
+
+        def body(micro, dense_sums, rows, row_indices, value_sums):
+            features = tf.nest.map_structure(lambda tensor: tensor[micro], micro_batches)
+            more_values, more = self._gradients(features, loss_scale, totals)
+            return (micro + 1,
+                    [total + more[i] for total, i in zip(dense_sums, dense)],
+                    [tf.concat([kept, more[i].values], 0) for kept, i in zip(rows, sparse)],
+                    [tf.concat([kept, more[i].indices], 0)
+                     for kept, i in zip(row_indices, sparse)],
+                    {name: value_sums[name] + more_values[name] for name in value_sums})
+
+        state = (tf.constant(1), [gradients[i] for i in dense],
+                 [gradients[i].values for i in sparse], [gradients[i].indices for i in sparse],
+                 dict(values))
+        invariants = tf.nest.map_structure(lambda tensor: tensor.shape, state)
+        invariants = (invariants[0], invariants[1],
+                      [tf.TensorShape([None]).concatenate(shape[1:]) for shape in invariants[2]],
+                      [tf.TensorShape([None]) for _ in invariants[3]], invariants[4])
+        _, dense_sums, rows, row_indices, value_sums = tf.while_loop(
+            lambda micro, *_: micro < steps, body, state, shape_invariants=invariants)
+        summed = [None] * len(variables)
+        for i, total in zip(dense, dense_sums):
+            summed[i] = total
+        for i, kept, kept_indices in zip(sparse, rows, row_indices):
+            summed[i] = tf.IndexedSlices(kept, kept_indices, gradients[i].dense_shape)
+        return value_sums, summed
+
     def _train_step(self, features):
         variables = self.model.trainable_variables
         loss_scale = (self.optimizer.dynamic_scale
                       if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer) else 1.0)
-        with tf.GradientTape() as tape:
-            values = self.task.replica_losses(self.model, features, True,
-                                              self.settings.train_batch_size)
-            loss = values["loss"] * tf.cast(loss_scale, values["loss"].dtype)
+        if self.settings.gradient_accumulation_steps > 1:
+            values, gradients = self._accumulated_gradients(features, loss_scale)
+        else:
+            values, gradients = self._gradients(features, loss_scale)
         # Weights the task's loss does not reach (the pooler, for span heads on the
         # sequence output) have no gradient and keep their values, as in the original.
-        reached = [(gradient, variable) for gradient, variable
-                   in zip(tape.gradient(loss, variables), variables) if gradient is not None]
+        reached = [(gradient, variable) for gradient, variable in zip(gradients, variables)
+                   if gradient is not None]
         gradients = clipped_replica_gradients([gradient for gradient, _ in reached], CLIP_NORM,
                                               loss_scale)
         self.optimizer.apply_gradients(zip(gradients, [variable for _, variable in reached]))
@@ -301,7 +376,7 @@ class TrainingLoop:
                          settings.num_train_steps)
             return {}
         iterator = iter(self.distribute(
-            lambda context: self.task.train_dataset(context).skip(start_step)))
+            lambda context: self.train_dataset(context).skip(start_step)))
         loop = self.make_train_loop()
         writer = (tf.summary.create_file_writer(self.layout.train_logs)
                   if self.is_chief else tf.summary.create_noop_writer())

@@ -52,10 +52,21 @@ class Task:
         raise NotImplementedError
 
     def replica_losses(self, model: keras.Model, features: Dict[str, tf.Tensor],
-                       training: bool, global_batch: int) -> Dict[str, tf.Tensor]:
+                       training: bool, global_batch: int,
+                       update_totals: Optional[Dict[str, tf.Tensor]] = None
+                       ) -> Dict[str, tf.Tensor]:
         """This replica's contribution to each name in `logged` (its share of the
-        global-batch value: summing over replicas gives the one-device number)."""
+        global-batch value: summing over replicas, and over the micro-batches of an
+        accumulated update, gives the one-device number). `update_totals` is what
+        `update_totals` computed over the whole update when gradients are accumulated
+        (None otherwise)."""
         raise NotImplementedError
+
+    def update_totals(self, micro_batches: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """Sums over a whole update (this replica's [k, micro-batch, ...] features, summed
+        across replicas) that the losses normalize by, for gradient accumulation: none
+        by default (losses that are means over examples need none)."""
+        return {}
 
     def warm_start_roots(self, model: keras.Model) -> List[Candidate]:
         """Where `init_checkpoint` may keep parts of `model`."""
