@@ -19,7 +19,7 @@ from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
     define_flags, entry_point, settings_from_flags)
 from albert_tf.cli.training_flags import (define_training_flags, strategy_and_config,
                                           training_values)
-from albert_tf.tasks.classification import ClassifierSettings
+from albert_tf.tasks.settings import ClassifierSettings
 
 RENAMES = {"num_train_steps": "train_step", "num_warmup_steps": "warmup_step"}
 SETTINGS_FLAGS = {

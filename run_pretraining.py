@@ -12,7 +12,7 @@ from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
     define_flags, entry_point, settings_from_flags)
 from albert_tf.cli.training_flags import (define_training_flags, strategy_and_config,
                                           training_values)
-from albert_tf.tasks.pretraining import PretrainingSettings
+from albert_tf.tasks.settings import PretrainingSettings
 
 _DEFAULTS = {f.name: f.default for f in PretrainingSettings.__dataclass_fields__.values()}
 LENGTH_FLAGS = ("max_seq_length", "max_predictions_per_seq")

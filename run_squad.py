@@ -20,7 +20,7 @@ from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
     define_flags, entry_point, settings_from_flags)
 from albert_tf.cli.training_flags import (define_training_flags, strategy_and_config,
                                           training_values)
-from albert_tf.tasks.question_answering import QASettings
+from albert_tf.tasks.settings import QASettings
 
 SETTINGS_FLAGS = {
     "train_file": "SQuAD-format JSON for training.",

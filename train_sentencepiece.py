@@ -39,7 +39,7 @@ def main(values):
     print(path)
 
 
-run = entry_point("albert-train-spm", main, errors=(OSError,))
+run = entry_point("albert-train-spm", main, errors=(OSError,), uses_tensorflow=False)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Pretraining-step speed: this project against keras-hub's AlbertBackbone, every cell.
 
-A cell is (implementation, precision, XLA on/off); each runs in its own process and prints
+A cell is (implementation, precision, XLA on/off, and for ours activation recomputation
+on/off); each runs in its own process and prints
 sequences/s, tokens/s, model-FLOPs utilization against the peak of a large matmul measured
 in the same process at the cell's dtype, and peak memory. Both implementations run the same
 step on the same synthetic batch: MLM (masked positions gathered before the vocabulary
@@ -15,6 +16,9 @@ Run by hand (ALBERT-base, seq 128, batch 16 by default; results go in BENCHMARKS
 
     .venv/bin/python benchmarks/bench_train.py
     .venv/bin/python benchmarks/bench_train.py --implementations=ours --precisions=bfloat16
+    # peak memory and step time with and without --recompute_activations
+    .venv/bin/python benchmarks/bench_train.py --implementations=ours --precisions=float32 \
+        --xla=false --recompute=false,true --seq=512 --batch=8
 """
 
 import json
@@ -35,6 +39,8 @@ from benchmarks.synthetic import synthetic_batch  # noqa: E402
 flags.DEFINE_list("implementations", ["ours", "keras_hub"], "Which models to time.")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16 and/or float16.")
 flags.DEFINE_list("xla", ["false", "true"], "XLA settings to time.")
+flags.DEFINE_list("recompute", ["false"], "ours: activation recomputation settings to time "
+                  "(--recompute=false,true compares peak memory and step time).")
 flags.DEFINE_string("preset", "base", "Model size (base, large, ...).")
 flags.DEFINE_integer("seq", 128, "Sequence length.")
 flags.DEFINE_integer("batch", 16, "Batch size.")
@@ -68,7 +74,7 @@ def matmul_peak(dtype: str, size: int = 2048, repeats: int = 16) -> float:
     return 2.0 * size ** 3 * repeats / best
 
 
-def ours_step(config, batch, precision, xla, steps_per_call):
+def ours_step(config, batch, precision, xla, steps_per_call, recompute=False):
     """Times our real training loop: returns run(steps) -> None."""
     import tensorflow as tf
 
@@ -83,7 +89,7 @@ def ours_step(config, batch, precision, xla, steps_per_call):
         max_predictions_per_seq=batch["masked_lm_ids"].shape[1],
         train_batch_size=batch["input_ids"].shape[0], learning_rate=1e-4, optimizer="lamb",
         num_train_steps=10 ** 6, num_warmup_steps=0, iterations_per_loop=steps_per_call,
-        precision=POLICIES[precision], jit_compile=xla)
+        precision=POLICIES[precision], jit_compile=xla, recompute_activations=recompute)
     runner = TrainingLoop(PretrainingTask(settings), settings, strategy)
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     iterator = iter(runner.distribute(lambda context: dataset))
@@ -152,8 +158,8 @@ def run_cell(cell: str) -> dict:
     from albert_tf.models.flops import model_flops_per_sequence
 
     values = flags.FLAGS
-    implementation, precision, xla = cell.split(":")
-    xla = xla == "true"
+    implementation, precision, xla, recompute = cell.split(":")
+    xla, recompute = xla == "true", recompute == "true"
     config = AlbertConfig.from_preset(values.preset)
     batch = synthetic_batch(config, values.batch, values.seq, values.predictions)
     compute_dtype = {"float32": tf.float32, "bfloat16": tf.bfloat16,
@@ -161,7 +167,7 @@ def run_cell(cell: str) -> dict:
     peak = matmul_peak(compute_dtype)
     start = time.perf_counter()
     if implementation == "ours":
-        run = ours_step(config, batch, precision, xla, values.steps)
+        run = ours_step(config, batch, precision, xla, values.steps, recompute)
     else:
         run = keras_hub_step(config, batch, precision, xla)
     loss = run(1)  # trace and compile
@@ -178,6 +184,7 @@ def run_cell(cell: str) -> dict:
     else:
         peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"implementation": implementation, "precision": precision, "xla": xla,
+            "recompute": recompute,
             "sequences_per_second": sequences, "tokens_per_second": sequences * values.seq,
             "step_seconds": seconds / values.steps, "matmul_peak_tflops": peak / 1e12,
             "mfu": sequences * flops / peak, "peak_memory_gib": peak_memory / 2 ** 30,
@@ -192,28 +199,29 @@ def main(argv):
     print(f"preset {values.preset}, seq {values.seq}, batch {values.batch}, "
           f"{values.predictions} masked positions, {values.steps} timed steps; "
           f"cpus={os.cpu_count()}", flush=True)
-    header = (f"{'implementation':<10} {'precision':<9} {'xla':<5} {'seq/s':>7} "
+    header = (f"{'implementation':<10} {'precision':<9} {'xla':<5} {'remat':<5} {'seq/s':>7} "
               f"{'tokens/s':>9} {'s/step':>7} {'peak TF/s':>9} {'MFU':>6} {'mem GiB':>7} "
               f"{'compile s':>9}")
     print(header, flush=True)
     results = []
-    for implementation in values.implementations:
-        for precision in values.precisions:
-            for xla in values.xla:
-                cell = f"{implementation}:{precision}:{xla}"
-                command = [sys.executable, os.path.abspath(__file__), f"--cell={cell}"] + [
-                    arg for arg in sys.argv[1:] if not arg.startswith("--cell")]
-                done = subprocess.run(command, capture_output=True, text=True)
-                if done.returncode:
-                    print(f"{cell}: failed\n{done.stderr[-1500:]}", flush=True)
-                    continue
-                row = json.loads(done.stdout.strip().splitlines()[-1])
-                results.append(row)
-                print(f"{implementation:<10} {precision:<9} {str(row['xla']):<5} "
-                      f"{row['sequences_per_second']:>7.2f} {row['tokens_per_second']:>9.0f} "
-                      f"{row['step_seconds']:>7.3f} {row['matmul_peak_tflops']:>9.3f} "
-                      f"{row['mfu']:>6.1%} {row['peak_memory_gib']:>7.2f} "
-                      f"{row['compile_seconds']:>9.1f}", flush=True)
+    cells = [f"{implementation}:{precision}:{xla}:{recompute}"
+             for implementation in values.implementations for precision in values.precisions
+             for xla in values.xla for recompute in values.recompute
+             if implementation == "ours" or recompute == "false"]
+    for cell in cells:
+        command = [sys.executable, os.path.abspath(__file__), f"--cell={cell}"] + [
+            arg for arg in sys.argv[1:] if not arg.startswith("--cell")]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            print(f"{cell}: failed\n{done.stderr[-1500:]}", flush=True)
+            continue
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        results.append(row)
+        print(f"{row['implementation']:<10} {row['precision']:<9} {str(row['xla']):<5} "
+              f"{str(row['recompute']):<5} {row['sequences_per_second']:>7.2f} "
+              f"{row['tokens_per_second']:>9.0f} {row['step_seconds']:>7.3f} "
+              f"{row['matmul_peak_tflops']:>9.3f} {row['mfu']:>6.1%} "
+              f"{row['peak_memory_gib']:>7.2f} {row['compile_seconds']:>9.1f}", flush=True)
     best = {}
     for row in results:
         key = row["implementation"]

@@ -63,3 +63,27 @@ def test_scripts_report_user_errors_in_one_line(script, args, message):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tensorflow_start_up_lines_stay_out_of_the_way_unless_asked_for():
+    from albert_tf.cli.quiet_tensorflow import NATIVE_LOGS, STARTUP_NOISE
+
+    # What TensorFlow prints on this machine when imported bare.
+    bare = subprocess.run([sys.executable, "-c", "import tensorflow as tf; "
+                           "tf.config.list_physical_devices()"],
+                          capture_output=True, text=True, timeout=300)
+    noise = [line for line in bare.stderr.splitlines() if STARTUP_NOISE.search(line)]
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in (NATIVE_LOGS, "TF_CPP_MIN_LOG_LEVEL")}
+    command = [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
+               "--output_dir=/nonexistent/run", "--input_file=/nonexistent/*.tfrecord",
+               "--preset=tiny"]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                           env=environment)
+    assert quiet.returncode != 0 and "run_pretraining: " in quiet.stderr
+    assert not [line for line in quiet.stderr.splitlines() if STARTUP_NOISE.search(line)]
+    loud = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          env=dict(environment, **{NATIVE_LOGS: "1"}))
+    assert "run_pretraining: " in loud.stderr
+    assert len([line for line in loud.stderr.splitlines()
+                if STARTUP_NOISE.search(line)]) >= len(noise)

@@ -437,6 +437,27 @@ def test_gradient_accumulation_takes_the_big_batchs_update(data, tmp_path):
                          gradient_accumulation_steps=3), create_strategy("one_device"))
 
 
+def test_recomputed_activations_train_to_the_same_weights(data, tmp_path):
+    trained = {}
+    for recompute in (False, True):
+        settings = settings_for(data, tmp_path / str(recompute), recompute_activations=recompute,
+                                num_train_steps=3, save_checkpoints_steps=3,
+                                iterations_per_loop=3, log_steps=3)
+        loop = pretraining_loop(settings, create_strategy("one_device"))
+        loop.restore()
+        trained[recompute] = loop.train(), {v.path: v.numpy() for v in loop.model.weights}
+    for name in ("loss", "mlm_loss", "sop_loss"):
+        assert trained[True][0][name] == pytest.approx(trained[False][0][name], rel=1e-6), name
+    for path, value in trained[False][1].items():
+        np.testing.assert_allclose(trained[True][1][path], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=path)
+    config = data[1]
+    with pytest.raises(TrainingError, match="--recompute_activations needs hidden_dropout_prob"):
+        run(settings_for(data, tmp_path / "dropout", recompute_activations=True,
+                         albert_config=dataclasses.replace(config, hidden_dropout_prob=0.1)),
+            create_strategy("one_device"))
+
+
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):
     settings = settings_for(data, tmp_path, learning_rate=1e30, num_warmup_steps=0,
                             save_checkpoints_steps=5, iterations_per_loop=5, log_steps=5,

@@ -1,8 +1,10 @@
 """What every entry script does the same way: flags defined from a settings dataclass, and
 one `main` wrapper that reports user errors in one line.
 
-Importing this module also quiets TensorFlow's C++ start-up logging (unless the user set
-TF_CPP_MIN_LOG_LEVEL), so the scripts import it before anything imports TensorFlow.
+Importing this module also quiets TensorFlow's C++ logging (unless the user set
+TF_CPP_MIN_LOG_LEVEL or ALBERT_TF_NATIVE_LOGS=1); scripts that need TensorFlow import
+`albert_tf.cli.quiet_tensorflow` right after it, which imports TensorFlow without its
+start-up lines.
 
 Example (a whole script):
 
@@ -24,7 +26,8 @@ import os
 import typing
 from typing import Callable, Dict, Iterable, Mapping, Tuple, Type
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("ALBERT_TF_NATIVE_LOGS") != "1":  # see quiet_tensorflow.py
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
@@ -80,14 +83,20 @@ def exit_on_user_error(script: str, errors: Tuple[Type[BaseException], ...] = ()
 
 
 def entry_point(script: str, main: Callable[[flags.FlagValues], None],
-                errors: Tuple[Type[BaseException], ...] = ()) -> Callable[[], None]:
+                errors: Tuple[Type[BaseException], ...] = (),
+                uses_tensorflow: bool = True) -> Callable[[], None]:
     """The `run()` of an entry script (and its console command): absl parses the flags,
-    stray positional arguments are a usage error, and `main(flags.FLAGS)` runs under
-    `exit_on_user_error(script, errors)`."""
+    stray positional arguments are a usage error, TensorFlow is imported without its C++
+    start-up lines (`quiet_tensorflow`; once the flags are valid, so `--help` and flag
+    errors do not wait for it where the script's imports allow) and `main(flags.FLAGS)`
+    runs under `exit_on_user_error(script, errors)`."""
 
     def absl_main(argv):
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        if uses_tensorflow:
+            from albert_tf.cli.quiet_tensorflow import import_quietly
+            import_quietly()
         with exit_on_user_error(script, errors):
             main(flags.FLAGS)
 

@@ -8,7 +8,7 @@ from typing import Dict, Mapping, Type
 from absl import flags
 
 from albert_tf.cli.script import define_flags, settings_from_flags
-from albert_tf.training.loop import PRECISIONS, LoopSettings
+from albert_tf.training.settings import PRECISIONS, LoopSettings
 
 # LoopSettings field -> help text
 _LOOP_FLAGS = {
@@ -31,6 +31,9 @@ _LOOP_FLAGS = {
     "gradient_accumulation_steps": "Split each update's --train_batch_size into this many "
                                    "micro-batches, summing their gradients before one "
                                    "update (the same update in less memory).",
+    "recompute_activations": "Recompute each transformer block's activations in the "
+                             "backward pass instead of keeping them (less memory, about "
+                             "one more forward pass; needs the config's dropout at 0).",
     "peak_flops": "Peak FLOP/s of one replica's device at the chosen precision; when given, "
                   "model-FLOPs utilization is logged.",
 }

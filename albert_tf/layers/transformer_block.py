@@ -1,6 +1,7 @@
 """One ALBERT transformer block: self-attention sub-layer, then feed-forward sub-layer."""
 
 import keras
+from keras import ops
 
 from albert_tf.layers.feed_forward import FeedForwardSublayer
 from albert_tf.layers.self_attention import SelfAttentionSublayer
@@ -27,6 +28,10 @@ class TransformerBlock(keras.layers.Layer):
         layer_norm_eps: LayerNorm epsilon.
         attention: Optional `SelfAttentionSublayer` to share instead of creating one.
         feed_forward: Optional `FeedForwardSublayer` to share instead of creating one.
+        recompute_activations: In training, keep only the block's input for the backward
+            pass and recompute its activations there (`keras.remat`): less memory for
+            about one more forward pass. Needs the block's dropout rates at 0 (ALBERT v2's),
+            since a recomputed dropout mask would not be the forward's.
 
     Example:
 
@@ -49,9 +54,11 @@ class TransformerBlock(keras.layers.Layer):
         layer_norm_eps=1e-12,
         attention=None,
         feed_forward=None,
+        recompute_activations=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.recompute_activations = recompute_activations
         self.hidden_size = hidden_size
         self.num_attention_heads = num_attention_heads
         self.intermediate_size = intermediate_size
@@ -91,6 +98,19 @@ class TransformerBlock(keras.layers.Layer):
 
     def call(self, hidden_states, padding_mask=None, training=None):
         # hidden_states: [batch, seq, H]; padding_mask: [batch, seq]
+        if not (self.recompute_activations and training):
+            return self._sublayers(hidden_states, padding_mask, training)
+        if self.hidden_dropout_rate or self.attention_dropout_rate:
+            raise ValueError(f"{self.name}: recompute_activations needs hidden and attention "
+                             "dropout at 0 (a recomputed dropout mask would not be the "
+                             "forward pass's)")
+        if padding_mask is None:
+            padding_mask = ops.ones(ops.shape(hidden_states)[:2], "int32")
+        # Positional tensors only: TensorFlow's recompute_grad takes no keyword arguments.
+        return keras.remat(lambda states, mask: self._sublayers(states, mask, training))(
+            hidden_states, padding_mask)
+
+    def _sublayers(self, hidden_states, padding_mask, training):
         hidden_states = self.attention(hidden_states, padding_mask=padding_mask, training=training)
         return self.feed_forward(hidden_states, training=training)
 
@@ -110,5 +130,6 @@ class TransformerBlock(keras.layers.Layer):
             attention_dropout_rate=self.attention_dropout_rate,
             initializer_range=self.initializer_range,
             layer_norm_eps=self.layer_norm_eps,
+            recompute_activations=self.recompute_activations,
         )
         return config

@@ -6,7 +6,6 @@ evaluation (one per line) plus the best. `--do_predict` writes GLUE (or CLUE) su
 files from the best weights (the latest checkpoint when nothing was evaluated).
 """
 
-import dataclasses
 import os
 from typing import Dict, List, Optional
 
@@ -25,37 +24,11 @@ from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import classification_losses, regression_losses
 from albert_tf.training.best_checkpoint import BestCheckpointKeeper
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import (LoopSettings, TrainingError, TrainingLoop,
-                                     check_sequence_length)
+from albert_tf.training.loop import TrainingError, TrainingLoop, check_sequence_length
 from albert_tf.training.metrics import compute_metrics
 from albert_tf.training.outputs import write_json, write_json_lines, write_tsv
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ClassifierSettings(LoopSettings):
-    """The run_classifier flags as plain values (defaults: the original run_classifier)."""
-
-    task: GlueTask
-    data_dir: str
-    spm_model_file: Optional[str] = None  # SentencePiece (it wins when both are given)
-    vocab_file: Optional[str] = None  # WordPiece (the Chinese releases)
-    do_lower_case: bool = True
-    max_seq_length: int = 512
-    predict_batch_size: int = 8
-    dropout_rate: float = 0.1
-    do_predict: bool = False
-    export_dir: Optional[str] = None
-    export_model_name: Optional[str] = None  # default: the task name, lower-cased
-    train_batch_size: int = 32
-    eval_batch_size: int = 8
-    learning_rate: float = 5e-5
-    optimizer: str = "adamw"
-    num_train_steps: int = 1000
-    num_warmup_steps: int = 0
-    save_checkpoints_steps: int = 1000
-    iterations_per_loop: int = 100
-    log_steps: int = 100
+from albert_tf.tasks.settings import ClassifierSettings
 
 
 class ClassificationTask(EncoderFineTuningTask):

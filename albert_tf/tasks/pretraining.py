@@ -5,8 +5,7 @@ batch`: the masked-LM loss is normalized by the all-reduced *global* number of m
 tokens, so a replicated step equals the one-device step on the global batch.
 """
 
-import dataclasses
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List
 
 import tensorflow as tf
 from absl import logging
@@ -18,28 +17,13 @@ from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import pretraining_losses
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import (PRECISIONS, LoopSettings, TrainingError, TrainingLoop,
-                                     check_sequence_length)
+from albert_tf.training.loop import TrainingError, TrainingLoop, check_sequence_length
 from albert_tf.training.outputs import write_json
+from albert_tf.training.settings import PRECISIONS
 from albert_tf.training.task import Task
+from albert_tf.tasks.settings import PretrainingSettings
 
 __all__ = ["PRECISIONS", "PretrainingSettings", "PretrainingTask", "TrainingError", "run"]
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PretrainingSettings(LoopSettings):
-    """The run_pretraining flags as plain values."""
-
-    input_files: Sequence[str]
-    eval_files: Sequence[str] = ()
-    max_seq_length: int = 512
-    max_predictions_per_seq: int = 20
-    max_eval_steps: int = 100
-    # The tokenizer the records were made with (from their manifests), recorded in the run
-    # folder so that export_model can add raw-text signatures without being told.
-    spm_model_file: Optional[str] = None
-    vocab_file: Optional[str] = None
-    do_lower_case: bool = True
 
 
 class PretrainingTask(Task):

@@ -14,7 +14,6 @@ threshold with the best F1 decides which questions are answered "" and the SQuAD
 scores (with best_exact/best_f1 and their thresholds) go to `eval_results.json`.
 """
 
-import dataclasses
 import os
 from typing import Dict, Optional
 
@@ -34,50 +33,17 @@ from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import answerability_span_losses, span_losses
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import LoopSettings, TrainingError, check_sequence_length
+from albert_tf.training.loop import TrainingError, check_sequence_length
 from albert_tf.training.outputs import write_json
 from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluate_v2
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
+from albert_tf.tasks.settings import QASettings
 
 EVALUATIONS = {"squad": evaluate_v1, "cmrc2018": evaluate_cmrc}
 # SQuAD v2.0 heads: the original ALBERT's (run_squad_v2), or BERT's / Hugging Face's span
 # head whose null score is the [CLS] start + end logits.
 V2_HEADS = ("answerability", "null_score")
 NO_SPAN_NULL_ODDS = 1e6  # no valid span at all: certainly unanswered
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class QASettings(LoopSettings):
-    """The original run_squad_v1 flags as plain values (its defaults); the training and
-    warmup steps come from `training_steps` (epochs and warmup proportion) unless given.
-    Feature files default to the run folder's data cache."""
-
-    train_file: Optional[str] = None
-    predict_file: Optional[str] = None
-    train_feature_file: Optional[str] = None
-    predict_feature_file: Optional[str] = None
-    predict_feature_left_file: Optional[str] = None
-    spm_model_file: Optional[str] = None
-    vocab_file: Optional[str] = None
-    do_lower_case: bool = True
-    max_seq_length: int = 384
-    doc_stride: int = 128
-    max_query_length: int = 64
-    do_train: bool = False
-    do_predict: bool = False
-    train_batch_size: int = 32
-    predict_batch_size: int = 8
-    learning_rate: float = 5e-5
-    optimizer: str = "adamw"
-    save_checkpoints_steps: int = 1000
-    n_best_size: int = 20
-    max_answer_length: int = 30
-    evaluation: str = "squad"
-    version_2_with_negative: bool = False
-    v2_head: str = "answerability"
-    start_n_top: int = 5
-    end_n_top: int = 5
-    dropout_prob: float = 0.1
 
 
 def training_steps(num_examples: int, train_batch_size: int, num_train_epochs: float,

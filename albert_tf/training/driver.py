@@ -4,8 +4,9 @@ from typing import Dict
 
 import tensorflow as tf
 
-from albert_tf.training.loop import (LoopSettings, TrainingLoop, check_loop_settings,
+from albert_tf.training.loop import (TrainingLoop, check_loop_settings,
                                      check_output_dir_config, record_run)
+from albert_tf.training.settings import LoopSettings
 from albert_tf.training.task import Task
 
 

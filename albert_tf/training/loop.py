@@ -17,7 +17,6 @@ would (and ends with the same weights when dropout is off: Keras does not checkp
 state of its dropout seed generators, so after a resume the dropout masks differ). Under MultiWorkerMirrored only the chief keeps checkpoints and summaries.
 """
 
-import dataclasses
 import math
 import os
 import shutil
@@ -35,42 +34,14 @@ from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable
 from albert_tf.training.distribution import auto_jit_compile, auto_precision, device_type
 from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
+from albert_tf.training.settings import PRECISIONS, LoopSettings
 from albert_tf.training.task import Task
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 CLIP_NORM = 1.0
 
 
 class TrainingError(AlbertTfError, RuntimeError):
     """A run that cannot continue (bad settings, non-finite loss); the message says why."""
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class LoopSettings:
-    """The flags every training script shares, as plain values (defaults: pretraining's)."""
-
-    output_dir: str
-    albert_config: AlbertConfig
-    init_checkpoint: Optional[str] = None
-    train_batch_size: int = 4096
-    eval_batch_size: int = 64
-    learning_rate: float = 0.00176
-    optimizer: str = "lamb"
-    poly_power: float = 1.0
-    num_train_steps: int = 125000
-    num_warmup_steps: int = 3125
-    start_warmup_step: int = 0
-    save_checkpoints_steps: int = 5000
-    keep_checkpoint_max: int = 5
-    iterations_per_loop: int = 1000
-    precision: str = "float32"
-    jit_compile: Optional[bool] = None  # None: the device type's measured best
-    seed: int = 12345
-    log_steps: int = 100
-    gradient_accumulation_steps: int = 1
-    peak_flops: Optional[float] = None
-    do_train: bool = True
-    do_eval: bool = False
 
 
 def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy) -> None:
@@ -104,6 +75,14 @@ def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy
         value = getattr(settings, flag)
         if not (math.isfinite(value) and value > 0):
             raise TrainingError(f"--{flag} must be a positive number, got {value}")
+    config = settings.albert_config
+    if settings.recompute_activations and (config.hidden_dropout_prob
+                                           or config.attention_probs_dropout_prob):
+        raise TrainingError(
+            f"--recompute_activations needs hidden_dropout_prob and "
+            f"attention_probs_dropout_prob at 0 (ALBERT v2's), got "
+            f"{config.hidden_dropout_prob} and {config.attention_probs_dropout_prob}: a "
+            "recomputed dropout mask would not be the forward pass's")
     if settings.peak_flops is not None and settings.peak_flops <= 0:
         raise TrainingError(f"--peak_flops must be positive, got {settings.peak_flops}")
 
@@ -173,6 +152,8 @@ class TrainingLoop:
         keras.utils.set_random_seed(settings.seed)
         with strategy.scope():
             self.model = task.build_model()
+            for block in self.model.encoder.transformer_blocks:
+                block.recompute_activations = settings.recompute_activations
             optimizer = create_optimizer(
                 settings.optimizer, settings.learning_rate, settings.num_train_steps,
                 settings.num_warmup_steps, settings.start_warmup_step, settings.poly_power,
