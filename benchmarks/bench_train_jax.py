@@ -55,7 +55,7 @@ def matmul_peak(dtype: str, size: int = 8192, repeats: int = 10) -> float:
 
 
 def run_cell(preset: str, seq: int, batch_size: int, precision: str, warmup: int,
-             steps: int) -> dict:
+             steps: int, recompute: bool = False) -> dict:
     import jax
     import keras
 
@@ -73,6 +73,8 @@ def run_cell(preset: str, seq: int, batch_size: int, precision: str, warmup: int
     batch = synthetic_batch(config, batch_size, seq, predictions)
     features = {name: value for name, value in batch.items() if name not in LABEL_NAMES}
     model = AlbertPretrainer(config)
+    for block in model.encoder.transformer_blocks:  # keras.remat: jax.checkpoint here
+        block.recompute_activations = recompute
     optimizer = keras.optimizers.Lamb(learning_rate=1e-4, weight_decay=0.01,
                                       global_clipnorm=1.0)
     optimizer.build(model.trainable_variables)
@@ -118,6 +120,7 @@ def run_cell(preset: str, seq: int, batch_size: int, precision: str, warmup: int
     device = jax.devices()[0]
     stats = device.memory_stats() or {}
     return {"preset": preset, "seq": seq, "batch": batch_size, "precision": precision,
+            "recompute": recompute,
             "device": device.device_kind, "sequences_per_second": sequences,
             "tokens_per_second": sequences * seq, "step_seconds": seconds / steps,
             "matmul_peak_tflops": peak / 1e12, "mfu": sequences * flops / peak,
@@ -130,7 +133,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", default="base:128:128:float32,base:128:128:bfloat16,"
                         "base:512:32:float32,base:512:32:bfloat16",
-                        help="preset:seq:batch:precision, comma-separated")
+                        help="preset:seq:batch:precision[:remat], comma-separated (remat: "
+                        "recompute each transformer block's activations in the backward pass)")
     parser.add_argument("--warmup_steps", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--cell_timeout", type=int, default=300, help="seconds per cell")
@@ -138,11 +142,11 @@ def main():
     parser.add_argument("--cell", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:
-        preset, seq, batch, precision = args.cell.split(":")
+        preset, seq, batch, precision, *recompute = args.cell.split(":")
         print(json.dumps(run_cell(preset, int(seq), int(batch), precision,
-                                  args.warmup_steps, args.steps)))
+                                  args.warmup_steps, args.steps, recompute == ["remat"])))
         return
-    print(f"{'cell':<26} {'seq/s':>8} {'tokens/s':>9} {'s/step':>7} {'peak TF/s':>9} "
+    print(f"{'cell':<32} {'seq/s':>8} {'tokens/s':>9} {'s/step':>7} {'peak TF/s':>9} "
           f"{'MFU':>6} {'mem GiB':>7} {'compile s':>9}", flush=True)
     for cell in args.cells.split(","):
         command = [sys.executable, os.path.abspath(__file__), f"--cell={cell}",
@@ -161,7 +165,7 @@ def main():
         if args.output:
             with open(args.output, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
-        print(f"{cell:<26} {row['sequences_per_second']:>8.1f} "
+        print(f"{cell:<32} {row['sequences_per_second']:>8.1f} "
               f"{row['tokens_per_second']:>9.0f} {row['step_seconds']:>7.4f} "
               f"{row['matmul_peak_tflops']:>9.1f} {row['mfu']:>6.1%} "
               f"{row['peak_memory_gib']:>7.2f} {row['compile_seconds']:>9.1f}", flush=True)
