@@ -1,6 +1,5 @@
-"""Imports TensorFlow without its C++ start-up lines. `entry_point` does it once the flags
-are parsed; a script whose own imports bring in TensorFlow imports this module first
-(before anything else imports TensorFlow), which does it on import.
+"""Imports TensorFlow without its C++ start-up lines (`entry_point` calls `import_quietly`
+once the flags are parsed, before the script's main imports anything heavy).
 
 TensorFlow's native runtime writes to the process's stderr before Python logging exists:
 "All log messages before absl::InitializeLog() is called are written to STDERR", "Could
@@ -62,6 +61,3 @@ def import_quietly() -> None:
             if kept:
                 sys.stderr.write(kept)
                 sys.stderr.flush()
-
-
-import_quietly()

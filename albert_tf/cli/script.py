@@ -2,9 +2,8 @@
 one `main` wrapper that reports user errors in one line.
 
 Importing this module also quiets TensorFlow's C++ logging (unless the user set
-TF_CPP_MIN_LOG_LEVEL or ALBERT_TF_NATIVE_LOGS=1); scripts that need TensorFlow import
-`albert_tf.cli.quiet_tensorflow` right after it, which imports TensorFlow without its
-start-up lines.
+TF_CPP_MIN_LOG_LEVEL or ALBERT_TF_NATIVE_LOGS=1), and `entry_point` imports TensorFlow
+without its start-up lines (quiet_tensorflow.py) once the flags are parsed.
 
 Example (a whole script):
 
