@@ -199,3 +199,27 @@ def serve_run(run_dir, tokenizer, examples, threshold, answerability, **settings
                 name: value[j].numpy().decode("utf-8") if value.dtype == tf.string
                 else value[j].numpy().item() for name, value in result.items()}
     return served
+
+
+def test_the_qa_export_refuses_settings_it_cannot_serve(squad_tokenizer):
+    from albert_tf.export.question_answering import QAServingModule
+    from albert_tf.export.saved_model import ExportError
+    from albert_tf.models.encoder import AlbertEncoder
+    from albert_tf.models.question_answering import AlbertQuestionAnswering
+
+    config = AlbertConfig.from_preset("tiny", vocab_size=squad_tokenizer.vocab_size,
+                                      max_position_embeddings=SEQ)
+    model = AlbertQuestionAnswering(config)
+    for overrides, message in [
+            (dict(max_seq_length=SEQ + 1), "--max_seq_length=129: must be between 5"),
+            (dict(doc_stride=0), "--doc_stride must be at least 1, got 0"),
+            (dict(max_query_length=SEQ - 3), "--max_query_length=125 leaves no room"),
+            (dict(n_best_size=0), "--n_best_size must be at least 1")]:
+        with pytest.raises(ExportError, match=message):
+            QAServingModule(model, squad_tokenizer, **{"max_seq_length": SEQ, **overrides})
+    with pytest.raises(ExportError, match="can export an AlbertQuestionAnswering or an "
+                                          "AlbertAnswerabilityQA, not AlbertEncoder"):
+        QAServingModule(AlbertEncoder(config), squad_tokenizer, SEQ)
+    small = AlbertQuestionAnswering(AlbertConfig.from_preset("tiny", vocab_size=100))
+    with pytest.raises(ExportError, match="1000 pieces, more than the model's vocab_size 100"):
+        QAServingModule(small, squad_tokenizer, 64, max_query_length=24)

@@ -220,13 +220,12 @@ class QAServingModule(tf.Module):
         result = {"score": tf.where(found, tf.cast(score, tf.float32), tf.float32.min)}
         answered = found
         if self.version_2:
-            by_example = tf.RaggedTensor.from_row_lengths
             if self.answerability:
                 null = tf.cast(outputs["cls_logits"], tf.float64)
             else:  # [CLS] as both ends
                 null = (tf.cast(outputs["start_logits"][:, 0], tf.float64)
                         + tf.cast(outputs["end_logits"][:, 0], tf.float64))
-            null = tf.reduce_min(by_example(null, count), axis=1)
+            null = tf.reduce_min(tf.RaggedTensor.from_row_lengths(null, count), axis=1)
             null_odds = null if self.answerability else tf.where(
                 found, null - score, NO_SPAN_NULL_ODDS)
             result["null_odds"] = tf.cast(null_odds, tf.float32)

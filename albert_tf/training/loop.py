@@ -259,8 +259,7 @@ class TrainingLoop:
         with tf.GradientTape() as tape:
             values = self.task.replica_losses(self.model, features, True,
                                               self.settings.train_batch_size,
-                                              **({"update_totals": update_totals}
-                                                 if update_totals else {}))
+                                              update_totals=update_totals)
             loss = values["loss"] * tf.cast(loss_scale, values["loss"].dtype)
         return values, tape.gradient(loss, self.model.trainable_variables)
 
