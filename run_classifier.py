@@ -30,6 +30,10 @@ SETTINGS_FLAGS = {
     "do_lower_case": "Lower-case the text.",
     "max_seq_length": "Packed sequence length.",
     "predict_batch_size": "Prediction batch size.",
+    "batch_by_length": "Batch examples of similar length together and cut each batch to "
+                       "its longest example (training, evaluation and prediction); "
+                       "--nobatch_by_length pads every example to --max_seq_length, as the "
+                       "original does. Same examples per step either way.",
     "do_train": "Fine-tune on train.",
     "do_eval": "Evaluate on dev after every checkpoint.",
     "do_predict": "Write submission files for the test split(s): GLUE's <name>.tsv, or "

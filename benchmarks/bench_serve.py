@@ -1,21 +1,34 @@
-"""Serving speed of exported SavedModels: this project's text and ids signatures against a
-keras-hub AlbertBackbone classifier exported with `model.export`.
+"""Serving speed on real text: this project's exported `serving_default` against keras-hub
+and Hugging Face transformers, each through its own text path.
 
-Each model is exported (random weights, ALBERT-base shape, 2 classes), then loaded in a
-fresh process that imports only TensorFlow and tensorflow-text, as a model server would.
-Reported per signature: batch-1 latency p50/p99 over --calls requests and batch-32
-throughput, every request padded or written to fill --seq tokens. With --rounds=R the
-three models are measured R times in turn (ours ids, ours text, keras-hub, ours ids, ...)
-so that drifts of the machine hit all of them alike; the table shows each round and the
-summary the median over rounds. Run by hand:
+Texts: the SST-2 dev sentences (872) and the ChnSentiCorp dev reviews (1,200) as raw
+strings. Models: ALBERT-base shape (random weights, 2 classes), the vocabulary of each
+dataset's tokenizer: a SentencePiece model trained on the SST-2 training sentences, the
+released Chinese WordPiece vocab.txt for ChnSentiCorp.
+
+- ours: `run_classifier`'s export (`ServingModule`): raw text tokenized, packed and
+  classified in the graph, padded to the request's longest text (at most --seq).
+- keras_hub: its text path, `AlbertTokenizer` (SentencePiece; `BertTokenizer` for the
+  Chinese vocabulary, which keras-hub's ALBERT tokenizer cannot read) +
+  `AlbertTextClassifierPreprocessor` (pads to --seq) + `AlbertBackbone` + a dense head,
+  exported as one raw-text SavedModel with `keras.export.ExportArchive`.
+- hf_torch: `AlbertTokenizerFast` / `BertTokenizerFast` (padding to the longest,
+  truncating at --seq) + `AlbertForSequenceClassification` on CPU PyTorch, in the peers'
+  interpreter (`peers.py`, `hf_peer.py`).
+
+The SavedModels are loaded in fresh processes that import only TensorFlow and
+tensorflow-text, as a model server would. Per system: batch-1 latency p50/p99 over
+--calls requests (the texts in turn) and the throughput of the whole dev set in batches
+of --batch. With --rounds=R the systems are measured R times in turn so that drifts of
+the machine hit all alike; the summary is the median. Run by hand:
 
     .venv/bin/python benchmarks/bench_serve.py
-    .venv/bin/python benchmarks/bench_serve.py --precisions=float32,bfloat16 --calls=100
-    .venv/bin/python benchmarks/bench_serve.py --rounds=3 --calls=50 --batch_calls=2
+    .venv/bin/python benchmarks/bench_serve.py --datasets=sst2 --systems=ours,keras_hub
 """
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -25,133 +38,174 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
+SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "shared", "data")
+
+flags.DEFINE_string("shared_dir", SHARED, "The shared data folder.")
+flags.DEFINE_list("datasets", ["sst2", "chnsenticorp"], "sst2 and/or chnsenticorp.")
+flags.DEFINE_list("systems", ["ours", "keras_hub", "hf_torch"], "What to measure.")
 flags.DEFINE_string("preset", "base", "Model size.")
-flags.DEFINE_integer("seq", 128, "Tokens per request.")
-flags.DEFINE_integer("calls", 100, "Batch-1 requests timed per signature.")
+flags.DEFINE_integer("seq", 128, "max_seq_length: longer texts are truncated.")
+flags.DEFINE_integer("calls", 100, "Batch-1 requests timed per system.")
 flags.DEFINE_integer("batch", 32, "Throughput batch size.")
-flags.DEFINE_integer("batch_calls", 10, "Batched requests timed per signature.")
-flags.DEFINE_list("precisions", ["float32", "bfloat16"], "Compute precision of the exports.")
-flags.DEFINE_integer("rounds", 1, "Times each model is measured, interleaved.")
+flags.DEFINE_list("precisions", ["float32"], "Compute precisions (float32, bfloat16).")
+flags.DEFINE_integer("rounds", 1, "Times each system is measured, interleaved.")
+flags.DEFINE_string("peers_python", "", "hf_torch: an interpreter with torch and "
+                    "transformers (default: .venv-peers/, created on first use).")
 
 SERVE = r"""
-import json, sys, time
-import numpy as np
+import json, sys
 import tensorflow as tf
 import tensorflow_text  # noqa: F401
-path, signature, inputs_1, inputs_n, calls, batch_calls = json.load(sys.stdin)
+sys.path.insert(0, %r)
+from serve_timing import time_serving
+path, signature, argument, texts, calls, batch = json.load(sys.stdin)
 function = tf.saved_model.load(path).signatures[signature]
-def tensors(inputs):
-    return {k: tf.constant(v, tf.string if isinstance(v[0], str) else tf.int32)
-            for k, v in inputs.items()}
-one, many = tensors(inputs_1), tensors(inputs_n)
-for _ in range(5):
-    function(**one); function(**many)
-latencies = []
-for _ in range(calls):
-    start = time.perf_counter()
-    [v.numpy() for v in function(**one).values()]
-    latencies.append(time.perf_counter() - start)
-start = time.perf_counter()
-for _ in range(batch_calls):
-    [v.numpy() for v in function(**many).values()]
-seconds = time.perf_counter() - start
-rows = len(next(iter(inputs_n.values())))
-print(json.dumps({"p50_ms": 1e3 * float(np.percentile(latencies, 50)),
-                  "p99_ms": 1e3 * float(np.percentile(latencies, 99)),
-                  "sequences_per_second": rows * batch_calls / seconds}))
-"""
+def predict(chunk):
+    return [v.numpy() for v in function(**{argument: tf.constant(chunk)}).values()]
+print(json.dumps(time_serving(predict, texts, calls, batch)))
+""" % os.path.dirname(os.path.abspath(__file__))
 
 
-def export_ours(config, spm_model, precision, folder):
-    from albert_tf.data.tokenization import AlbertTokenizer
+def dataset_texts(name, shared, folder):
+    """(dev texts, tokenizer files {spm_model_file or vocab_file})."""
+    from albert_tf.data.glue import get_task
+    from albert_tf.data.tokenization import train_sentencepiece
+
+    if name == "sst2":
+        data = os.path.join(shared, "glue", "SST-2")
+        task = get_task("SST-2")
+        corpus = os.path.join(folder, "sst2_train_sentences.txt")
+        with open(corpus, "w", encoding="utf-8") as handle:
+            handle.writelines(example.text_a + "\n" for example in task.read(data, "train"))
+        files = {"spm_model_file": train_sentencepiece([corpus], os.path.join(folder, "spm"),
+                                                       vocab_size=8000)}
+    elif name == "chnsenticorp":
+        data = os.path.join(shared, "chnsenticorp")
+        task = get_task("chnsenticorp")
+        files = {"vocab_file": os.path.join(shared, "chinese", "vocab.txt")}
+    else:
+        raise SystemExit(f"bench_serve: --datasets: unknown {name!r} (sst2, chnsenticorp)")
+    return [example.text_a for example in task.read(data, "dev")], files
+
+
+def export_ours(config, tokenizer, precision, seq, path):
     from albert_tf.export.saved_model import ServingModule, export_saved_model
     from albert_tf.models import AlbertClassifier
 
     dtype = "float32" if precision == "float32" else "mixed_bfloat16"
     model = AlbertClassifier(config, 2, dropout_rate=0.0, dtype=dtype)
-    module = ServingModule(model, AlbertTokenizer(spm_model), flags.FLAGS.seq, ["0", "1"])
-    return export_saved_model(module, folder, f"ours_{precision}")
+    module = ServingModule(model, tokenizer, seq, ["0", "1"])
+    return export_saved_model(module, os.path.dirname(path), os.path.basename(path))
 
 
-def export_keras_hub(config, precision, folder):
+def export_keras_hub(config, files, precision, seq, path):
+    """keras-hub's raw-text classifier as one SavedModel: strings [batch] -> logits."""
     import keras
     import keras_hub
+    import tensorflow as tf
 
     dtype = "float32" if precision == "float32" else "mixed_bfloat16"
+    if files.get("spm_model_file"):
+        tokenizer = keras_hub.models.AlbertTokenizer(proto=files["spm_model_file"])
+    else:
+        tokenizer = keras_hub.models.BertTokenizer(vocabulary=files["vocab_file"],
+                                                   lowercase=True)
+    preprocessor = keras_hub.models.AlbertTextClassifierPreprocessor(tokenizer,
+                                                                     sequence_length=seq)
     backbone = keras_hub.models.AlbertBackbone(
         vocabulary_size=config.vocab_size, num_layers=config.num_hidden_layers,
         num_heads=config.num_attention_heads, embedding_dim=config.embedding_size,
         hidden_dim=config.hidden_size, intermediate_dim=config.intermediate_size,
-        max_sequence_length=config.max_position_embeddings, dtype=dtype)
-    logits = keras.layers.Dense(2, dtype=dtype)(backbone.output["pooled_output"])
-    model = keras.Model(backbone.input, keras.layers.Activation("linear", dtype="float32")(
-        logits))
-    path = os.path.join(folder, f"keras_hub_{precision}")
-    model.export(path, format="tf_saved_model", verbose=False)
+        max_sequence_length=config.max_position_embeddings, dropout=0.0, dtype=dtype)
+    classifier = keras_hub.models.AlbertTextClassifier(backbone, 2, preprocessor=None,
+                                                       dropout=0.0)
+    classifier(preprocessor(tf.constant(["build"])))  # ExportArchive needs built layers
+    archive = keras.export.ExportArchive()
+    archive.track(classifier)
+    archive.track(preprocessor)
+    archive.add_endpoint(
+        "serving_default",
+        lambda text: {"logits": tf.cast(classifier(preprocessor(text), training=False),
+                                        tf.float32)},
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    archive.write_out(path, verbose=False)
     return path
+
+
+def measure_saved_model(path, argument, texts, values):
+    done = subprocess.run([sys.executable, "-c", SERVE],
+                          input=json.dumps([path, "serving_default", argument, texts,
+                                            values.calls, values.batch]),
+                          capture_output=True, text=True)
+    if done.returncode:
+        return {"error": done.stderr[-1500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(_):
     import numpy as np
 
     from albert_tf.config import AlbertConfig
-    from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
-    from tests.text_corpus import write_corpus
+    from albert_tf.data.tokenizers import load_tokenizer
+    from benchmarks.peers import peers_python, run_hf_peer
 
     values = flags.FLAGS
     logging.set_verbosity(logging.WARNING)
     folder = tempfile.mkdtemp(prefix="bench_serve-")
-    corpus = write_corpus(os.path.join(folder, "corpus.txt"), 300, seed=3)
-    spm_model = train_sentencepiece([corpus], os.path.join(folder, "spm"), vocab_size=4000)
-    config = AlbertConfig.from_preset(values.preset)
-    tokenizer = AlbertTokenizer(spm_model)
-    with open(corpus, encoding="utf-8") as handle:
-        words = handle.read().split()
-    # Texts long enough to fill seq tokens after truncation.
-    texts = [" ".join(words[i * 200:(i + 1) * 200]) for i in range(values.batch)]
-    assert all(len(tokenizer.encode(text)) >= values.seq for text in texts)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, tokenizer.vocab_size, (values.batch, values.seq)).astype("int32")
-    ids[:, 0], ids[:, -1] = 2, 3
-    ours_ids = {"input_ids": ids, "input_mask": np.ones_like(ids),
-                "segment_ids": np.zeros_like(ids)}
-    hub_ids = {"token_ids": ids, "padding_mask": np.ones_like(ids),
-               "segment_ids": np.zeros_like(ids)}
-    print(f"preset {values.preset}, seq {values.seq}; batch-1 latency over {values.calls} "
-          f"calls, batch-{values.batch} throughput over {values.batch_calls} calls; "
-          f"cpus={os.cpu_count()}", flush=True)
-    print(f"{'model':<28} {'p50 ms':>8} {'p99 ms':>8} {'seq/s @' + str(values.batch):>10}",
-          flush=True)
-    results = {}
-    for precision in values.precisions:
-        ours = export_ours(config, spm_model, precision, folder)
-        hub = export_keras_hub(config, precision, folder)
-        models = ((f"ours {precision} serve_ids", ours, "serve_ids", ours_ids),
-                  (f"ours {precision} text", ours, "serving_default", {"text_a": texts}),
-                  (f"keras_hub {precision} ids", hub, "serve", hub_ids))
-        for name, path, signature, inputs in models * values.rounds:
-            batch = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in inputs.items()}
-            single = {k: v[:1] for k, v in batch.items()}
-            done = subprocess.run(
-                [sys.executable, "-c", SERVE],
-                input=json.dumps([path, signature, single, batch, values.calls,
-                                  values.batch_calls]),
-                capture_output=True, text=True)
-            if done.returncode:
-                print(f"{name}: failed\n{done.stderr[-1500:]}", flush=True)
-                continue
-            row = json.loads(done.stdout.strip().splitlines()[-1])
-            results.setdefault(name, []).append(row)
-            print(f"{name:<28} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-                  f"{row['sequences_per_second']:>10.1f}", flush=True)
-    medians = {name: {key: float(np.median([row[key] for row in rows])) for key in rows[0]}
-               for name, rows in results.items()}
-    for precision in values.precisions:
-        ours, hub = (medians.get(f"ours {precision} serve_ids"),
-                     medians.get(f"keras_hub {precision} ids"))
-        if ours and hub:
-            print(f"{precision}: ours/keras_hub throughput {ours['sequences_per_second'] / hub['sequences_per_second']:.2f}x, "
-                  f"p50 latency {ours['p50_ms'] / hub['p50_ms']:.2f}x")
+    print(f"preset {values.preset}, max_seq_length {values.seq}; batch-1 latency over "
+          f"{values.calls} requests, batch-{values.batch} throughput over the dev set; "
+          f"{platform.machine()}, cpus={os.cpu_count()}", flush=True)
+    print(f"{'dataset':<13} {'system':<10} {'precision':<9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'seq/s @' + str(values.batch):>10}", flush=True)
+    medians = {}
+    for name in values.datasets:
+        texts, files = dataset_texts(name, values.shared_dir, folder)
+        tokenizer = load_tokenizer(**files)
+        config = AlbertConfig.from_preset(values.preset, vocab_size=tokenizer.vocab_size)
+        for precision in values.precisions:
+            measures = {}
+            if "ours" in values.systems:
+                path = export_ours(config, tokenizer, precision, values.seq,
+                                   os.path.join(folder, f"{name}_ours_{precision}"))
+                measures["ours"] = lambda path=path: measure_saved_model(
+                    path, "text_a", texts, values)
+            if "keras_hub" in values.systems:
+                path = export_keras_hub(config, files, precision, values.seq,
+                                        os.path.join(folder, f"{name}_hub_{precision}"))
+                measures["keras_hub"] = lambda path=path: measure_saved_model(
+                    path, "text", texts, values)
+            if "hf_torch" in values.systems:
+                request = {"job": "serve", "config": config.to_dict(), "tokenizer": files,
+                           "texts": texts, "max_seq_length": values.seq,
+                           "precision": precision, "calls": values.calls,
+                           "batch": values.batch}
+                python = peers_python(values.peers_python)
+                measures["hf_torch"] = lambda request=request: run_hf_peer(python, request)
+            rows = {}
+            for _ in range(values.rounds):
+                for system, measure in measures.items():
+                    row = measure()
+                    if "error" in row:
+                        print(f"{name} {system} {precision}: failed\n{row['error']}",
+                              flush=True)
+                        continue
+                    rows.setdefault(system, []).append(row)
+                    print(f"{name:<13} {system:<10} {precision:<9} {row['p50_ms']:>8.1f} "
+                          f"{row['p99_ms']:>8.1f} {row['sequences_per_second']:>10.1f}",
+                          flush=True)
+            for system, measured in rows.items():
+                medians[name, system, precision] = {
+                    key: float(np.median([row[key] for row in measured]))
+                    for key in ("p50_ms", "p99_ms", "sequences_per_second")}
+            ours = medians.get((name, "ours", precision))
+            for peer in ("keras_hub", "hf_torch"):
+                other = medians.get((name, peer, precision))
+                if ours and other:
+                    print(f"{name} {precision}: ours/{peer} throughput "
+                          f"{ours['sequences_per_second'] / other['sequences_per_second']:.2f}x,"
+                          f" p50 latency {ours['p50_ms'] / other['p50_ms']:.2f}x of theirs",
+                          flush=True)
 
 
 if __name__ == "__main__":

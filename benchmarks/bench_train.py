@@ -1,4 +1,5 @@
-"""Pretraining-step speed: this project against keras-hub's AlbertBackbone, every cell.
+"""Pretraining-step speed: this project against keras-hub's AlbertBackbone and Hugging
+Face transformers' PyTorch AlbertForPreTraining, every cell.
 
 A cell is (implementation, precision, XLA on/off, and for ours activation recomputation
 on/off); each runs in its own process and prints
@@ -11,11 +12,16 @@ projection) + SOP losses, gradients clipped to global norm 1, one LAMB update.
   `run_pretraining.py` runs (`iterations_per_loop` steps per call).
 - keras_hub: `keras_hub.models.AlbertBackbone` + the `MaskedLMHead` AlbertMaskedLM uses +
   a 2-way dense SOP head on the pooled output, stepped in a tf.function.
+- hf_torch: `transformers.AlbertForPreTraining` on CPU PyTorch (`hf_peer.py`, run by the
+  peers' own interpreter, see `peers.py`): its MLM head projects every position (HF's
+  pretraining path), AdamW instead of LAMB (torch has none); "xla" means torch.compile;
+  bfloat16 is torch.autocast. Its matmul peak is measured by torch in its process.
 
 Run by hand (ALBERT-base, seq 128, batch 16 by default; results go in BENCHMARKS.md):
 
     .venv/bin/python benchmarks/bench_train.py
     .venv/bin/python benchmarks/bench_train.py --implementations=ours --precisions=bfloat16
+    .venv/bin/python benchmarks/bench_train.py --implementations=hf_torch  # creates .venv-peers
     # peak memory and step time with and without --recompute_activations
     .venv/bin/python benchmarks/bench_train.py --implementations=ours --precisions=float32 \
         --xla=false --recompute=false,true --seq=512 --batch=8
@@ -36,7 +42,10 @@ from absl import app, flags  # noqa: E402
 
 from benchmarks.synthetic import synthetic_batch  # noqa: E402
 
-flags.DEFINE_list("implementations", ["ours", "keras_hub"], "Which models to time.")
+flags.DEFINE_list("implementations", ["ours", "keras_hub", "hf_torch"],
+                  "Which models to time.")
+flags.DEFINE_string("peers_python", "", "hf_torch: an interpreter with torch and "
+                    "transformers (default: .venv-peers/, created on first use).")
 flags.DEFINE_list("precisions", ["float32", "bfloat16"], "float32, bfloat16 and/or float16.")
 flags.DEFINE_list("xla", ["false", "true"], "XLA settings to time.")
 flags.DEFINE_list("recompute", ["false"], "ours: activation recomputation settings to time "
@@ -151,6 +160,33 @@ def keras_hub_step(config, batch, precision, xla):
     return run
 
 
+def hf_torch_cell(precision: str, compiled: bool) -> dict:
+    """A hf_torch cell, run in the peers' interpreter."""
+    from albert_tf.config import AlbertConfig
+    from albert_tf.models.flops import model_flops_per_sequence
+    from benchmarks.peers import peers_python, run_hf_peer
+
+    values = flags.FLAGS
+    config = AlbertConfig.from_preset(values.preset)
+    batch = synthetic_batch(config, values.batch, values.seq, values.predictions)
+    result = run_hf_peer(peers_python(values.peers_python), {
+        "job": "train", "config": config.to_dict(), "precision": precision,
+        "compile": compiled, "steps": values.steps, "warmup_steps": values.warmup_steps,
+        "batch": {name: value.tolist() for name, value in batch.items()}})
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    sequences = values.batch / result["step_seconds"]
+    flops = model_flops_per_sequence(config, values.seq, values.predictions)
+    return {"implementation": "hf_torch", "precision": precision, "xla": compiled,
+            "recompute": False, "sequences_per_second": sequences,
+            "tokens_per_second": sequences * values.seq,
+            "step_seconds": result["step_seconds"],
+            "matmul_peak_tflops": result["matmul_peak_flops"] / 1e12,
+            "mfu": sequences * flops / result["matmul_peak_flops"],
+            "peak_memory_gib": result["peak_memory_gib"],
+            "compile_seconds": result["compile_seconds"], "loss": result["loss"]}
+
+
 def run_cell(cell: str) -> dict:
     import tensorflow as tf
 
@@ -160,6 +196,8 @@ def run_cell(cell: str) -> dict:
     values = flags.FLAGS
     implementation, precision, xla, recompute = cell.split(":")
     xla, recompute = xla == "true", recompute == "true"
+    if implementation == "hf_torch":
+        return hf_torch_cell(precision, xla)
     config = AlbertConfig.from_preset(values.preset)
     batch = synthetic_batch(config, values.batch, values.seq, values.predictions)
     compute_dtype = {"float32": tf.float32, "bfloat16": tf.bfloat16,
@@ -227,11 +265,12 @@ def main(argv):
         key = row["implementation"]
         if key not in best or row["sequences_per_second"] > best[key]["sequences_per_second"]:
             best[key] = row
-    if {"ours", "keras_hub"} <= set(best):
-        ratio = best["ours"]["sequences_per_second"] / best["keras_hub"]["sequences_per_second"]
-        print(f"best cells: ours {best['ours']['precision']}/xla={best['ours']['xla']}, "
-              f"keras_hub {best['keras_hub']['precision']}/xla={best['keras_hub']['xla']}: "
-              f"ours/keras_hub = {ratio:.2f}x")
+    for peer in ("keras_hub", "hf_torch"):
+        if {"ours", peer} <= set(best):
+            ratio = best["ours"]["sequences_per_second"] / best[peer]["sequences_per_second"]
+            print(f"best cells: ours {best['ours']['precision']}/xla={best['ours']['xla']}, "
+                  f"{peer} {best[peer]['precision']}/xla={best[peer]['xla']}: "
+                  f"ours/{peer} = {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -234,6 +234,33 @@ def test_a_crashed_fine_tuning_run_resumes_with_its_evaluation_history(sst2, tmp
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+def test_batches_by_length_predict_what_padding_to_max_seq_length_predicts(sst2, tmp_path):
+    outputs, model = {}, None
+    for by_length in (True, False):
+        settings = settings_for(sst2, tmp_path / str(by_length), batch_by_length=by_length)
+        task = ClassificationTask(settings)
+        model = model or task.build_model()
+        path, _ = task.split("dev")
+        outputs[by_length] = task.predict_outputs(model, path, 64)
+    assert outputs[True].shape == (872, 2)
+    np.testing.assert_allclose(outputs[True], outputs[False], atol=1e-5)
+
+
+def test_micro_batches_by_length_give_the_update_of_one_big_batch(sst2, tmp_path):
+    _, _, config, _ = sst2
+    deterministic = dict(albert_config=config.replace(hidden_dropout_prob=0.0,
+                                                      attention_probs_dropout_prob=0.0),
+                         dropout_rate=0.0, num_train_steps=3, save_checkpoints_steps=3,
+                         iterations_per_loop=3, do_eval=False, do_predict=False)
+    for steps in (1, 4):
+        run(settings_for(sst2, tmp_path / str(steps), gradient_accumulation_steps=steps,
+                         **deterministic), create_strategy("one_device"))
+    want, got = final_state(tmp_path / "1", 3), final_state(tmp_path / "4", 3)
+    assert want.keys() == got.keys()
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
 MIRRORED_SCRIPT = r"""
 import json, sys
 import tensorflow as tf

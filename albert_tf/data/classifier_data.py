@@ -17,12 +17,14 @@ from albert_tf.data.example_encoding import ExampleEncoder
 from albert_tf.data.features import (CLASSIFIER_LABEL, ENCODER_FEATURES,
                                      classifier_record_schema, parse_spec)
 from albert_tf.data.glue import InputExample, Task, TaskDataError
+from albert_tf.data.length_batches import length_summary
 from albert_tf.data.packing import MIN_SEQ_LENGTH, pack
 from albert_tf.data.record_batches import parsed_batches
 from albert_tf.data.tokenizers import Tokenizer
 from albert_tf.io_utils import atomic_path, write_atomically
 
 ENCODE_BATCH = 1024
+LENGTHS = "lengths"
 
 
 def label_value(task: Task, example: InputExample):
@@ -80,11 +82,14 @@ def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
     path = os.path.join(cache_dir, f"{split}.tfrecord")
     sidecar = path + ".json"
     fingerprint = _fingerprint(task, tokenizer, max_seq_length, source)
+    expected = {**fingerprint, "examples": len(examples)}
     if os.path.exists(path) and os.path.exists(sidecar):
         with open(sidecar, encoding="utf-8") as handle:
-            if json.load(handle) == {**fingerprint, "examples": len(examples)}:
-                logging.info("using cached %s (%d examples)", path, len(examples))
-                return path, examples
+            recorded = json.load(handle)
+        if ({key: recorded.get(key) for key in expected} == expected
+                and LENGTHS in recorded):
+            logging.info("using cached %s (%d examples)", path, len(examples))
+            return path, examples
     features = encode_examples(examples, task, tokenizer, max_seq_length)
     labels = {CLASSIFIER_LABEL: features.pop(CLASSIFIER_LABEL)[:, None]}
     records = (ExampleEncoder().encode_batch(features, labels) if task.is_regression
@@ -92,22 +97,34 @@ def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
     with atomic_path(path) as temp_path, tf.io.TFRecordWriter(temp_path) as writer:
         for record in records:
             writer.write(record)
-    write_atomically(sidecar, (json.dumps({**fingerprint, "examples": len(examples)},
-                                          indent=2) + "\n").encode())
+    lengths = length_summary(features["input_mask"])
+    write_atomically(sidecar, (json.dumps({**expected, LENGTHS: lengths}, indent=2)
+                               + "\n").encode())
     truncated = int(np.sum(features["input_mask"][:, -1]))
-    logging.info("encoded %s: %d examples -> %s (%d filled all %d positions, possibly "
-                 "truncated)", source, len(examples), path, truncated, max_seq_length)
+    logging.info("encoded %s: %d examples -> %s (mean length %.1f; %d filled all %d "
+                 "positions, possibly truncated)", source, len(examples), path,
+                 lengths["mean_length"], truncated, max_seq_length)
     return path, examples
+
+
+def cached_lengths(path: str) -> Dict[str, float]:
+    """The length summary (`mean_length`, `max_length`) `cached_split` recorded."""
+    with open(path + ".json", encoding="utf-8") as handle:
+        return json.load(handle)[LENGTHS]
 
 
 def classifier_dataset(path: str, max_seq_length: int, batch_size: int, is_training: bool,
                        regression: bool, input_context: Optional[tf.distribute.InputContext]
-                       = None, seed: Optional[int] = None, shuffle_buffer: int = 10000
+                       = None, seed: Optional[int] = None, shuffle_buffer: int = 10000,
+                       by_length: bool = False, pad_to_bucket: bool = False
                        ) -> tf.data.Dataset:
     """Batches of int32 features and `label_ids` (float32 for regression). Training data
     is sharded per input pipeline, shuffled, repeated, and drops the last partial batch;
-    eval/predict data keeps every example in file order."""
+    eval/predict data keeps every example, in file order unless `by_length` (then each
+    batch holds examples of similar length, cut to its longest, with `example_index`;
+    see `length_batches`)."""
     spec = parse_spec(classifier_record_schema(max_seq_length, regression),
                       scalars=(CLASSIFIER_LABEL,))
     return parsed_batches(path, spec, batch_size, is_training, input_context, seed,
-                          shuffle_buffer)
+                          shuffle_buffer, ENCODER_FEATURES if by_length else (),
+                          pad_to_bucket)

@@ -14,9 +14,10 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
-from albert_tf.data.classifier_data import cached_split, classifier_dataset
+from albert_tf.data.classifier_data import cached_lengths, cached_split, classifier_dataset
 from albert_tf.data.glue import Task as GlueTask
 from albert_tf.data.glue import TaskDataError
+from albert_tf.data.length_batches import EXAMPLE_INDEX, in_file_order
 from albert_tf.data.tokenizers import Tokenizer, identity_key
 from albert_tf.io_utils import check_writable
 from albert_tf.models.classifier import AlbertClassifier
@@ -50,11 +51,19 @@ class ClassificationTask(EncoderFineTuningTask):
         self._splits: Dict[str, tuple] = {}
         self._examples: Dict[str, list] = {}
         self._predict_model = None
+        self._compiled = False  # the training step is XLA-compiled: one shape per bucket
+
+    @property
+    def sequence_length(self) -> int:
+        """With batches by length, the training examples' mean real length: tokens/s
+        and MFU then count the tokens that are there, not `max_seq_length`."""
+        if not self.settings.batch_by_length:
+            return self.settings.max_seq_length
+        return max(1, round(cached_lengths(self.split("train")[0])["mean_length"]))
 
     @property
     def flops_per_sequence(self) -> float:
-        return model_flops_per_sequence(self.settings.albert_config,
-                                        self.settings.max_seq_length,
+        return model_flops_per_sequence(self.settings.albert_config, self.sequence_length,
                                         num_classes=self.data.num_outputs)
 
     def build_model(self) -> AlbertClassifier:
@@ -94,7 +103,9 @@ class ClassificationTask(EncoderFineTuningTask):
 
     def _dataset(self, path: str, batch_size: int, is_training: bool, context=None):
         return classifier_dataset(path, self.settings.max_seq_length, batch_size, is_training,
-                                  self.data.is_regression, context, seed=self.settings.seed)
+                                  self.data.is_regression, context, seed=self.settings.seed,
+                                  by_length=self.settings.batch_by_length,
+                                  pad_to_bucket=is_training and self._compiled)
 
     def train_dataset(self, context):
         return self._dataset(self.split("train")[0], self.settings.train_batch_size, True,
@@ -123,6 +134,7 @@ class ClassificationTask(EncoderFineTuningTask):
                                 f"than the {len(self.examples('train'))} training examples")
 
     def after_restore(self, loop: TrainingLoop) -> None:
+        self._compiled = loop.jit_compile
         self.keeper = BestCheckpointKeeper(loop.layout, self.data.main_metric, loop.is_chief)
         self.keeper.load(loop.step)
         if self.settings.do_train:
@@ -161,9 +173,12 @@ class ClassificationTask(EncoderFineTuningTask):
             self._predict = tf.function(lambda features: model(features, training=False),
                                         reduce_retracing=True)
             self._predict_model = model
-        outputs = [self._predict(features).numpy()
-                   for features in self._dataset(path, batch_size, False)]
-        outputs = np.concatenate(outputs)
+        outputs, indices = [], []
+        for features in self._dataset(path, batch_size, False):
+            outputs.append(self._predict(features).numpy())
+            if EXAMPLE_INDEX in features:
+                indices.append(features[EXAMPLE_INDEX].numpy())
+        outputs = in_file_order(outputs, indices) if indices else np.concatenate(outputs)
         return outputs[:, 0] if self.data.is_regression else outputs
 
     def evaluate(self, loop: TrainingLoop) -> Dict[str, float]:

@@ -36,6 +36,7 @@ class ClassifierSettings(LoopSettings):
     do_lower_case: bool = True
     max_seq_length: int = 512
     predict_batch_size: int = 8
+    batch_by_length: bool = True  # False: every example padded to max_seq_length
     dropout_rate: float = 0.1
     do_predict: bool = False
     export_dir: Optional[str] = None

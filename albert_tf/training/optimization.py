@@ -115,10 +115,28 @@ def clipped_replica_gradients(gradients: Sequence[tf.Tensor], clip_norm: Optiona
     """
     context = tf.distribute.get_replica_context()
     replicas = context.num_replicas_in_sync if context else 1
+    gradients = list(gradients)
+    sparse = [isinstance(gradient, tf.IndexedSlices) for gradient in gradients]
+    # An embedding's IndexedSlices counts in the norm row by row as gathered (a token
+    # twice in the batch counts twice), as tf.clip_by_global_norm and the original do.
+    sparse_squares = tf.add_n([tf.constant(0.0)] + [
+        tf.reduce_sum(tf.square(tf.cast(gradient.values, tf.float32)))
+        for gradient, is_sparse in zip(gradients, sparse) if is_sparse])
     if replicas > 1:
-        gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, list(gradients))
+        # Sparse gradients are summed dense: the all-reduce of IndexedSlices gathers rows
+        # with collectives inside a cond, and with batches of varying length (batches by
+        # length) TF 2.21 mismatches those collectives across replicas ("Shape mismatch
+        # in the collective instance"). The dense [vocab, E] sum is a fraction of the
+        # gradients already all-reduced; the rows' squares are summed apart, so the norm
+        # is one device's.
+        *gradients, sparse_squares = context.all_reduce(
+            tf.distribute.ReduceOp.SUM,
+            [tf.convert_to_tensor(gradient) for gradient in gradients] + [sparse_squares])
     factor = tf.constant(1.0 / replicas)
     if clip_norm:
-        norm = tf.linalg.global_norm(gradients) / tf.cast(loss_scale, tf.float32)
+        dense_norm = tf.linalg.global_norm(
+            [gradient for gradient, is_sparse in zip(gradients, sparse) if not is_sparse])
+        norm = tf.sqrt(tf.square(dense_norm) + sparse_squares) / tf.cast(loss_scale,
+                                                                           tf.float32)
         factor = factor * clip_norm / tf.maximum(norm, clip_norm)
     return [gradient * tf.cast(factor, gradient.dtype) for gradient in gradients]
