@@ -160,46 +160,26 @@ def keras_hub_step(config, batch, precision, xla):
     return run
 
 
-def hf_torch_cell(precision: str, compiled: bool) -> dict:
-    """A hf_torch cell, run in the peers' interpreter."""
-    from albert_tf.config import AlbertConfig
-    from albert_tf.models.flops import model_flops_per_sequence
+def hf_torch_timing(config, batch, precision: str, compiled: bool) -> dict:
+    """A hf_torch cell's timing, run in the peers' interpreter."""
     from benchmarks.peers import peers_python, run_hf_peer
 
     values = flags.FLAGS
-    config = AlbertConfig.from_preset(values.preset)
-    batch = synthetic_batch(config, values.batch, values.seq, values.predictions)
     result = run_hf_peer(peers_python(values.peers_python), {
         "job": "train", "config": config.to_dict(), "precision": precision,
         "compile": compiled, "steps": values.steps, "warmup_steps": values.warmup_steps,
         "batch": {name: value.tolist() for name, value in batch.items()}})
     if "error" in result:
         raise RuntimeError(result["error"])
-    sequences = values.batch / result["step_seconds"]
-    flops = model_flops_per_sequence(config, values.seq, values.predictions)
-    return {"implementation": "hf_torch", "precision": precision, "xla": compiled,
-            "recompute": False, "sequences_per_second": sequences,
-            "tokens_per_second": sequences * values.seq,
-            "step_seconds": result["step_seconds"],
-            "matmul_peak_tflops": result["matmul_peak_flops"] / 1e12,
-            "mfu": sequences * flops / result["matmul_peak_flops"],
-            "peak_memory_gib": result["peak_memory_gib"],
-            "compile_seconds": result["compile_seconds"], "loss": result["loss"]}
+    return result
 
 
-def run_cell(cell: str) -> dict:
+def tensorflow_timing(implementation: str, config, batch, precision: str, xla: bool,
+                      recompute: bool) -> dict:
+    """An ours/keras_hub cell's timing in this process."""
     import tensorflow as tf
 
-    from albert_tf.config import AlbertConfig
-    from albert_tf.models.flops import model_flops_per_sequence
-
     values = flags.FLAGS
-    implementation, precision, xla, recompute = cell.split(":")
-    xla, recompute = xla == "true", recompute == "true"
-    if implementation == "hf_torch":
-        return hf_torch_cell(precision, xla)
-    config = AlbertConfig.from_preset(values.preset)
-    batch = synthetic_batch(config, values.batch, values.seq, values.predictions)
     compute_dtype = {"float32": tf.float32, "bfloat16": tf.bfloat16,
                      "float16": tf.float16}[precision]
     peak = matmul_peak(compute_dtype)
@@ -215,18 +195,36 @@ def run_cell(cell: str) -> dict:
     start = time.perf_counter()
     loss = run(values.steps)
     seconds = time.perf_counter() - start
-    sequences = values.steps * values.batch / seconds
-    flops = model_flops_per_sequence(config, values.seq, values.predictions)
     if tf.config.list_physical_devices("GPU"):
         peak_memory = tf.config.experimental.get_memory_info("GPU:0")["peak"]
     else:
         peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"step_seconds": seconds / values.steps, "compile_seconds": compile_seconds,
+            "loss": loss, "matmul_peak_flops": peak, "peak_memory_gib": peak_memory / 2 ** 30}
+
+
+def run_cell(cell: str) -> dict:
+    from albert_tf.config import AlbertConfig
+    from albert_tf.models.flops import model_flops_per_sequence
+
+    values = flags.FLAGS
+    implementation, precision, xla, recompute = cell.split(":")
+    xla, recompute = xla == "true", recompute == "true"
+    config = AlbertConfig.from_preset(values.preset)
+    batch = synthetic_batch(config, values.batch, values.seq, values.predictions)
+    timing = (hf_torch_timing(config, batch, precision, xla) if implementation == "hf_torch"
+              else tensorflow_timing(implementation, config, batch, precision, xla,
+                                     recompute))
+    sequences = values.batch / timing["step_seconds"]
+    flops = model_flops_per_sequence(config, values.seq, values.predictions)
     return {"implementation": implementation, "precision": precision, "xla": xla,
             "recompute": recompute,
             "sequences_per_second": sequences, "tokens_per_second": sequences * values.seq,
-            "step_seconds": seconds / values.steps, "matmul_peak_tflops": peak / 1e12,
-            "mfu": sequences * flops / peak, "peak_memory_gib": peak_memory / 2 ** 30,
-            "compile_seconds": compile_seconds, "loss": loss}
+            "step_seconds": timing["step_seconds"],
+            "matmul_peak_tflops": timing["matmul_peak_flops"] / 1e12,
+            "mfu": sequences * flops / timing["matmul_peak_flops"],
+            "peak_memory_gib": timing["peak_memory_gib"],
+            "compile_seconds": timing["compile_seconds"], "loss": timing["loss"]}
 
 
 def main(argv):

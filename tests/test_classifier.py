@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
-from albert_tf.data.classifier_data import cached_split, encode_examples
+from albert_tf.data.classifier_data import cached_lengths, cached_split, encode_examples
 from albert_tf.data.packing import pack, truncate_longest_first
 from albert_tf.data.glue import InputExample, TaskDataError, get_task
 from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
@@ -138,6 +138,26 @@ def test_features_are_cached_and_rebuilt_when_settings_change(sst2, tmp_path):
     assert len(tf.train.Example.FromString(next(
         tf.data.TFRecordDataset(path).as_numpy_iterator())).features.feature[
             "input_ids"].int64_list.value) == 48
+
+
+def test_the_cache_records_lengths_and_rebuilds_a_cache_without_them(sst2, tmp_path):
+    data, spm_model, _, _ = sst2
+    tokenizer = AlbertTokenizer(spm_model)
+    task = get_task("SST-2")
+    path, examples = cached_split(task, "dev", data, str(tmp_path), tokenizer, 32)
+    masks = [tf.train.Example.FromString(record).features.feature["input_mask"]
+             .int64_list.value for record in tf.data.TFRecordDataset(path).as_numpy_iterator()]
+    lengths = [sum(mask) for mask in masks]
+    assert cached_lengths(path) == {"mean_length": round(float(np.mean(lengths)), 3),
+                                    "max_length": max(lengths)}
+    # A cache written before lengths were recorded (same fingerprint otherwise) is rebuilt.
+    sidecar = json.loads(open(path + ".json").read())
+    del sidecar["lengths"]
+    open(path + ".json", "w").write(json.dumps(sidecar))
+    before = os.stat(path).st_mtime_ns
+    cached_split(task, "dev", data, str(tmp_path), tokenizer, 32, examples)
+    assert os.stat(path).st_mtime_ns != before and "lengths" in json.loads(
+        open(path + ".json").read())
 
 
 def test_warm_start_from_a_pretraining_checkpoint_reports_the_fresh_head(sst2, tmp_path):

@@ -78,9 +78,9 @@ def test_training_order_is_a_function_of_the_seed():
     assert order(1) == order(1)
     assert order(1) != order(2)
     # Buckets come out mixed, not one length after the other.
-    lengths = [b for b in listed(length_batches(dataset(examples).shuffle(1000, seed=1), 8,
-                                                MAX_SEQ, FEATURES, True, seed=1))]
-    widths = [b["input_ids"].shape[1] for b in lengths]
+    batches = listed(length_batches(dataset(examples).shuffle(1000, seed=1), 8, MAX_SEQ,
+                                    FEATURES, True, seed=1))
+    widths = [b["input_ids"].shape[1] for b in batches]
     assert widths != sorted(widths) and widths != sorted(widths, reverse=True)
 
 

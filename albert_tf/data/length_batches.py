@@ -59,15 +59,9 @@ def length_batches(examples: tf.data.Dataset, batch_size: int, max_seq_length: i
     >>> [(b["example_index"].numpy().tolist(), b["input_mask"].shape[1]) for b in batches]
     [([0, 2], 3), ([1, 3], 8)]
     """
-    if is_training:
-        def with_index(features):
-            return features
-    else:
-        examples = examples.enumerate()
-
-        def with_index(index, features):
-            return {**features, EXAMPLE_INDEX: tf.cast(index, tf.int32)}
-    examples = examples.map(with_index)
+    if not is_training:
+        examples = examples.enumerate().map(
+            lambda index, features: {**features, EXAMPLE_INDEX: tf.cast(index, tf.int32)})
 
     def bucket(features):
         length = tf.reduce_sum(tf.cast(features["input_mask"], tf.int64))

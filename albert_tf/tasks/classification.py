@@ -6,6 +6,7 @@ evaluation (one per line) plus the best. `--do_predict` writes GLUE (or CLUE) su
 files from the best weights (the latest checkpoint when nothing was evaluated).
 """
 
+import functools
 import os
 from typing import Dict, List, Optional
 
@@ -53,10 +54,11 @@ class ClassificationTask(EncoderFineTuningTask):
         self._predict_model = None
         self._compiled = False  # the training step is XLA-compiled: one shape per bucket
 
-    @property
+    @functools.cached_property
     def sequence_length(self) -> int:
         """With batches by length, the training examples' mean real length: tokens/s
-        and MFU then count the tokens that are there, not `max_seq_length`."""
+        and MFU then count the tokens that are there, not `max_seq_length` (read once,
+        from the training cache's sidecar)."""
         if not self.settings.batch_by_length:
             return self.settings.max_seq_length
         return max(1, round(cached_lengths(self.split("train")[0])["mean_length"]))
