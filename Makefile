@@ -11,7 +11,7 @@ PYTHON := $(CURDIR)/.venv/bin/python
 STAMP := $(CURDIR)/.venv/.albert_tf_installed
 endif
 
-.PHONY: test demo install clean
+.PHONY: test demo experiment install clean
 
 install: $(STAMP)
 
@@ -31,5 +31,11 @@ DEMO_ARGS ?=
 demo: $(STAMP)
 	$(PYTHON) run_demo.py $(DEMO_ARGS)
 
+# The ablation grid BENCHMARKS.md reports (8 short pretraining runs, about an hour on 2
+# CPU cores; re-running reuses finished cells). EXPERIMENT_ARGS passes overrides.
+EXPERIMENT_ARGS ?=
+experiment: $(STAMP)
+	$(PYTHON) run_ablation.py $(EXPERIMENT_ARGS)
+
 clean:
-	rm -rf .venv build *.egg-info .pytest_cache demo_run
+	rm -rf .venv build *.egg-info .pytest_cache demo_run ablation_run

@@ -17,9 +17,10 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["albert_tf", "albert_tf.*"]),
     # The entry scripts live at the top level as thin wrappers around library code.
-    py_modules=["albert_params", "convert_checkpoint", "create_pretraining_data", "export_model",
-                "query_saved_model", "run_classifier", "run_demo", "run_pretraining",
-                "run_squad", "train_sentencepiece"],
+    py_modules=["albert_params", "analyze_model", "convert_checkpoint",
+                "create_pretraining_data", "export_model", "query_saved_model", "run_ablation",
+                "run_classifier", "run_demo", "run_pretraining", "run_squad",
+                "train_sentencepiece"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
@@ -33,7 +34,8 @@ setup(
         "numpy>=1.26,<3",
         "jieba>=0.42,<0.43",  # Chinese whole-word masking (word_segmentation.py)
     ],
-    # Only what the library imports is required. The demo's report plots need matplotlib;
+    # Only what the library imports is required. The plots of the demo's report,
+    # analyze_model and run_ablation need matplotlib;
     # the benchmarks compare against keras-hub's ALBERT (keras-nlp is now an alias of
     # keras-hub and nothing imports it). The tests cover the demo, so they take its extra.
     extras_require={
@@ -52,6 +54,8 @@ setup(
             "albert-export=export_model:run",
             "albert-convert=convert_checkpoint:run",
             "albert-demo=run_demo:run",
+            "albert-analyze=analyze_model:run",
+            "albert-ablation=run_ablation:run",
         ],
     },
     classifiers=[

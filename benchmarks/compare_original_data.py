@@ -14,7 +14,7 @@ stub stands in for tensorflow_hub, which it imports but does not use here):
     git clone https://github.com/google-research/albert /tmp/albert
     .venv/bin/python benchmarks/compare_original_data.py --original_dir=/tmp/albert
 
-Default corpus: the demo's CPython documentation prose (`albert_tf.demo.corpus`), cut
+Default corpus: the demo's CPython documentation prose (`albert_tf.experiments.corpus`), cut
 into --files files.
 """
 
@@ -57,7 +57,7 @@ runpy.run_path({script!r}, run_name="__main__")
 
 
 def default_corpus(folder, files):
-    from albert_tf.demo.corpus import python_docs_documents, write_corpus
+    from albert_tf.experiments.corpus import python_docs_documents, write_corpus
     documents = python_docs_documents()
     paths = []
     for index in range(files):

@@ -53,13 +53,13 @@ def test_every_stage_finishes_with_progress_output(demo):
     run_dir, result = demo
     records = json.loads((run_dir / "stages.json").read_text())
     assert list(records) == ["corpus", "sentencepiece", "pretraining_data", "pretrain", "task",
-                             "finetune", "export", "query", "report"]
+                             "finetune", "export", "query", "transitions", "report"]
     assert all(r["finished"] and not r["reused"] for r in records.values())
     for number, stage in enumerate(records, start=1):
-        assert f"[{number}/9] {stage}: done in" in result.stderr
+        assert f"[{number}/10] {stage}: done in" in result.stderr
     assert "[pretrain] " in result.stderr and "seq/s" in result.stderr  # the loop's progress
     for stage in ("sentencepiece", "pretraining_data", "pretrain", "finetune", "export",
-                  "query"):
+                  "query", "transitions"):
         assert (run_dir / "logs" / f"{stage}.log").stat().st_size > 0
     assert result.stdout.strip() == str(run_dir / "report.md")
 
@@ -98,11 +98,18 @@ def test_report_numbers_are_the_logged_ones(demo):
         assert f"| {stage} | {report['stages'][stage]['seconds']:.1f} | ran |" in markdown
     assert "python run_pretraining.py --input_file=" in markdown
 
+    transitions = json.loads((run_dir / "transitions" / "layer_transitions.json").read_text())
+    layers = transitions["models"]["pretrained"]["layers"]
+    assert len(layers) == 2 == report["model"]["config"]["num_hidden_layers"]
+    for row in layers:
+        assert (f"| {row['layer']} | {row['l2_distance']:.4f} | "
+                f"{row['cosine_similarity']:.4f} |") in markdown
+
 
 def test_plots_are_real_pngs(demo):
     run_dir, _ = demo
     markdown = (run_dir / "report.md").read_text()
-    for name in ("pretraining.png", "finetuning.png"):
+    for name in ("pretraining.png", "finetuning.png", "layer_transitions.png"):
         data = (run_dir / "plots" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         image = tf.io.decode_png(data).numpy()
@@ -132,7 +139,7 @@ def test_rerun_reuses_every_stage(demo):
     assert result.returncode == 0, result.stderr[-3000:]
     records = json.loads((run_dir / "stages.json").read_text())
     assert all(records[s]["reused"] for s in records if s != "report")
-    assert "[4/9] pretrain: reused" in result.stderr
+    assert "[4/10] pretrain: reused" in result.stderr
     report = json.loads((run_dir / "report.json").read_text())
     assert report["finetuning"] == json.loads(first)["finetuning"]
     assert all(stage["reused"] for stage in report["stages"].values())

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from albert_tf.demo import continuation_task
-from albert_tf.demo.corpus import (CorpusError, prose_sentences, python_docs_documents,
+from albert_tf.experiments import continuation_task
+from albert_tf.experiments.corpus import (CorpusError, prose_sentences, python_docs_documents,
                                    read_corpus, split_documents, write_corpus)
 
 

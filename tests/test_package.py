@@ -13,7 +13,7 @@ PACKAGE_DIR = os.path.dirname(albert_tf.__file__)
 # Lower layers never import higher ones; layers of equal rank never import each other.
 RANKS = {"errors": 0, "io_utils": 1, "activations": 1, "config": 2, "data": 3, "layers": 3,
          "models": 4, "checkpoints": 5, "training": 6, "export": 6, "tasks": 7, "cli": 8,
-         "demo": 9}
+         "analysis": 5, "experiments": 9, "demo": 10}
 
 
 def module_imports():

@@ -71,6 +71,15 @@ class PretrainingDataError(AlbertTfError, ValueError):
     """Bad flags or unusable input; the message names the flag or file."""
 
 
+def max_predictions_for(max_seq_length: int) -> int:
+    """Prediction slots in the original's ratio (20 for 128 tokens at masked_lm_prob 0.15).
+
+    >>> max_predictions_for(128), max_predictions_for(64), max_predictions_for(512)
+    (20, 10, 80)
+    """
+    return max(1, round(max_seq_length * 20 / 128))
+
+
 @dataclasses.dataclass(frozen=True)
 class PretrainingDataSettings:
     """The original create_pretraining_data flags (same names and defaults), plus

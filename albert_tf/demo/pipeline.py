@@ -1,32 +1,22 @@
 """The end-to-end demo: text -> SentencePiece -> pretraining -> fine-tuning -> served answers.
 
 Every stage that a user would run by hand runs the project's own entry script in a child
-process, with the exact command printed and logged to `<run_dir>/logs/<stage>.log`, so the
-demo doubles as a check of the documented commands. `<run_dir>/stages.json` records each
-finished stage with a key over its settings and its upstream stages' keys: a re-run reuses
-a stage whose key is unchanged, re-runs one whose settings (or an upstream stage) changed
-after deleting its outputs, and lets an interrupted stage resume (pretraining and
-fine-tuning continue from their last checkpoint). `force=True` starts every stage afresh.
+process (`StagedRun`: the exact command printed and logged, finished stages reused on a
+re-run, an interrupted one resumed, a changed one redone with everything after it).
 """
 
 import dataclasses
-import hashlib
 import json
 import os
-import shlex
-import shutil
-import subprocess
 import sys
-import time
-from typing import Callable, Dict, List, Optional, Sequence
-
-from absl import logging
+from typing import Dict, List, Optional
 
 from albert_tf.config import AlbertConfig
-from albert_tf.demo import continuation_task
-from albert_tf.demo.corpus import (read_corpus, python_docs_documents, split_documents,
-                                   write_corpus)
+from albert_tf.data.pretraining_data import max_predictions_for
+from albert_tf.experiments import continuation_task
+from albert_tf.experiments.corpus import corpus_identity, read_corpus, write_split_corpus
 from albert_tf.errors import AlbertTfError
+from albert_tf.experiments.staged_run import Stage, StagedRun, StageError
 from albert_tf.io_utils import check_writable, write_atomically
 
 # Model sizes the demo offers besides the named presets (base, large, ...). "small" is the
@@ -39,12 +29,9 @@ DEMO_MODEL_SIZES = {
                   num_attention_heads=4, intermediate_size=1024),
 }
 EXPORT_NAME = "continuation"
-# Lines of TensorFlow's start-up chatter kept in the stage logs but not echoed.
-_QUIET_PREFIXES = ("WARNING: All log messages before absl::InitializeLog", "I0000 ",
-                   "To enable the following instructions", "E0000 ", "W0000 ")
-
-
-class DemoError(AlbertTfError, RuntimeError):
+# Held-out sequences in the layer-transition analysis (a forward pass: seconds).
+TRANSITION_SEQUENCES = 256
+class DemoError(StageError):
     """A stage failed; the message names the stage and its log file."""
 
 
@@ -111,38 +98,15 @@ class DemoSettings:
         check_writable(self.run_dir, "run_dir")
 
 
-@dataclasses.dataclass
-class StageRecord:
-    key: str
-    seconds: float = 0.0
-    finished: bool = False
-    reused: bool = False
-    commands: List[str] = dataclasses.field(default_factory=list)
+class DemoPipeline(StagedRun):
+    """Runs the demo's stages in order; `run()` returns the stage records."""
 
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    name: str
-    description: str
-    outputs: Sequence[str]  # relative to run_dir; deleted when the stage must start afresh
-    params: Dict[str, object]
-    action: Callable[[], None]
-    reusable: bool = True  # False: runs every time (the report summarizes this run)
-
-
-class DemoPipeline:
-    """Runs the stages in order; `run()` returns the stage records."""
+    error_class = DemoError
 
     def __init__(self, settings: DemoSettings):
         settings.validate()
         self.settings = settings
-        self.run_dir = os.path.abspath(settings.run_dir)
-        self.records_path = self.path("stages.json")
-        self.records: Dict[str, StageRecord] = self._load_records()
-        self.current_name = "demo"
-
-    def path(self, *parts: str) -> str:
-        return os.path.join(self.run_dir, *parts)
+        super().__init__(settings.run_dir, settings.force, settings.python)
 
     # --- the stages --------------------------------------------------------------------
 
@@ -150,7 +114,7 @@ class DemoPipeline:
         s = self.settings
         return [
             Stage("corpus", "documents for pretraining (90%) and held-out evaluation (10%)",
-                  ["corpus"], {"corpus": self._corpus_identity(), "seed": s.seed},
+                  ["corpus"], {"corpus": corpus_identity(s.corpus), "seed": s.seed},
                   self.make_corpus),
             Stage("sentencepiece", "a unigram SentencePiece model with ALBERT's ids",
                   ["spm"], {"vocab_size": s.vocab_size}, self.train_sentencepiece),
@@ -173,29 +137,21 @@ class DemoPipeline:
                   ["export"], {}, self.export),
             Stage("query", "raw-text queries to the export from a process without albert_tf",
                   ["query.json"], {"examples": s.query_examples}, self.query),
+            Stage("transitions", "layer transitions of the pretrained encoder on held-out text",
+                  ["transitions"], {"sequences": TRANSITION_SEQUENCES}, self.analyze,
+                  after=["pretrain"]),
             Stage("report", "report.md with settings, metrics, timings and plots",
                   ["report.md", "report.json", "plots"], {}, self.report, reusable=False),
         ]
 
     def make_corpus(self) -> None:
         s = self.settings
-        if s.corpus:
-            documents, source = read_corpus(s.corpus), s.corpus
-        else:
-            documents, source = python_docs_documents(), "CPython's bundled documentation"
         # Checked now rather than after pretraining: the task needs enough documents.
-        continuation_task.split_task_documents(documents, s.seed, source=source)
-        kept, heldout = split_documents(documents, 0.1, s.seed, source)
-        write_corpus(kept, self.path("corpus", "pretrain.txt"))
-        write_corpus(heldout, self.path("corpus", "heldout.txt"))
-        summary = {"source": source, "documents": len(documents),
-                   "sentences": sum(map(len, documents)),
-                   "words": sum(len(line.split()) for d in documents for line in d),
-                   "pretrain_documents": len(kept), "heldout_documents": len(heldout)}
-        write_atomically(self.path("corpus", "summary.json"),
-                         json.dumps(summary, indent=2).encode())
+        summary = write_split_corpus(s.corpus, self.path("corpus"), s.seed, lambda documents,
+                                     source: continuation_task.split_task_documents(
+                                         documents, s.seed, source=source))
         self.say(f"{summary['documents']} documents, {summary['sentences']} sentences, "
-                 f"{summary['words']} words from {source}")
+                 f"{summary['words']} words from {summary['source']}")
 
     def train_sentencepiece(self) -> None:
         self.script("train_sentencepiece", input_file=self.path("corpus", "pretrain.txt"),
@@ -255,6 +211,12 @@ class DemoPipeline:
                     spm_model_file=self.spm_model, max_seq_length=self.settings.max_seq_length,
                     export_dir=self.path("export"), model_name=EXPORT_NAME)
 
+    def analyze(self) -> None:
+        self.script("analyze_model", init_checkpoint=self.path("pretrain"),
+                    labels="pretrained", input_file=self.path("corpus", "heldout.txt"),
+                    max_seq_length=self.settings.max_seq_length,
+                    max_sequences=TRANSITION_SEQUENCES, output_dir=self.path("transitions"))
+
     def query(self) -> None:
         self.script("query_saved_model", model_dir=self.export_version_dir(),
                     input_tsv=self.path("task", "test.tsv"), text_a_column="sentence_a",
@@ -268,29 +230,19 @@ class DemoPipeline:
 
     # --- helpers the stages share --------------------------------------------------------
 
-    def _corpus_identity(self) -> List[object]:
-        """What makes the corpus stage's output current: the file as it is now (an edited
-        corpus is read again), or the Python whose documentation is bundled."""
-        if self.settings.corpus is None:
-            return ["cpython-docs", list(sys.version_info[:2])]
-        status = os.stat(self.settings.corpus)
-        return [os.path.abspath(self.settings.corpus), status.st_size, status.st_mtime_ns]
-
     @property
     def spm_model(self) -> str:
         return self.path("spm", "albert.model")
 
     @property
     def max_predictions(self) -> int:
-        # The original's ratio: 20 predictions for 128 tokens at masked_lm_prob 0.15.
-        return max(1, round(self.settings.max_seq_length * 20 / 128))
+        return max_predictions_for(self.settings.max_seq_length)
 
     def task_flags(self, exporting: bool = False) -> Dict[str, object]:
-        labels = ",".join(continuation_task.LABELS)
         if exporting:
-            return {"task_name": "custom", "labels": labels, "text_pair": True}
-        return {"task_name": "custom", "text_a_column": "sentence_a",
-                "text_b_column": "sentence_b", "label_column": "label", "labels": labels}
+            return {"task_name": "custom", "labels": ",".join(continuation_task.LABELS),
+                    "text_pair": True}
+        return continuation_task.classifier_flags()
 
     def model_config(self) -> AlbertConfig:
         import sentencepiece
@@ -312,112 +264,3 @@ class DemoPipeline:
         if not versions:
             raise DemoError(f"no export under {self.path('export', EXPORT_NAME)}")
         return self.path("export", EXPORT_NAME, str(max(versions)))
-
-    def say(self, message: str) -> None:
-        logging.info("[%s] %s", self.current_name, message)
-
-    def script(self, module: str, **flag_values) -> None:
-        """Runs an entry script (`python -m module --flag=value ...`) in a child process,
-        echoing its output and appending it to the stage's log."""
-        arguments = [_flag(name, value) for name, value in flag_values.items()]
-        shown = _shell_line([f"{module}.py"] + arguments, self.run_dir)
-        self.records[self.current_name].commands.append(shown)
-        self._save_records()  # a stage that fails or is killed still shows its command
-        log_path = self.path("logs", f"{self.current_name}.log")
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        logging.info("[%s] $ %s", self.current_name, shown)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-        command = [self.settings.python, "-m", module] + arguments
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write("$ " + " ".join(command) + "\n")
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       text=True, env=env)
-            for line in process.stdout:
-                log.write(line)
-                log.flush()
-                if not line.startswith(_QUIET_PREFIXES):
-                    sys.stderr.write(f"[{self.current_name}] {line}")
-            status = process.wait()
-        if status != 0:
-            raise DemoError(f"stage {self.current_name}: `{module}` exited with status "
-                            f"{status}; its output is in {log_path}")
-
-    # --- stage bookkeeping ---------------------------------------------------------------
-
-    def run(self) -> Dict[str, StageRecord]:
-        os.makedirs(self.run_dir, exist_ok=True)
-        stages = self.stages()
-        upstream_key = ""
-        upstream_ran = False
-        started = time.monotonic()
-        for number, stage in enumerate(stages, start=1):
-            key = hashlib.sha256(json.dumps([upstream_key, stage.name, stage.params],
-                                            sort_keys=True).encode()).hexdigest()[:16]
-            upstream_key = key
-            record = self.records.get(stage.name)
-            same_inputs = (record is not None and record.key == key and not upstream_ran
-                           and not self.settings.force)
-            if same_inputs and stage.reusable and record.finished and all(
-                    os.path.exists(self.path(output)) for output in stage.outputs):
-                record.reused = True
-                logging.info("[%d/%d] %s: reused (finished earlier in %.1f s)", number,
-                             len(stages), stage.name, record.seconds)
-                continue
-            if not same_inputs:  # start afresh; otherwise an interrupted stage resumes
-                for output in stage.outputs:
-                    _remove(self.path(output))
-            logging.info("[%d/%d] %s: %s", number, len(stages), stage.name, stage.description)
-            record = StageRecord(key=key)
-            self.records[stage.name] = record
-            self.current_name = stage.name
-            self._save_records()
-            begin = time.monotonic()
-            stage.action()
-            record.seconds = time.monotonic() - begin
-            record.finished = True
-            upstream_ran = True
-            self._save_records()
-            logging.info("[%d/%d] %s: done in %.1f s", number, len(stages), stage.name,
-                         record.seconds)
-        logging.info("demo finished in %.1f s: %s", time.monotonic() - started,
-                     self.path("report.md"))
-        return self.records
-
-    def _load_records(self) -> Dict[str, StageRecord]:
-        if not os.path.exists(self.records_path):
-            return {}
-        try:
-            with open(self.records_path, encoding="utf-8") as handle:
-                return {name: StageRecord(**values) for name, values in json.load(handle).items()}
-        except (ValueError, TypeError) as error:
-            logging.warning("%s is unreadable (%s): every stage runs again", self.records_path,
-                            error)
-            return {}
-
-    def _save_records(self) -> None:
-        write_atomically(self.records_path, json.dumps(
-            {name: dataclasses.asdict(record) for name, record in self.records.items()},
-            indent=2).encode())
-
-
-def _flag(name: str, value) -> str:
-    if value is True:
-        return f"--{name}"
-    if value is False:
-        return f"--no{name}"
-    return f"--{name}={value}"
-
-
-def _shell_line(arguments: Sequence[str], run_dir: str) -> str:
-    """The command as typed from the current folder (a run folder inside it shortened)."""
-    short = os.path.relpath(run_dir)
-    if short.startswith(os.pardir):
-        short = run_dir
-    return "python " + " ".join(shlex.quote(part.replace(run_dir, short)) for part in arguments)
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)

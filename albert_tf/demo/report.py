@@ -6,70 +6,21 @@ and fine-tuning, their `eval_results.json`, the prediction file and the query an
 
 import csv
 import dataclasses
-import glob
 import json
 import os
 import platform
 import re
-from typing import Dict, List, Tuple
+import shutil
+from typing import Dict, List
 
 import numpy as np
 
-from albert_tf.demo import continuation_task
+from albert_tf.experiments import continuation_task
+from albert_tf.experiments.summaries import (Series, cpu_name, package_version, plot_curves,
+                                             read_scalars)
 from albert_tf.io_utils import atomic_path, write_atomically
 
-Series = List[Tuple[int, float]]
 PRETRAINING_TAGS = ("mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
-
-
-def read_scalars(logdir: str) -> Dict[str, Series]:
-    """Every scalar of the TensorBoard event files in `logdir`, by tag, sorted by step; a
-    step logged twice (a resumed run) keeps its last value.
-
-    Example:
-
-    >>> import tempfile, tensorflow as tf
-    >>> logdir = tempfile.mkdtemp()
-    >>> with tf.summary.create_file_writer(logdir).as_default():
-    ...     _ = [tf.summary.scalar("loss", 1.0 / step, step=step) for step in (1, 2)]
-    >>> read_scalars(logdir)["loss"]
-    [(1, 1.0), (2, 0.5)]
-    """
-    import tensorflow as tf
-
-    values: Dict[str, Dict[int, float]] = {}
-    for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                number = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
-                          else float(value.simple_value))
-                values.setdefault(value.tag, {})[int(event.step)] = number
-    return {tag: sorted(by_step.items()) for tag, by_step in values.items()}
-
-
-def plot_curves(panels: Dict[str, Dict[str, Series]], path: str, title: str) -> None:
-    """One PNG with a panel per entry of `panels` ({panel title: {line label: series}})."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for axis, (panel, lines) in zip(axes[0], panels.items()):
-        for label, series in lines.items():
-            if series:
-                steps, values = zip(*series)
-                axis.plot(steps, values, marker="o" if len(series) < 12 else None,
-                          markersize=4, label=label)
-        axis.set_title(panel)
-        axis.set_xlabel("step")
-        axis.grid(alpha=0.3)
-        axis.legend()
-    figure.suptitle(title)
-    figure.tight_layout()
-    with atomic_path(path) as temp:
-        figure.savefig(temp, format="png", dpi=100)
-    pyplot.close(figure)
 
 
 def _read_json(path: str):
@@ -118,9 +69,9 @@ def collect(pipeline) -> Dict[str, object]:
                 if name not in ("python", "force")}
     return {
         "settings": settings,
-        "machine": {"platform": platform.platform(), "processor": _cpu_name(),
+        "machine": {"platform": platform.platform(), "processor": cpu_name(),
                     "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "tensorflow": _version("tensorflow"), "precision": _logged_precision(
+                    "tensorflow": package_version("tensorflow"), "precision": _logged_precision(
                         path("logs", "pretrain.log"))},
         "corpus": corpus,
         "model": {"config": config.to_dict(),
@@ -139,6 +90,8 @@ def collect(pipeline) -> Dict[str, object]:
         "serving": {"model_dir": os.path.relpath(query["model_dir"], pipeline.run_dir),
                     "albert_tf_imported": query["albert_tf_imported"],
                     "answers": answers, "agree_with_run_classifier": agreeing},
+        "layer_transitions": _read_json(path("transitions", "layer_transitions.json"))
+        ["models"]["pretrained"],
         "stages": {name: {"seconds": record.seconds, "reused": record.reused,
                           "commands": record.commands}
                    for name, record in pipeline.records.items() if record.finished},
@@ -171,6 +124,8 @@ def write_report(pipeline) -> Dict[str, object]:
                      "majority class": [(e["step"], finetuning["dev_majority_accuracy"])
                                         for e in finetuning["evaluations"]]}},
                 path("plots", "finetuning.png"), "Fine-tuning: does sentence B follow A?")
+    with atomic_path(path("plots", "layer_transitions.png")) as temp:
+        shutil.copyfile(path("transitions", "layer_transitions.png"), temp)
     write_atomically(path("report.json"), json.dumps(numbers, indent=2).encode())
     write_atomically(path("report.md"), render_markdown(numbers).encode("utf-8"))
     return numbers
@@ -183,6 +138,7 @@ def render_markdown(numbers: Dict[str, object]) -> str:
     final, heldout = pre["final_train"], pre["heldout_eval"]
     best, metric = fine["best"], fine["main_metric"]
     machine = numbers["machine"]
+    transitions = numbers["layer_transitions"]
     lines = [
         "# albert-tf demo report", "",
         f"Machine: {machine['processor']}, {machine['cpus']} CPUs, {machine['platform']}, "
@@ -208,6 +164,14 @@ def render_markdown(numbers: Dict[str, object]) -> str:
         + (f"{pre['median_sequences_per_second']:.1f} sequences/s."
            if pre["median_sequences_per_second"] else "not logged."),
         "", "![pretraining curves](plots/pretraining.png)", "",
+        "## Layer transitions (the paper's Figure 2)", "",
+        "Mean L2 distance and cosine similarity between each layer's input and output "
+        f"hidden states over {transitions['tokens']:,} tokens of held-out text "
+        "(`analyze_model.py`).", "",
+        "| layer | L2 distance | cosine similarity |", "|---|---:|---:|",
+        *[f"| {row['layer']} | {row['l2_distance']:.4f} | {row['cosine_similarity']:.4f} |"
+          for row in transitions["layers"]], "",
+        "![layer transitions](plots/layer_transitions.png)", "",
         "## Fine-tuning: does sentence B follow sentence A?", "",
         "Pairs of consecutive sentences of the corpus (`continues`) against pairs whose second "
         "sentence comes from another document (`unrelated`), half each; train, dev and test "
@@ -244,28 +208,8 @@ def _cell(text: str, width: int = 70) -> str:
     return text.replace("|", "\\|")
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _logged_precision(log_path: str) -> str:
     """What `--precision=auto` picked, from the training loop's log line."""
     with open(log_path, encoding="utf-8") as handle:
         match = re.search(r"\] precision (\S+), XLA (\w+)", handle.read())
     return f"{match.group(1)}, XLA {match.group(2)}" if match else "not logged"
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "unknown"

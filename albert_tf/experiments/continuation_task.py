@@ -12,7 +12,7 @@ import os
 import random
 from typing import Dict, List, Sequence, Tuple
 
-from albert_tf.demo.corpus import CorpusError, Document, split_documents
+from albert_tf.experiments.corpus import CorpusError, Document, split_documents
 from albert_tf.io_utils import write_atomically
 
 LABELS = ("unrelated", "continues")
@@ -73,6 +73,13 @@ def write_continuation_task(documents: Sequence[Document], output_dir: str, seed
                          ("\n".join(rows) + "\n").encode("utf-8"))
         counts[split] = len(examples)
     return counts
+
+
+def classifier_flags() -> Dict[str, str]:
+    """`run_classifier.py`'s task flags for the files `write_continuation_task` writes
+    (`--data_dir` aside)."""
+    return {"task_name": "custom", "text_a_column": COLUMNS[1], "text_b_column": COLUMNS[2],
+            "label_column": COLUMNS[3], "labels": ",".join(LABELS)}
 
 
 def _one_line(text: str) -> str:

@@ -9,11 +9,13 @@ between documents) and splits any corpus in that format into kept and held-out d
 
 import ast
 import glob
+import json
 import os
 import random
 import re
+import sys
 import sysconfig
-from typing import List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from albert_tf.data.corpus import CorpusStats, read_documents
 from albert_tf.errors import AlbertTfError
@@ -126,3 +128,37 @@ def split_documents(documents: Sequence[Document], heldout_fraction: float, seed
     heldout = set(order[:heldout_count])
     return ([d for i, d in enumerate(documents) if i not in heldout],
             [d for i, d in enumerate(documents) if i in heldout])
+
+
+def corpus_identity(corpus: Optional[str]) -> List[object]:
+    """What makes a split of `corpus` current: the file as it is now (an edited corpus is
+    read again), or, for None, the Python whose documentation is bundled."""
+    if corpus is None:
+        return ["cpython-docs", list(sys.version_info[:2])]
+    status = os.stat(corpus)
+    return [os.path.abspath(corpus), status.st_size, status.st_mtime_ns]
+
+
+def write_split_corpus(corpus: Optional[str], output_dir: str, seed: int,
+                       check: Callable[[List[Document], str], object] = None
+                       ) -> Dict[str, object]:
+    """Reads `corpus` (None: CPython's documentation), runs `check(documents, source)`
+    (which raises when the documents cannot serve), and writes 90% of the documents to
+    `output_dir/pretrain.txt`, 10% to `heldout.txt` and counts to `summary.json`; returns
+    the counts."""
+    if corpus:
+        documents, source = read_corpus(corpus), corpus
+    else:
+        documents, source = python_docs_documents(), "CPython's bundled documentation"
+    if check is not None:
+        check(documents, source)
+    kept, heldout = split_documents(documents, 0.1, seed, source)
+    write_corpus(kept, os.path.join(output_dir, "pretrain.txt"))
+    write_corpus(heldout, os.path.join(output_dir, "heldout.txt"))
+    summary = {"source": source, "documents": len(documents),
+               "sentences": sum(map(len, documents)),
+               "words": sum(len(line.split()) for d in documents for line in d),
+               "pretrain_documents": len(kept), "heldout_documents": len(heldout)}
+    write_atomically(os.path.join(output_dir, "summary.json"),
+                     json.dumps(summary, indent=2).encode())
+    return summary

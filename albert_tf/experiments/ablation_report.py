@@ -1,0 +1,325 @@
+"""The grid's report: `ablation.md` (a table shaped like the paper's, contrasts against the
+base cell, the paper's findings set against this grid), `ablation.json` and PNG plots.
+
+Every number comes from what the stages wrote: parameter counts from the cells' models as
+built, held-out accuracies from `eval_sop.json` / `eval_nsp.json`, dev accuracy from the
+fine-tuning run's `eval_results.json` (its best evaluation), curves from the TensorBoard
+event files, layer transitions from `analyze_model.py`'s JSON.
+"""
+
+import json
+import os
+import platform
+import shutil
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from albert_tf.config import AlbertConfig
+from albert_tf.experiments.summaries import cpu_name, package_version, plot_curves, read_scalars
+from albert_tf.io_utils import atomic_path, write_atomically
+
+CURVE_TAGS = {"masked LM loss (train)": "mlm_loss", "masked LM accuracy (train)": "mlm_accuracy",
+              "SOP / NSP accuracy (train, the cell's own objective)": "sop_accuracy"}
+# How far above the majority class a held-out pair accuracy must be to count as solving
+# the task.
+CHANCE_MARGIN = 0.05
+
+
+def _read_json(path: str):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def encoder_parameters(config: AlbertConfig) -> int:
+    """Parameters of the encoder built from `config` (shared weights once), as the paper's
+    tables count them."""
+    from albert_tf.models.encoder import AlbertEncoder
+
+    return AlbertEncoder(config).count_params()
+
+
+def label_shares(path: str, records: int) -> float:
+    """The share of label 0 (SOP: in order; NSP: B follows A) among the first `records`
+    records of `path`, the records an evaluation of that many reads."""
+    import tensorflow as tf
+
+    labels = [int(tf.io.parse_single_example(
+        record, {"next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64)})
+        ["next_sentence_labels"][0]) for record in tf.data.TFRecordDataset(path).take(records)]
+    return labels.count(0) / max(1, len(labels))
+
+
+def collect(run) -> Dict[str, object]:
+    """The report's numbers from the stages' outputs (`run` is the `AblationRun`)."""
+    majority = {}
+    cells = []
+    for cell in run.cells:
+        config = AlbertConfig.from_json_file(run.cell_path(cell, "albert_config.json"))
+        curves = read_scalars(run.cell_path(cell, "pretrain", "train"))
+        evals = {objective: _read_json(run.cell_path(cell, f"eval_{objective}.json"))
+                 for objective in ("sop", "nsp")}
+        for objective, results in evals.items():
+            records = results["eval_batches"] * run.settings.batch_size
+            if (objective, records) not in majority:
+                share = label_shares(run.record_file(objective, "heldout"), records)
+                majority[objective, records] = max(share, 1 - share)
+        row = {"name": cell.name, "embedding_size": cell.embedding_size,
+               "sharing": cell.sharing, "objective": cell.objective, "dropout": cell.dropout,
+               "encoder_parameters": encoder_parameters(config),
+               "mlm_accuracy": evals["sop"]["mlm_accuracy"],
+               "mlm_loss": evals["sop"]["mlm_loss"],
+               "sop_accuracy": evals["sop"]["sop_accuracy"],
+               "nsp_accuracy": evals["nsp"]["sop_accuracy"],
+               **{f"{objective}_majority": majority[
+                   objective, evals[objective]["eval_batches"] * run.settings.batch_size]
+                  for objective in evals},
+               "eval_sequences": evals["sop"]["eval_batches"] * run.settings.batch_size,
+               "final_step": evals["sop"]["step"],
+               "pretrain_seconds": run.records[f"pretrain/{cell.name}"].seconds,
+               "median_sequences_per_second": _median(curves.get("sequences_per_second")),
+               "curves": {tag: curves.get(tag, []) for tag in CURVE_TAGS.values()}}
+        finetune_results = run.cell_path(cell, "finetune", "eval_results.json")
+        if os.path.exists(finetune_results):
+            results = _read_json(finetune_results)
+            metric = results["main_metric"]
+            row.update(dev_metric=metric, dev_best=results["best"][metric],
+                       dev_best_step=results["best"]["step"],
+                       dev_final=results["evaluations"][-1][metric])
+        cells.append(row)
+    transitions_file = run.path("transitions", "layer_transitions.json")
+    transitions = _read_json(transitions_file)["models"] if os.path.exists(
+        transitions_file) else {}
+    settings = {name: value for name, value in vars(run.settings).items()
+                if name not in ("python", "force")}
+    settings = {name: list(value) if isinstance(value, tuple) else value
+                for name, value in settings.items()}
+    return {
+        "settings": settings,
+        "machine": {"platform": platform.platform(), "processor": cpu_name(),
+                    "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "tensorflow": package_version("tensorflow")},
+        "corpus": _read_json(run.path("corpus", "summary.json")),
+        "cells": cells,
+        "contrasts": contrasts(cells),
+        "findings": findings(cells, transitions),
+        "transitions": transitions,
+        "stages": {name: {"seconds": record.seconds, "reused": record.reused,
+                          "commands": record.commands}
+                   for name, record in run.records.items() if record.finished},
+    }
+
+
+def _median(series) -> Optional[float]:
+    values = [value for _, value in (series or [])[1:]]  # the first includes start-up
+    return float(np.median(values)) if values else None
+
+
+AXES = ("embedding_size", "sharing", "objective", "dropout")
+METRICS = ("encoder_parameters", "mlm_accuracy", "sop_accuracy", "nsp_accuracy", "dev_best")
+
+
+def contrasts(cells: List[Dict]) -> List[Dict[str, object]]:
+    """Every cell against the base cell (the first) where they differ in one axis: the
+    change and the differences of every metric (cell minus base)."""
+    base = cells[0]
+    rows = []
+    for cell in cells[1:]:
+        changed = [axis for axis in AXES if cell[axis] != base[axis]]
+        if len(changed) != 1:
+            continue
+        axis = changed[0]
+        rows.append({"cell": cell["name"], "axis": axis,
+                     "change": f"{axis} {base[axis]} -> {cell[axis]}",
+                     **{f"delta_{metric}": cell[metric] - base[metric]
+                        for metric in METRICS if metric in cell and metric in base}})
+    return rows
+
+
+def _one_axis_pair(cells, axis, first, second):
+    """(cell with axis=first, cell with axis=second) agreeing on every other axis, or None."""
+    for a in cells:
+        for b in cells:
+            if a[axis] == first and b[axis] == second and all(
+                    a[other] == b[other] for other in AXES if other != axis):
+                return a, b
+    return None
+
+
+def transition_oscillation(layers: List[Dict[str, float]], key: str) -> float:
+    """Mean absolute change of `key` from one layer to the next after the first layer
+    (the paper's Figure 2 contrasts oscillating BERT curves with smooth ALBERT ones)."""
+    values = [row[key] for row in layers[1:]]
+    return float(np.mean(np.abs(np.diff(values)))) if len(values) > 1 else 0.0
+
+
+def findings(cells: List[Dict], transitions: Dict[str, Dict]) -> List[Dict[str, object]]:
+    """The paper's findings that this grid can test, each with what the grid measured and
+    whether its direction agrees (None: the grid lacks the cells to tell)."""
+    rows = []
+    sop_nsp = _one_axis_pair(cells, "objective", "nsp", "sop")
+    if sop_nsp:
+        nsp_cell, sop_cell = sop_nsp
+        rows.append({
+            "paper": "Table 5: a model trained with NSP does not solve SOP (52.0%, chance)",
+            "measured": f"{nsp_cell['name']}: held-out SOP accuracy "
+                        f"{nsp_cell['sop_accuracy']:.3f} (majority class "
+                        f"{nsp_cell['sop_majority']:.3f})",
+            "agrees": nsp_cell["sop_accuracy"] <= nsp_cell["sop_majority"] + CHANCE_MARGIN})
+        rows.append({
+            "paper": "Table 5: a model trained with SOP solves NSP reasonably (78.9%)",
+            "measured": f"{sop_cell['name']}: held-out NSP accuracy "
+                        f"{sop_cell['nsp_accuracy']:.3f} (majority class "
+                        f"{sop_cell['nsp_majority']:.3f})",
+            "agrees": sop_cell["nsp_accuracy"] > sop_cell["nsp_majority"] + CHANCE_MARGIN})
+        rows.append({
+            "paper": "Table 5: the SOP-trained model is far better on SOP than the "
+                     "NSP-trained one (86.5% vs 52.0%)",
+            "measured": f"held-out SOP accuracy {sop_cell['sop_accuracy']:.3f} (SOP-trained) "
+                        f"vs {nsp_cell['sop_accuracy']:.3f} (NSP-trained)",
+            "agrees": sop_cell["sop_accuracy"] > nsp_cell["sop_accuracy"]})
+    for mode, claim in (("none", "not sharing any parameters beats all-shared on MLM"),
+                        ("attention", "sharing only attention beats all-shared on MLM"),
+                        ("ffn", "sharing only the FFN does no better than all-shared")):
+        pair = _one_axis_pair(cells, "sharing", "all", mode)
+        if pair:
+            shared, other = pair
+            delta = other["mlm_accuracy"] - shared["mlm_accuracy"]
+            rows.append({
+                "paper": f"Table 4: {claim}",
+                "measured": f"MLM accuracy {other['mlm_accuracy']:.3f} ({mode}, "
+                            f"{other['encoder_parameters']:,} params) vs "
+                            f"{shared['mlm_accuracy']:.3f} (all, "
+                            f"{shared['encoder_parameters']:,} params)",
+                "agrees": delta <= 0 if mode == "ffn" else delta > 0})
+    sizes = sorted({cell["embedding_size"] for cell in cells})
+    if len(sizes) > 1:
+        base = cells[0]
+        same = [cell for cell in cells if all(cell[a] == base[a] for a in AXES
+                                              if a != "embedding_size")]
+        if len(same) > 1:
+            accuracies = {cell["embedding_size"]: cell["mlm_accuracy"] for cell in same}
+            spread = max(accuracies.values()) - min(accuracies.values())
+            rows.append({
+                "paper": "Table 3: with all-shared layers the embedding size changes "
+                         "accuracy little (E=128 best overall)",
+                "measured": "MLM accuracy by E: " + ", ".join(
+                    f"{size}: {value:.3f}" for size, value in sorted(accuracies.items()))
+                    + f" (spread {spread:.3f})",
+                "agrees": None})
+    dropout = sorted({cell["dropout"] for cell in cells})
+    if len(dropout) > 1:
+        pair = _one_axis_pair(cells, "dropout", dropout[0], dropout[-1])
+        if pair and dropout[0] == 0:
+            without, with_dropout = pair
+            rows.append({
+                "paper": "Figure 3: removing dropout raises MLM accuracy (large models, "
+                         "after 1M steps)",
+                "measured": f"MLM accuracy {without['mlm_accuracy']:.3f} without dropout vs "
+                            f"{with_dropout['mlm_accuracy']:.3f} with {dropout[-1]:g}",
+                "agrees": without["mlm_accuracy"] > with_dropout["mlm_accuracy"]})
+    pair = _one_axis_pair(cells, "sharing", "all", "none")
+    if pair and all(len(transitions.get(cell["name"], {}).get("layers", ())) > 2
+                    for cell in pair):
+        shared, separate = pair
+        measured, agrees = [], True
+        for key in ("l2_distance", "cosine_similarity"):
+            smooth = {cell["name"]: transition_oscillation(
+                transitions[cell["name"]]["layers"], key) for cell in pair}
+            measured.append(f"{key} change per layer {smooth[shared['name']]:.4f} (all) vs "
+                            f"{smooth[separate['name']]:.4f} (none)")
+            agrees = agrees and smooth[shared["name"]] < smooth[separate["name"]]
+        rows.append({"paper": "Figure 2: transitions from layer to layer are smoother with "
+                              "all-shared layers than without sharing",
+                     "measured": "; ".join(measured), "agrees": agrees})
+    return rows
+
+
+def write_report(run) -> Dict[str, object]:
+    """Writes plots/*.png, ablation.json and ablation.md; returns the collected numbers."""
+    numbers = collect(run)
+    plot_curves({panel: {cell["name"]: cell["curves"][tag] for cell in numbers["cells"]}
+                 for panel, tag in CURVE_TAGS.items()},
+                run.path("plots", "learning_curves.png"),
+                f"Pretraining, {len(numbers['cells'])} cells at equal budgets")
+    transitions_png = run.path("transitions", "layer_transitions.png")
+    if os.path.exists(transitions_png):
+        with atomic_path(run.path("plots", "layer_transitions.png")) as temp:
+            shutil.copyfile(transitions_png, temp)
+    write_atomically(run.path("ablation.json"), json.dumps(numbers, indent=2).encode())
+    write_atomically(run.path("ablation.md"), render_markdown(numbers).encode("utf-8"))
+    return numbers
+
+
+def _fmt(value, digits=3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render_markdown(numbers: Dict[str, object]) -> str:
+    settings, machine, corpus = numbers["settings"], numbers["machine"], numbers["corpus"]
+    cells = numbers["cells"]
+    dev_metric = next((cell["dev_metric"] for cell in cells if "dev_metric" in cell), None)
+    lines = [
+        "# ALBERT ablation grid", "",
+        f"Machine: {machine['processor']}, {machine['cpus']} CPUs, {machine['platform']}, "
+        f"Python {machine['python']}, TensorFlow {machine['tensorflow']}.", "",
+        f"Corpus: {corpus['source']}: {corpus['documents']} documents, {corpus['words']} "
+        f"words ({corpus['pretrain_documents']} for pretraining, "
+        f"{corpus['heldout_documents']} held out). Every cell: hidden "
+        f"{settings['hidden_size']}, {settings['num_hidden_layers']} layers, "
+        f"{settings['num_attention_heads']} heads, FFN {settings['intermediate_size']}, "
+        f"sequence length {settings['max_seq_length']}, {settings['train_steps']} steps of "
+        f"batch {settings['batch_size']} (LAMB, learning rate {settings['learning_rate']}).",
+        "",
+        "Held-out accuracies are over the same held-out documents, their records built "
+        "twice: SOP pairs (the MLM accuracy is measured on these) and NSP pairs; the "
+        f"majority class of the evaluated records is {cells[0]['sop_majority']:.3f} (SOP) "
+        f"and {cells[0]['nsp_majority']:.3f} (NSP).", "",
+        "| cell | E | sharing | trained on | dropout | encoder params | MLM acc | "
+        f"SOP acc | NSP acc | dev {dev_metric or 'acc'} | pretrain s |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {c['name']} | {c['embedding_size']} | {c['sharing']} | "
+          f"{c['objective'].upper()} | {c['dropout']:g} | {c['encoder_parameters']:,} | "
+          f"{_fmt(c['mlm_accuracy'])} | {_fmt(c['sop_accuracy'])} | "
+          f"{_fmt(c['nsp_accuracy'])} | {_fmt(c.get('dev_best'))} | "
+          f"{c['pretrain_seconds']:.0f} |" for c in cells], "",
+    ]
+    if dev_metric:
+        lines += [f"Dev {dev_metric}: the best of the fine-tuning run's evaluations "
+                  f"({settings['finetune_steps']} steps of batch "
+                  f"{settings['finetune_batch_size']} on `{settings['finetune_task']}`, the "
+                  "same for every cell).", ""]
+    if numbers["contrasts"]:
+        lines += ["## Against the base cell", "",
+                  f"Base: {cells[0]['name']}. Differences are cell minus base.", "",
+                  "| change | params | MLM acc | SOP acc | NSP acc | dev |",
+                  "|---|---:|---:|---:|---:|---:|",
+                  *[f"| {r['change']} | {r['delta_encoder_parameters']:+,} | "
+                    f"{r['delta_mlm_accuracy']:+.3f} | {r['delta_sop_accuracy']:+.3f} | "
+                    f"{r['delta_nsp_accuracy']:+.3f} | "
+                    f"{'-' if 'delta_dev_best' not in r else format(r['delta_dev_best'], '+.3f')} |"
+                    for r in numbers["contrasts"]], ""]
+    if numbers["findings"]:
+        verdict = {True: "same direction", False: "not reproduced", None: "see numbers"}
+        lines += ["## The paper's findings at this scale", "",
+                  "The paper's runs are 125k steps of batch 4096 on 16 GB of text; these "
+                  "are minutes on a CPU, so only directions can be compared, and a "
+                  "difference of a few thousandths is within run-to-run noise.", "",
+                  "| the paper | this grid | |", "|---|---|---|",
+                  *[f"| {f['paper']} | {f['measured']} | {verdict[f['agrees']]} |"
+                    for f in numbers["findings"]], ""]
+    lines += ["![learning curves](plots/learning_curves.png)", ""]
+    if numbers["transitions"]:
+        lines += ["## Layer transitions (Figure 2)", "",
+                  "Mean L2 distance and cosine similarity between each layer's input and "
+                  "output hidden states over the held-out text's tokens.", "",
+                  "![layer transitions](plots/layer_transitions.png)", ""]
+    lines += ["## Stages", "", "| stage | seconds | |", "|---|---:|---|",
+              *[f"| {name} | {stage['seconds']:.1f} | "
+                f"{'reused' if stage['reused'] else 'ran'} |"
+                for name, stage in numbers["stages"].items()],
+              f"| total | {sum(s['seconds'] for s in numbers['stages'].values()):.1f} | |",
+              "", "Commands the stages ran:", "", "```bash",
+              *[command for stage in numbers["stages"].values()
+                for command in stage["commands"]], "```", ""]
+    return "\n".join(lines)
