@@ -31,7 +31,7 @@ DEMO_ARGS ?=
 demo: $(STAMP)
 	$(PYTHON) run_demo.py $(DEMO_ARGS)
 
-# The ablation grid BENCHMARKS.md reports (8 short pretraining runs, about an hour on 2
+# The ablation grid BENCHMARKS.md reports (8 short pretraining runs, about 80 minutes on 2
 # CPU cores; re-running reuses finished cells). EXPERIMENT_ARGS passes overrides.
 EXPERIMENT_ARGS ?=
 experiment: $(STAMP)

@@ -104,6 +104,16 @@ def test_stages_depend_only_on_the_stages_they_name(tmp_path):
         Misordered(str(tmp_path / "other")).run()
 
 
+def test_verdicts_weigh_differences_against_the_noise_of_the_held_out_sample():
+    from albert_tf.experiments.ablation_report import _direction, noise_margin
+
+    assert noise_margin(0.5, 400) == pytest.approx(0.05)
+    assert _direction(0.08, 0.05, 1) == "same direction"
+    assert _direction(-0.08, 0.05, 1) == "opposite direction"
+    assert _direction(0.03, 0.05, 1) == "within noise (±0.050)"
+    assert _direction(0.03, 0.05, 0) == "same direction"
+
+
 def test_oscillation_is_the_mean_layer_to_layer_change_after_the_first_layer():
     layers = [{"l2": 9.0}, {"l2": 1.0}, {"l2": 2.0}, {"l2": 1.5}]
     assert transition_oscillation(layers, "l2") == pytest.approx((1.0 + 0.5) / 2)
@@ -167,6 +177,9 @@ def test_every_cell_is_an_ordinary_run_evaluated_both_ways(grid):
         share = np.mean([row["next_sentence_labels"][0] == 0 for row in records])
         assert cells["E16-all-sop-drop0"][f"{objective}_majority"] == pytest.approx(
             max(share, 1 - share))
+        if objective == "sop":  # the MLM accuracy's positions
+            assert cells["E16-all-sop-drop0"]["mlm_eval_positions"] == sum(
+                row["masked_lm_weights"].sum() for row in records)
     manifests = [json.loads((run_dir / "data" / objective / "heldout.manifest.json")
                             .read_text()) for objective in ("sop", "nsp")]
     assert manifests[0]["input_files"] == manifests[1]["input_files"]  # same documents
@@ -183,7 +196,7 @@ def test_the_report_has_the_table_findings_and_plots(grid):
                 f"{cell['sop_accuracy']:.3f} | {cell['nsp_accuracy']:.3f} | "
                 f"{cell['dev_best']:.3f} |") in report
     papers = [finding["paper"] for finding in numbers["findings"]]
-    assert sum(paper.startswith("Table 5") for paper in papers) == 3
+    assert sum(paper.startswith("Table 5") for paper in papers) == 4
     assert numbers["contrasts"][0]["change"] == "objective sop -> nsp"
     transitions = numbers["transitions"]
     assert sorted(transitions) == sorted(cell["name"] for cell in numbers["cells"])

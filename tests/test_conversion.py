@@ -101,6 +101,7 @@ def reference(a, config, batch):
     if "bert/encoder/embedding_hidden_mapping_in/kernel" in a:
         h = (x @ a["bert/encoder/embedding_hidden_mapping_in/kernel"]
              + a["bert/encoder/embedding_hidden_mapping_in/bias"])
+    states = [h]  # the input of every block step, then the last output
     for layer in range(config.num_hidden_layers):
         group = original_group(layer, config)
         for k in range(config.inner_group_num):
@@ -119,7 +120,8 @@ def reference(a, config, batch):
                                  "o_b": a[p + "ffn_1/intermediate/output/dense/bias"],
                                  "ln_g": a[p + "LayerNorm_1/gamma"],
                                  "ln_b": a[p + "LayerNorm_1/beta"]})
-    return pooler_and_heads_reference(a, h, batch)
+            states.append(h)
+    return {**pooler_and_heads_reference(a, h, batch), "hidden_states": states}
 
 
 def pooler_and_heads_reference(a, h, batch, back_projection=None):
@@ -198,6 +200,34 @@ def test_original_checkpoint_converts_to_the_same_function(tmp_path, groups, inn
     assert AlbertConfig.from_json_file(str(tmp_path / "converted" / "albert_config.json")) == \
         config
     check_outputs(tmp_path / "converted", config, arrays)
+
+
+def test_layer_transitions_of_a_converted_checkpoint_are_those_of_the_raw_arrays(tmp_path):
+    from albert_tf.analysis.layer_transitions import layer_transitions
+    from albert_tf.export.saved_model import load_serving_model
+
+    config = make_config(2, 2)
+    arrays = original_arrays(config, seed=7)
+    source = tmp_path / "original"
+    source.mkdir()
+    config.to_json_file(str(source / "albert_config.json"))
+    convert_checkpoint(write_tf1_checkpoint(str(source / "model.ckpt-1"), arrays),
+                       str(tmp_path / "converted"))
+    # What analyze_model.py does with a converted folder: its config, its weights.
+    converted = AlbertConfig.from_json_file(str(tmp_path / "converted" / "albert_config.json"))
+    encoder = load_serving_model(converted, str(tmp_path / "converted"), None)
+    batch = a_batch(config)
+    result = layer_transitions(encoder, [{name: batch[name] for name in (
+        "input_ids", "input_mask", "segment_ids")}])
+    states = reference(arrays, config, batch)["hidden_states"]
+    valid = batch["input_mask"].astype(bool)
+    before, after = np.stack(states[:-1])[:, valid], np.stack(states[1:])[:, valid]
+    assert len(states) == 1 + config.num_hidden_layers * config.inner_group_num
+    np.testing.assert_allclose(result.l2_distance,
+                               np.linalg.norm(after - before, axis=-1).mean(-1), rtol=1e-4)
+    np.testing.assert_allclose(result.cosine_similarity, (
+        (before * after).sum(-1) / (np.linalg.norm(before, axis=-1)
+                                    * np.linalg.norm(after, axis=-1))).mean(-1), rtol=1e-4)
 
 
 def test_tf_hub_module_prefix_and_encoder_only_sources(tmp_path):

@@ -171,6 +171,7 @@ def plot_transitions(results: Dict[str, Transitions], path: str, title: str = ""
                             "'albert_tf[demo]'); the numbers are written") from None
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    from matplotlib.ticker import MaxNLocator
 
     from albert_tf.io_utils import atomic_path
 
@@ -182,6 +183,7 @@ def plot_transitions(results: Dict[str, Transitions], path: str, title: str = ""
     for axis, name in zip(axes, ("L2 distance", "Cosine similarity")):
         axis.set_title(name)
         axis.set_xlabel("layer")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
     if title:
