@@ -128,14 +128,20 @@ def main(values):
     else:
         text_files = expand_file_patterns(values.input_file, "input_file")
 
+    if values.record_file:  # at most --max_sequences: read once for every checkpoint
+        source = values.record_file
+        record_cache = list(record_batches(record_files, lengths["max_seq_length"],
+                                           lengths["max_predictions_per_seq"],
+                                           values.batch_size, values.max_sequences))
+    else:
+        source = values.input_file
+    # Checkpoints with the same tokenizer and length share one tokenization of the text.
+    text_cache = {}
     results, summary = {}, {}
     for index, (label, checkpoint) in enumerate(zip(labels, checkpoints)):
         config = config_for(values, index, checkpoint)
         if values.record_file:
-            source = values.record_file
-            batches = record_batches(record_files, lengths["max_seq_length"],
-                                     lengths["max_predictions_per_seq"], values.batch_size,
-                                     values.max_sequences)
+            batches = record_cache
         else:
             max_seq_length = values.max_seq_length or min(128, config.max_position_embeddings)
             if max_seq_length > config.max_position_embeddings:
@@ -143,12 +149,14 @@ def main(values):
                                     f"{label}'s max_position_embeddings "
                                     f"({config.max_position_embeddings})")
             tokenizer = tokenizer_for(values, checkpoint)
-            documents = (document for path in text_files
-                         for document in read_documents(path, CorpusStats()))
-            source = values.input_file
-            batches = batch_sequences(
-                text_sequences(documents, tokenizer, max_seq_length, values.max_sequences),
-                values.batch_size, tokenizer.special_ids.pad)
+            key = (tokenizer.model_sha256, tokenizer.lower_case, max_seq_length)
+            if key not in text_cache:
+                documents = (document for path in text_files
+                             for document in read_documents(path, CorpusStats()))
+                text_cache[key] = list(batch_sequences(
+                    text_sequences(documents, tokenizer, max_seq_length, values.max_sequences),
+                    values.batch_size, tokenizer.special_ids.pad))
+            batches = text_cache[key]
         encoder = load_serving_model(config, checkpoint, None)
         result = layer_transitions(encoder, check_ids_fit(batches, config.vocab_size, source))
         results[label] = result

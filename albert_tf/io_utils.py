@@ -67,6 +67,12 @@ def write_atomically(path: str, data: bytes) -> None:
         handle.write(data)
 
 
+def copy_atomically(source: str, path: str) -> None:
+    """Copies the file `source` to `path` through `atomic_path`."""
+    with atomic_path(path) as temp_path:
+        shutil.copyfile(source, temp_path)
+
+
 class OutputLocationError(AlbertTfError, ValueError):
     """An output path that cannot be written; the message names the flag and the path."""
 

@@ -55,6 +55,16 @@ def test_settings_errors_name_the_flag(tmp_path, changes, message):
     assert message in str(error.value)
 
 
+def test_a_grid_value_of_the_wrong_type_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "run_ablation.py"),
+                             f"--run_dir={tmp_path}/run", "--embedding_sizes=128,abc"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode != 0
+    assert "run_ablation: --embedding_sizes: expected int values, got ['128', 'abc']" in \
+        result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 class Grid(StagedRun):
     """A data stage and two independent cells, each evaluated; `fail` interrupts one."""
 

@@ -163,6 +163,9 @@ def test_script_compares_checkpoints_and_matches_the_library(assets, tmp_path):
      "no albert_config.json in"),
     (["--input_file=TEXT"], "its folder records no tokenizer; pass --spm_model_file"),
     (["--input_file=TEXT", "--max_sequences=0"], "--max_sequences must be at least 1, got 0"),
+    (["--input_file=TEXT", "--albert_config_file=CONFIG,CONFIG,CONFIG"],
+     "--albert_config_file: give one file or one per checkpoint (1), got 3"),
+    (["--record_file=TEXT"], "has no create_pretraining_data manifest giving its lengths"),
     (["--input_file=TEXT", "--spm_model_file=SPM", "--max_seq_length=65"],
      "--max_seq_length=65 is longer than encoder's max_position_embeddings (64)"),
 ])
@@ -171,7 +174,8 @@ def test_script_errors_name_the_flag(assets, tmp_path, arguments, message):
     text = tmp_path / "text.txt"
     text.write_text("One sentence here.\n")
     arguments = [argument.replace("TEXT", str(text)).replace("NOWHERE", str(tmp_path))
-                 .replace("SPM", spm_model) for argument in arguments]
+                 .replace("SPM", spm_model)
+                 .replace("CONFIG", str(folder / "albert_config.json")) for argument in arguments]
     defaults = [f"--init_checkpoint={folder}/encoder/encoder",
                 f"--albert_config_file={folder}/albert_config.json"]
     result = analyze(*defaults, *arguments, f"--output_dir={tmp_path}/out")

@@ -6,18 +6,16 @@ re-run, an interrupted one resumed, a changed one redone with everything after i
 """
 
 import dataclasses
-import json
 import os
 import sys
 from typing import Dict, List, Optional
 
 from albert_tf.config import AlbertConfig
-from albert_tf.data.pretraining_data import max_predictions_for
-from albert_tf.experiments import continuation_task
-from albert_tf.experiments.corpus import corpus_identity, read_corpus, write_split_corpus
 from albert_tf.errors import AlbertTfError
-from albert_tf.experiments.staged_run import Stage, StagedRun, StageError
-from albert_tf.io_utils import check_writable, write_atomically
+from albert_tf.experiments import continuation_task
+from albert_tf.experiments.corpus_run import CorpusRun
+from albert_tf.experiments.staged_run import Stage, StageError
+from albert_tf.io_utils import check_writable
 
 # Model sizes the demo offers besides the named presets (base, large, ...). "small" is the
 # default: in the demo's 600 steps on 2 CPU cores it moves the MLM loss well below the
@@ -98,7 +96,7 @@ class DemoSettings:
         check_writable(self.run_dir, "run_dir")
 
 
-class DemoPipeline(StagedRun):
+class DemoPipeline(CorpusRun):
     """Runs the demo's stages in order; `run()` returns the stage records."""
 
     error_class = DemoError
@@ -112,12 +110,7 @@ class DemoPipeline(StagedRun):
 
     def stages(self) -> List[Stage]:
         s = self.settings
-        return [
-            Stage("corpus", "documents for pretraining (90%) and held-out evaluation (10%)",
-                  ["corpus"], {"corpus": corpus_identity(s.corpus), "seed": s.seed},
-                  self.make_corpus),
-            Stage("sentencepiece", "a unigram SentencePiece model with ALBERT's ids",
-                  ["spm"], {"vocab_size": s.vocab_size}, self.train_sentencepiece),
+        return self.corpus_stages() + [
             Stage("pretraining_data", "SOP instances with n-gram masking as TFRecords",
                   ["pretraining_data"], {"max_seq_length": s.max_seq_length,
                                          "dupe_factor": s.dupe_factor, "seed": s.seed},
@@ -143,19 +136,6 @@ class DemoPipeline(StagedRun):
             Stage("report", "report.md with settings, metrics, timings and plots",
                   ["report.md", "report.json", "plots"], {}, self.report, reusable=False),
         ]
-
-    def make_corpus(self) -> None:
-        s = self.settings
-        # Checked now rather than after pretraining: the task needs enough documents.
-        summary = write_split_corpus(s.corpus, self.path("corpus"), s.seed, lambda documents,
-                                     source: continuation_task.split_task_documents(
-                                         documents, s.seed, source=source))
-        self.say(f"{summary['documents']} documents, {summary['sentences']} sentences, "
-                 f"{summary['words']} words from {summary['source']}")
-
-    def train_sentencepiece(self) -> None:
-        self.script("train_sentencepiece", input_file=self.path("corpus", "pretrain.txt"),
-                    model_prefix=self.path("spm", "albert"), vocab_size=self.settings.vocab_size)
 
     def create_pretraining_data(self) -> None:
         s = self.settings
@@ -184,12 +164,7 @@ class DemoPipeline(StagedRun):
                     log_steps=max(1, s.pretrain_steps // 40), do_eval=True, seed=s.seed)
 
     def make_task(self) -> None:
-        documents = (read_corpus(self.path("corpus", "pretrain.txt"))
-                     + read_corpus(self.path("corpus", "heldout.txt")))
-        counts = continuation_task.write_continuation_task(
-            documents, self.path("task"), self.settings.seed, source="the demo corpus")
-        write_atomically(self.path("task", "counts.json"), json.dumps(counts).encode())
-        self.say("examples per split: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        self.make_continuation_task("the demo corpus")
 
     def finetune(self) -> None:
         s = self.settings
@@ -230,14 +205,6 @@ class DemoPipeline(StagedRun):
 
     # --- helpers the stages share --------------------------------------------------------
 
-    @property
-    def spm_model(self) -> str:
-        return self.path("spm", "albert.model")
-
-    @property
-    def max_predictions(self) -> int:
-        return max_predictions_for(self.settings.max_seq_length)
-
     def task_flags(self, exporting: bool = False) -> Dict[str, object]:
         if exporting:
             return {"task_name": "custom", "labels": ",".join(continuation_task.LABELS),
@@ -245,12 +212,8 @@ class DemoPipeline(StagedRun):
         return continuation_task.classifier_flags()
 
     def model_config(self) -> AlbertConfig:
-        import sentencepiece
-
-        vocab_size = sentencepiece.SentencePieceProcessor(
-            model_file=self.spm_model).get_piece_size()
         size = self.settings.model_size
-        common = dict(vocab_size=vocab_size, max_position_embeddings=max(
+        common = dict(vocab_size=self.vocabulary_size(), max_position_embeddings=max(
             128, self.settings.max_seq_length), hidden_dropout_prob=0.0,
             attention_probs_dropout_prob=0.0)
         if size in DEMO_MODEL_SIZES:

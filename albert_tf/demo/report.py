@@ -10,7 +10,6 @@ import json
 import os
 import platform
 import re
-import shutil
 from typing import Dict, List
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from albert_tf.experiments import continuation_task
 from albert_tf.experiments.summaries import (Series, cpu_name, package_version, plot_curves,
                                              read_scalars)
-from albert_tf.io_utils import atomic_path, write_atomically
+from albert_tf.io_utils import copy_atomically, write_atomically
 
 PRETRAINING_TAGS = ("mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
 
@@ -124,8 +123,8 @@ def write_report(pipeline) -> Dict[str, object]:
                      "majority class": [(e["step"], finetuning["dev_majority_accuracy"])
                                         for e in finetuning["evaluations"]]}},
                 path("plots", "finetuning.png"), "Fine-tuning: does sentence B follow A?")
-    with atomic_path(path("plots", "layer_transitions.png")) as temp:
-        shutil.copyfile(path("transitions", "layer_transitions.png"), temp)
+    copy_atomically(path("transitions", "layer_transitions.png"),
+                    path("plots", "layer_transitions.png"))
     write_atomically(path("report.json"), json.dumps(numbers, indent=2).encode())
     write_atomically(path("report.md"), render_markdown(numbers).encode("utf-8"))
     return numbers

@@ -25,12 +25,11 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 from albert_tf.config import SHARING_MODES, AlbertConfig
-from albert_tf.experiments import continuation_task
-from albert_tf.data.pretraining_data import max_predictions_for
-from albert_tf.experiments.corpus import corpus_identity, read_corpus, write_split_corpus
 from albert_tf.errors import AlbertTfError
-from albert_tf.experiments.staged_run import Stage, StagedRun, StageError
-from albert_tf.io_utils import check_writable, write_atomically
+from albert_tf.experiments import continuation_task
+from albert_tf.experiments.corpus_run import CorpusRun
+from albert_tf.experiments.staged_run import Stage, StageError
+from albert_tf.io_utils import check_writable, copy_atomically
 
 OBJECTIVES = ("sop", "nsp")
 DESIGNS = ("one_at_a_time", "full")
@@ -190,7 +189,7 @@ def grid_cells(settings: AblationSettings) -> List[Cell]:
     return list(dict.fromkeys(cells))
 
 
-class AblationRun(StagedRun):
+class AblationRun(CorpusRun):
     """The grid's stages: corpus, SentencePiece, records for each objective, the task,
     then per cell pretraining, held-out evaluation and fine-tuning, then the layer
     transitions of every cell and the report."""
@@ -209,13 +208,7 @@ class AblationRun(StagedRun):
         s = self.settings
         trained_objectives = {cell.objective for cell in self.cells}
         finetuning = s.finetune_task != "none"
-        stages = [
-            Stage("corpus", "documents for pretraining (90%) and held-out evaluation (10%)",
-                  ["corpus"], {"corpus": corpus_identity(s.corpus), "seed": s.seed},
-                  self.make_corpus),
-            Stage("sentencepiece", "a unigram SentencePiece model with ALBERT's ids",
-                  ["spm"], {"vocab_size": s.vocab_size}, self.train_sentencepiece),
-        ]
+        stages = self.corpus_stages(check_task=s.finetune_task == "continuation")
         for objective in OBJECTIVES:  # held-out records both ways, whatever the grid
             stages.append(Stage(
                 f"data_{objective}", f"{objective.upper()} records (training and held-out)",
@@ -259,21 +252,6 @@ class AblationRun(StagedRun):
             after=[stage.name for stage in stages]))
         return stages
 
-    def make_corpus(self) -> None:
-        s = self.settings
-
-        def check(documents, source):  # before any training: the task needs documents
-            if s.finetune_task == "continuation":
-                continuation_task.split_task_documents(documents, s.seed, source=source)
-
-        summary = write_split_corpus(s.corpus, self.path("corpus"), s.seed, check)
-        self.say(f"{summary['documents']} documents, {summary['words']} words from "
-                 f"{summary['source']}")
-
-    def train_sentencepiece(self) -> None:
-        self.script("train_sentencepiece", input_file=self.path("corpus", "pretrain.txt"),
-                    model_prefix=self.path("spm", "albert"), vocab_size=self.settings.vocab_size)
-
     def create_records(self, objective: str) -> None:
         s = self.settings
         splits = [("heldout", "heldout.txt", 1)]
@@ -293,11 +271,7 @@ class AblationRun(StagedRun):
         if s.finetune_task != "continuation":
             os.makedirs(self.path("task"), exist_ok=True)  # the task reads finetune_data_dir
             return
-        documents = (read_corpus(self.path("corpus", "pretrain.txt"))
-                     + read_corpus(self.path("corpus", "heldout.txt")))
-        counts = continuation_task.write_continuation_task(
-            documents, self.path("task"), s.seed, source="the grid's corpus")
-        self.say("examples per split: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        self.make_continuation_task("the grid's corpus")
 
     def pretrain(self, cell: Cell) -> None:
         s = self.settings
@@ -321,8 +295,8 @@ class AblationRun(StagedRun):
                         albert_config_file=self.cell_path(cell, "albert_config.json"),
                         eval_batch_size=s.batch_size, max_eval_steps=s.eval_batches,
                         do_train=False, do_eval=True)
-            with open(os.path.join(run_dir, "eval_results.json"), "rb") as handle:
-                write_atomically(self.cell_path(cell, f"eval_{objective}.json"), handle.read())
+            copy_atomically(os.path.join(run_dir, "eval_results.json"),
+                            self.cell_path(cell, f"eval_{objective}.json"))
 
     def finetune(self, cell: Cell) -> None:
         s = self.settings
@@ -364,19 +338,6 @@ class AblationRun(StagedRun):
 
     def record_file(self, objective: str, split: str) -> str:
         return self.path("data", objective, f"{split}.tfrecord")
-
-    @property
-    def spm_model(self) -> str:
-        return self.path("spm", "albert.model")
-
-    @property
-    def max_predictions(self) -> int:
-        return max_predictions_for(self.settings.max_seq_length)
-
-    def vocabulary_size(self) -> int:
-        import sentencepiece
-
-        return sentencepiece.SentencePieceProcessor(model_file=self.spm_model).get_piece_size()
 
     def _model_params(self) -> Dict[str, int]:
         s = self.settings

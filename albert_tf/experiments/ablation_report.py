@@ -11,14 +11,13 @@ import json
 import math
 import os
 import platform
-import shutil
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from albert_tf.config import AlbertConfig
 from albert_tf.experiments.summaries import cpu_name, package_version, plot_curves, read_scalars
-from albert_tf.io_utils import atomic_path, write_atomically
+from albert_tf.io_utils import copy_atomically, write_atomically
 
 CURVE_TAGS = {"masked LM loss (train)": "mlm_loss", "masked LM accuracy (train)": "mlm_accuracy",
               "SOP / NSP accuracy (train, the cell's own objective)": "sop_accuracy"}
@@ -286,8 +285,7 @@ def write_report(run) -> Dict[str, object]:
                 f"Pretraining, {len(numbers['cells'])} cells at equal budgets")
     transitions_png = run.path("transitions", "layer_transitions.png")
     if os.path.exists(transitions_png):
-        with atomic_path(run.path("plots", "layer_transitions.png")) as temp:
-            shutil.copyfile(transitions_png, temp)
+        copy_atomically(transitions_png, run.path("plots", "layer_transitions.png"))
     write_atomically(run.path("ablation.json"), json.dumps(numbers, indent=2).encode())
     write_atomically(run.path("ablation.md"), render_markdown(numbers).encode("utf-8"))
     return numbers
