@@ -33,7 +33,8 @@ flags.DEFINE_string("input_file", None, "Text (comma-separated globs) in the pre
 flags.DEFINE_string("record_file", None, "Pretraining TFRecords (comma-separated globs) "
                     "instead of text; the ids must be the models' vocabulary.")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model for --input_file (default: "
-                    "what each run folder recorded).")
+                    "each run folder's own copy; given for a run folder, it must be the "
+                    "run's).")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt for --input_file (the Chinese "
                     "releases).")
 flags.DEFINE_bool("do_lower_case", None, "Lower-case the text (default: as the run "
@@ -49,20 +50,11 @@ RESULTS_NAME = "layer_transitions.json"
 PLOT_NAME = "layer_transitions.png"
 
 
-def folder_of(checkpoint: str) -> str:
-    """The folder whose files describe a checkpoint: the run folder itself, or the run
-    folder around a prefix (`run/checkpoints/ckpt-5`, `run/encoder/encoder`, `conv/ckpt-1`)."""
-    if os.path.isdir(checkpoint):
-        return checkpoint
-    parent = os.path.dirname(checkpoint) or "."
-    if os.path.basename(parent) in ("checkpoints", "encoder", "best"):
-        return os.path.dirname(parent) or "."
-    return parent
-
-
 def config_for(values, index: int, checkpoint: str):
     from albert_tf.checkpoints.layout import RunLayout
+    from albert_tf.checkpoints.warm_start import resolve_checkpoint
     from albert_tf.config import AlbertConfig, ConfigError
+    from albert_tf.tasks.run_folder import find_run, folder_of
 
     given = values.albert_config_file or []
     if given and len(given) not in (1, len(values.init_checkpoint)):
@@ -70,6 +62,10 @@ def config_for(values, index: int, checkpoint: str):
                           f"({len(values.init_checkpoint)}), got {len(given)}")
     if given:
         return AlbertConfig.from_json_file(given[index if len(given) > 1 else 0])
+    resolve_checkpoint(checkpoint)  # a missing checkpoint is named as such first
+    run = find_run(checkpoint)
+    if run is not None:
+        return run.config
     path = RunLayout(folder_of(checkpoint)).config_file
     if not os.path.isfile(path):
         raise ConfigError(f"--init_checkpoint {checkpoint}: no albert_config.json in "
@@ -79,19 +75,19 @@ def config_for(values, index: int, checkpoint: str):
 
 def tokenizer_for(values, checkpoint: str):
     from albert_tf.analysis.layer_transitions import AnalysisError
-    from albert_tf.checkpoints.layout import RunLayout
     from albert_tf.data.tokenizers import load_tokenizer
+    from albert_tf.tasks.run_folder import find_run
 
-    recorded = RunLayout(folder_of(checkpoint)).read_settings() or {}
-    lower_case = values.do_lower_case
-    if lower_case is None:
-        lower_case = recorded.get("do_lower_case", True)
-    if values.spm_model_file or values.vocab_file:
-        return load_tokenizer(values.spm_model_file, values.vocab_file, lower_case)
-    if recorded.get("spm_model_file") or recorded.get("vocab_file"):
-        return load_tokenizer(recorded.get("spm_model_file"), recorded.get("vocab_file"),
-                              lower_case)
-    raise AnalysisError(f"--init_checkpoint {checkpoint}: its folder records no tokenizer; "
+    run = find_run(checkpoint)
+    if run is not None:
+        tokenizer = run.tokenizer(values.spm_model_file, values.vocab_file,
+                                  values.do_lower_case)
+        if tokenizer is not None:
+            return tokenizer
+    elif values.spm_model_file or values.vocab_file:
+        return load_tokenizer(values.spm_model_file, values.vocab_file,
+                              True if values.do_lower_case is None else values.do_lower_case)
+    raise AnalysisError(f"--init_checkpoint {checkpoint}: its folder keeps no tokenizer; "
                         "pass --spm_model_file or --vocab_file for --input_file")
 
 

@@ -18,13 +18,13 @@ from absl import flags, logging
 from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
     define_flags, entry_point, settings_from_flags)
 from albert_tf.cli.training_flags import (define_training_flags, strategy_and_config,
-                                          training_values)
-from albert_tf.tasks.settings import ClassifierSettings
+                                          training_values, warmup_steps)
+from albert_tf.tasks.classification.settings import ClassifierSettings
 
-RENAMES = {"num_train_steps": "train_step", "num_warmup_steps": "warmup_step"}
 SETTINGS_FLAGS = {
     "data_dir": "The task's files.",
-    "spm_model_file": "SentencePiece model (ALBERT's English releases).",
+    "spm_model_file": "SentencePiece model (ALBERT's English releases). Default: the copy in "
+                      "--output_dir when resuming, else in the --init_checkpoint run folder.",
     "vocab_file": "WordPiece vocab.txt, used when no --spm_model_file is given (the Chinese "
                   "releases).",
     "do_lower_case": "Lower-case the text.",
@@ -44,8 +44,11 @@ SETTINGS_FLAGS = {
                          "lower-cased).",
 }
 
-define_training_flags(ClassifierSettings, RENAMES)
+define_training_flags(ClassifierSettings)
 define_flags(ClassifierSettings, SETTINGS_FLAGS, defaults={"do_train": False})
+flags.DEFINE_float("warmup_proportion", None, "Warm up over this share of --train_step "
+                   "when --warmup_step is not given (default: --warmup_step, 0 as in the "
+                   "original).")
 flags.mark_flags_as_required(["data_dir"])
 flags.DEFINE_string("task_name", None, "A GLUE task (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, "
                     "QNLI, RTE, WNLI, AX), a Chinese one (ChnSentiCorp, LCQMC, and CLUE's "
@@ -71,11 +74,14 @@ def load_task(values):
 
 
 def main(values):
-    from albert_tf.cli.fine_tuning import run
+    from albert_tf.tasks.classification.task import run
 
     strategy, config = strategy_and_config(values)
+    loop_values = training_values(values, ClassifierSettings)
+    loop_values.update(warmup_steps(values, ClassifierSettings, values.train_step,
+                                    values.warmup_proportion))
     settings = ClassifierSettings(
-        task=load_task(values), albert_config=config, **training_values(values, RENAMES),
+        task=load_task(values), albert_config=config, **loop_values,
         **settings_from_flags(values, SETTINGS_FLAGS))
     logging.info("done: %s", run(settings, strategy))
 

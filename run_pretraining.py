@@ -12,7 +12,7 @@ from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
     define_flags, entry_point, settings_from_flags)
 from albert_tf.cli.training_flags import (define_training_flags, strategy_and_config,
                                           training_values)
-from albert_tf.tasks.settings import PretrainingSettings
+from albert_tf.tasks.pretraining.settings import PretrainingSettings
 
 _DEFAULTS = {f.name: f.default for f in PretrainingSettings.__dataclass_fields__.values()}
 LENGTH_FLAGS = ("max_seq_length", "max_predictions_per_seq")
@@ -35,7 +35,7 @@ define_flags(PretrainingSettings, {
 def main(values):
     from albert_tf.data.files import expand_file_patterns
     from albert_tf.data.pretraining_dataset import recorded_lengths, recorded_tokenizer
-    from albert_tf.tasks.pretraining import run
+    from albert_tf.tasks.pretraining.task import run
 
     strategy, config = strategy_and_config(values)
     train_files = expand_file_patterns(values.input_file, "input_file") \
@@ -52,7 +52,7 @@ def main(values):
                     if values[name].value is not None})
     settings = PretrainingSettings(
         input_files=train_files, eval_files=eval_files, albert_config=config,
-        **training_values(values), **lengths,
+        **training_values(values, PretrainingSettings), **lengths,
         **(recorded_tokenizer(train_files + eval_files) or {}),
         **settings_from_flags(values, ("do_train", "do_eval", "max_eval_steps")))
     logging.info("done: %s", run(settings, strategy))

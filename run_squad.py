@@ -10,8 +10,9 @@ The original run_squad_v1 / run_squad_v2's flag names and defaults
     python run_squad.py --train_file=cmrc2018/train.json --predict_file=cmrc2018/dev.json \
         --vocab_file=converted/base_zh/vocab_chinese.txt --evaluation=cmrc2018 ...
 
-Training steps come from --num_train_epochs and --warmup_proportion over the questions of
---train_file, as in the original, unless --num_train_steps / --num_warmup_steps are given.
+Training steps come from --num_train_epochs over the questions of --train_file, as in the
+original, unless --num_train_steps is given; the warmup is --warmup_proportion of them
+unless --num_warmup_steps is given.
 """
 
 from absl import flags, logging
@@ -19,8 +20,8 @@ from absl import flags, logging
 from albert_tf.cli.script import (  # first: it quiets TensorFlow's C++ logs
     define_flags, entry_point, settings_from_flags)
 from albert_tf.cli.training_flags import (define_training_flags, strategy_and_config,
-                                          training_values)
-from albert_tf.tasks.settings import QASettings
+                                          training_values, warmup_steps)
+from albert_tf.tasks.question_answering.settings import QASettings
 
 SETTINGS_FLAGS = {
     "train_file": "SQuAD-format JSON for training.",
@@ -30,7 +31,8 @@ SETTINGS_FLAGS = {
     "predict_feature_file": "Where the prediction windows are cached.",
     "predict_feature_left_file": "Where the prediction windows' post-processing data is "
                                  "kept (JSON lines; the original's is a pickle).",
-    "spm_model_file": "SentencePiece model (ALBERT's English releases).",
+    "spm_model_file": "SentencePiece model (ALBERT's English releases). Default: the copy in "
+                      "--output_dir when resuming, else in the --init_checkpoint run folder.",
     "vocab_file": "WordPiece vocab.txt, used when no --spm_model_file is given (the Chinese "
                   "releases).",
     "do_lower_case": "Lower-case the text.",
@@ -53,6 +55,9 @@ SETTINGS_FLAGS = {
     "start_n_top": "v2.0: starts kept at inference.",
     "end_n_top": "v2.0: ends kept per start.",
     "dropout_prob": "v2.0: dropout in the answerability branch.",
+    "export_dir": "Export the fine-tuned model for TF Serving to "
+                  "<export_dir>/<export_model_name>/<version>/ when done.",
+    "export_model_name": "Model name under --export_dir (default: squad, or cmrc2018).",
 }
 
 define_training_flags(QASettings)
@@ -63,17 +68,18 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Share of the training steps spent 
 
 def main(values):
     from albert_tf.data.squad import read_squad
-    from albert_tf.tasks.question_answering import run, training_steps
+    from albert_tf.tasks.question_answering.task import run, training_steps
 
     strategy, config = strategy_and_config(values)
-    loop_values = training_values(values)
+    loop_values = training_values(values, QASettings)
     if values.do_train and values.train_file and not values["num_train_steps"].present:
-        questions = len(read_squad(values.train_file, is_training=True)[0])
-        steps, warmup = training_steps(questions, values.train_batch_size,
-                                       values.num_train_epochs, values.warmup_proportion)
-        loop_values["num_train_steps"] = max(steps, 1)
-        if not values["num_warmup_steps"].present:
-            loop_values["num_warmup_steps"] = warmup
+        questions = len(read_squad(values.train_file, is_training=True,
+                                   version_2_with_negative=values.version_2_with_negative)[0])
+        loop_values["num_train_steps"] = max(training_steps(
+            questions, values.train_batch_size, values.num_train_epochs, 0.0)[0], 1)
+    # The warmup is the original's share of whatever the training steps are.
+    loop_values.update(warmup_steps(values, QASettings, loop_values["num_train_steps"],
+                                    values.warmup_proportion))
     settings = QASettings(albert_config=config, **loop_values,
                           **settings_from_flags(values, SETTINGS_FLAGS))
     logging.info("done: %s", run(settings, strategy))

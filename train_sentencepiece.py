@@ -27,7 +27,7 @@ flags.DEFINE_integer("num_threads", os.cpu_count() or 1, "Trainer threads.", low
 
 def main(values):
     from albert_tf.data.files import expand_file_patterns
-    from albert_tf.data.tokenization import train_sentencepiece
+    from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece
 
     files = expand_file_patterns(values.input_file)
     logging.info("training SentencePiece on %d file(s)", len(files))

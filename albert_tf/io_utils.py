@@ -67,6 +67,15 @@ def write_atomically(path: str, data: bytes) -> None:
         handle.write(data)
 
 
+def file_sha256(path: str) -> str:
+    """The sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def copy_atomically(source: str, path: str) -> None:
     """Copies the file `source` to `path` through `atomic_path`."""
     with atomic_path(path) as temp_path:

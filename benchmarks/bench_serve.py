@@ -70,7 +70,7 @@ print(json.dumps(time_serving(predict, texts, calls, batch)))
 def dataset_texts(name, shared, folder):
     """(dev texts, tokenizer files {spm_model_file or vocab_file})."""
     from albert_tf.data.glue import get_task
-    from albert_tf.data.tokenization import train_sentencepiece
+    from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece
 
     if name == "sst2":
         data = os.path.join(shared, "glue", "SST-2")

@@ -88,7 +88,7 @@ def ours_step(config, batch, precision, xla, steps_per_call, recompute=False):
     import tensorflow as tf
 
     from albert_tf.training.distribution import create_strategy
-    from albert_tf.tasks.pretraining import PretrainingSettings, PretrainingTask
+    from albert_tf.tasks.pretraining.task import PretrainingSettings, PretrainingTask
     from albert_tf.training.loop import TrainingLoop
 
     strategy = create_strategy("one_device")

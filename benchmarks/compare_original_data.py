@@ -143,7 +143,7 @@ def measure(rows, index, max_seq_length, seed):
 
 
 def main(_):
-    from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+    from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece
     values = flags.FLAGS
     work_dir = values.work_dir or tempfile.mkdtemp(prefix="compare_original-")
     os.makedirs(work_dir, exist_ok=True)

@@ -21,8 +21,8 @@ from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.config import AlbertConfig  # noqa: E402
 from albert_tf.data.glue import get_task  # noqa: E402
-from albert_tf.data.tokenization import train_sentencepiece  # noqa: E402
-from albert_tf.tasks.classification import ClassifierSettings, run  # noqa: E402
+from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece  # noqa: E402
+from albert_tf.tasks.classification.task import ClassifierSettings, run  # noqa: E402
 from albert_tf.training.distribution import create_strategy  # noqa: E402
 
 DEFAULT_GLUE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(

@@ -28,8 +28,8 @@ from albert_tf.cli.script import entry_point  # noqa: E402  (quiets TensorFlow's
 from albert_tf.config import AlbertConfig  # noqa: E402
 from albert_tf.data.classifier_data import cached_lengths  # noqa: E402
 from albert_tf.data.glue import get_task  # noqa: E402
-from albert_tf.data.tokenization import train_sentencepiece  # noqa: E402
-from albert_tf.tasks.classification import ClassificationTask, ClassifierSettings  # noqa: E402
+from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece  # noqa: E402
+from albert_tf.tasks.classification.task import ClassificationTask, ClassifierSettings  # noqa: E402
 from albert_tf.training.distribution import create_strategy  # noqa: E402
 from albert_tf.training.loop import TrainingLoop  # noqa: E402
 

@@ -27,7 +27,7 @@ sys.path.insert(0, ROOT)
 from absl import app, flags  # noqa: E402
 
 from albert_tf.data.shards import manifest_path  # noqa: E402
-from albert_tf.data.tokenization import train_sentencepiece  # noqa: E402
+from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece  # noqa: E402
 from tests.text_corpus import write_corpus  # noqa: E402
 
 flags.DEFINE_integer("documents", 1000, "Documents in the generated corpus.")

@@ -21,8 +21,8 @@ sys.path.insert(0, ROOT)
 from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.data.squad import convert_examples, read_squad  # noqa: E402
-from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece  # noqa: E402
-from albert_tf.data.wordpiece import WordPieceTokenizer  # noqa: E402
+from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece  # noqa: E402
+from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer  # noqa: E402
 from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1  # noqa: E402
 from tests.helpers import SHARED_DATA  # noqa: E402
 from tests.test_squad_data import golds_of, oracle_predictions  # noqa: E402

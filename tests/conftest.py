@@ -26,7 +26,7 @@ def assets(tmp_path_factory):
     export and serving tests')."""
     import tensorflow as tf
 
-    from albert_tf.data.tokenization import train_sentencepiece
+    from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece
     from albert_tf.models import AlbertClassifier, AlbertEncoder
 
     folder = tmp_path_factory.mktemp("export")
@@ -93,7 +93,7 @@ def squad_tokenizer(tmp_path_factory):
     question-answering tests')."""
     import json
 
-    from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+    from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece
 
     if not os.path.exists(os.path.join(SQUAD, "dev-v1.1.json")):
         pytest.skip("SQuAD is not in ../shared/data")

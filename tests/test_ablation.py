@@ -178,10 +178,12 @@ def test_every_cell_is_an_ordinary_run_evaluated_both_ways(grid):
         evaluations = stages[f"evaluate/{name}"]["commands"]
         assert ["/data/sop/heldout.tfrecord" in evaluations[0],
                 "/data/nsp/heldout.tfrecord" in evaluations[1]] == [True, True]
-        # The evaluation is the same run folder's: its settings record the last one.
-        settings = json.loads((folder / "pretrain" / "run_settings.json").read_text())
-        assert (settings["kind"], settings["do_train"], settings["eval_files"]) == (
-            "pretraining", False, [str(run_dir / "data" / "nsp" / "heldout.tfrecord")])
+        # The evaluations use the same run folder and leave its training record as it was
+        # (before: the last evaluation overwrote it with do_train false).
+        record = json.loads((folder / "pretrain" / "run_settings.json").read_text())
+        assert (record["kind"], record["settings"]["do_train"],
+                record["settings"]["input_files"]) == (
+            "pretraining", True, [str(run_dir / "data" / cell["objective"] / "train.tfrecord")])
     for objective in ("sop", "nsp"):
         records = read_records([str(run_dir / "data" / objective / "heldout.tfrecord")])[:24]
         share = np.mean([row["next_sentence_labels"][0] == 0 for row in records])

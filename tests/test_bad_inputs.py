@@ -24,9 +24,9 @@ import tensorflow as tf
 from albert_tf.config import AlbertConfig
 from albert_tf.data.glue import get_task
 from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pretraining_data
-from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece
 from albert_tf.export.saved_model import ServingModule, export_saved_model, load_serving_model
-from albert_tf.tasks.classification import ClassifierSettings, run as run_classifier
+from albert_tf.tasks.classification.task import ClassifierSettings, run as run_classifier
 from albert_tf.training.distribution import create_strategy
 from tests.text_corpus import write_corpus
 
@@ -141,7 +141,26 @@ CASES: List[Case] = [
     case("create_pretraining_data", "segmenter user dictionary not UTF-8",
          ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab.txt", "--word_segmenter=jieba",
           "--segmenter_user_dict={W}/binary.bin", f"--output_file={out('cpd_bindict')}/x"],
-         "binary.bin: not a jieba user dictionary", absent=["out/cpd_bindict"]),
+         "binary.bin:1: not UTF-8", absent=["out/cpd_bindict"]),
+    case("create_pretraining_data", "segmenter user dictionary is a directory",
+         ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab.txt", "--word_segmenter=jieba",
+          "--segmenter_user_dict={W}/squad", f"--output_file={out('cpd_dirdict')}/x"],
+         "{W}/squad: is a directory; expected a jieba user dictionary file",
+         absent=["out/cpd_dirdict"]),
+    *[case("create_pretraining_data", f"segmenter user dictionary: {name}",
+           ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab.txt",
+            "--word_segmenter=jieba", f"--segmenter_user_dict={{W}}/{dictionary}",
+            f"--output_file={out('cpd_' + dictionary)}/x"], expect,
+           absent=[f"out/cpd_{dictionary}"])
+      for name, dictionary, expect in [
+          ("negative frequency", "dict_negative.txt",
+           "dict_negative.txt:2: frequency '-5' is not a non-negative integer"),
+          ("non-numeric frequency", "dict_word.txt",
+           "dict_word.txt:1: frequency 'often' is not a non-negative integer")]],
+    case("create_pretraining_data", "WordPiece vocabulary is a directory",
+         ["--input_file={W}/corpus.txt", "--vocab_file={W}/squad",
+          f"--output_file={out('cpd_vocabdir')}/x"],
+         "{W}/squad: is a directory; expected a vocab.txt file", absent=["out/cpd_vocabdir"]),
     case("create_pretraining_data", "WordPiece vocabulary with a repeated token",
          ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab_repeat.txt",
           f"--output_file={out('cpd_vocab')}/x"],
@@ -174,8 +193,8 @@ CASES: List[Case] = [
                ("config without hidden_size", ["--albert_config_file={W}/cfg_nohidden.json"],
                 "missing required key(s) hidden_size"),
                ("sequence beyond positions", [*TINY, "--max_seq_length=128"],
-                "--max_seq_length=128 must be between 5 and the model's max_position_embeddings"
-                " (64)"),
+                "--max_seq_length=128 must be between 5 ([CLS] a [SEP] b [SEP]) and the model's "
+                "max_position_embeddings (64)"),
                ("huge sequence", [*TINY, "--max_seq_length=100000000"],
                 "--max_seq_length=100000000 must be between 5"),
                ("negative learning rate", [*TINY, "--learning_rate=-0.1"],
@@ -183,7 +202,7 @@ CASES: List[Case] = [
                ("negative warmup", [*TINY, "--num_warmup_steps=-5"],
                 "--num_warmup_steps must be at least 0, got -5"),
                ("zero batch", [*TINY, "--train_batch_size=0"],
-                "--train_batch_size=0 must be a positive multiple"),
+                "--train_batch_size must be at least 1, got 0"),
                ("records of another length", [*TINY, "--max_seq_length=48"],
                 "feature 'input_ids' has length 32 but 48 was asked for (--max_seq_length)"),
                ("manifest among the inputs", [*TINY, "--input_file={W}/records/train*"],
@@ -201,7 +220,10 @@ CASES: List[Case] = [
                ("eval without eval data", [*TINY, "--do_eval", "--nodo_train",
                                            "--max_eval_steps=0"],
                 "--max_eval_steps must be at least 1"),
-               ("no config", [], "give exactly one of --albert_config_file and --preset"),
+               ("no config", [], "give --albert_config_file or --preset: neither --output_dir "
+                                 "nor --init_checkpoint holds an albert_config.json"),
+               ("config and preset", [*TINY, "--preset=tiny"],
+                "give at most one of --albert_config_file and --preset"),
            ])],
     case("run_pretraining", "a record damaged mid-file",
          [*PRETRAIN, *TINY, "--input_file={W}/damaged/train.tfrecord-*",
@@ -224,9 +246,11 @@ CASES: List[Case] = [
                ("nan score", ["--task_name=STS-B", "--data_dir={W}/stsb_nan/STS-B"],
                 "stsb_nan/STS-B/train.tsv:3: score 'nan' is not a finite number"),
                ("vocabulary beyond the config", ["--albert_config_file={W}/config_v50.json"],
-                "pieces but the config's vocab_size is 50"),
+                "has 200 pieces but the model's vocab_size is 50: ids past 49 have no "
+                "embedding"),
                ("sequence beyond positions", ["--max_seq_length=512"],
-                "--max_seq_length=512 must be between 5 and the model's"),
+                "--max_seq_length=512 must be between 5 ([CLS] a [SEP] b [SEP]) and the "
+                "model's"),
                ("predict with no weights", ["--nodo_train", "--do_predict"],
                 "holds no fine-tuned weights"),
                ("negative learning rate", ["--learning_rate=-1"],
@@ -238,7 +262,12 @@ CASES: List[Case] = [
                ("missing spm model", ["--spm_model_file={W}/nope.model"],
                 "nope.model: SentencePiece model file not found"),
                ("no tokenizer", ["--spm_model_file="],
-                "give a SentencePiece model (spm_model_file) or a WordPiece vocabulary"),
+                "give the tokenizer: --spm_model_file (SentencePiece) or --vocab_file "
+                "(WordPiece); neither --output_dir nor --init_checkpoint"),
+               ("vocabulary is a directory", ["--spm_model_file=", "--vocab_file={W}/squad"],
+                "{W}/squad: is a directory; expected a vocab.txt file"),
+               ("warmup proportion out of range", ["--warmup_proportion=1.5"],
+                "--warmup_proportion must be in [0, 1], got 1.5"),
                ("vocabulary with a repeated token", ["--spm_model_file=",
                                                      "--vocab_file={W}/vocab_repeat.txt"],
                 "vocab_repeat.txt:7: '的' repeats line 6"),
@@ -246,14 +275,36 @@ CASES: List[Case] = [
     case("run_classifier", "another task's run folder",
          [*CLASSIFY, *TINY, "--task_name=RTE", "--data_dir={W}/glue/RTE",
           "--output_dir={W}/runs/sst2"],
-         "belongs to another fine-tuning run (task: 'SST-2' -> 'RTE'", unchanged=["runs/sst2"]),
+         "holds the weights of another run (task: 'SST-2' (recorded) -> 'RTE' (now)",
+         unchanged=["runs/sst2"]),
     case("run_classifier", "another tokenizer in the run folder",
          [*CLASSIFY, *TINY, "--spm_model_file={W}/spm_other.model",
           "--output_dir={W}/runs/sst2"],
-         "belongs to another fine-tuning run (spm_model_sha256", unchanged=["runs/sst2"]),
-    case("run_classifier", "unreadable run.json",
+         "holds the weights of another run (tokenizer_sha256: ", unchanged=["runs/sst2"]),
+    case("run_classifier", "unreadable run_settings.json",
          [*CLASSIFY, *TINY, "--output_dir={W}/runs/garbled"],
-         "runs/garbled/run.json: unreadable", unchanged=["runs/garbled"]),
+         "runs/garbled/run_settings.json: unreadable", unchanged=["runs/garbled"]),
+    # Resuming with settings that change what is trained, without --new_phase.
+    case("run_classifier", "resume with another length",
+         [*CLASSIFY, "--train_batch_size=8", "--max_seq_length=20", "--train_step=4",
+          "--output_dir={W}/runs/sst2"],
+         "was trained with other settings (max_seq_length: 16 (recorded) -> 20 (now));",
+         unchanged=["runs/sst2"]),
+    case("run_classifier", "resume on edited training data",
+         [*CLASSIFY, "--train_batch_size=8", "--data_dir={W}/glue_edited/SST-2",
+          "--train_step=4", "--output_dir={W}/runs/sst2"],
+         "(train_data_sha256: '", unchanged=["runs/sst2"]),
+    case("run_classifier", "config other than the init checkpoint's",
+         [*CLASSIFY, "--albert_config_file={W}/config_v50.json",
+          "--init_checkpoint={W}/runs/sst2", f"--output_dir={out('cls_init_config')}"],
+         "config_v50.json describes another model than --init_checkpoint's "
+         "{W}/runs/sst2/albert_config.json (vocab_size: 200 vs 50)",
+         absent=["out/cls_init_config"]),
+    case("run_classifier", "tokenizer other than the init checkpoint's",
+         [*CLASSIFY[:2], "--spm_model_file={W}/spm_other.model", *CLASSIFY[3:],
+          "--init_checkpoint={W}/runs/sst2", f"--output_dir={out('cls_init_spm')}"],
+         "spm_other.model is not the tokenizer --init_checkpoint {W}/runs/sst2 was trained "
+         "with", absent=["out/cls_init_spm"]),
     # -- run_squad ----------------------------------------------------------------------
     *[case("run_squad", name, [*TINY, "--spm_model_file={W}/spm.model", "--max_seq_length=64",
                                 "--max_query_length=16", "--strategy=one_device",
@@ -279,6 +330,13 @@ CASES: List[Case] = [
                ("unknown v2 head", ["--do_train", "--train_file={W}/squad/good.json",
                                     "--version_2_with_negative", "--v2_head=cls"],
                 "--v2_head must be one of answerability, null_score, got 'cls'"),
+               ("v2.0 file in a v1.1 run", ["--do_train", "--train_file={W}/squad/v2.json"],
+                "v2.json: question 'q2': is_impossible: true (an unanswerable question, SQuAD "
+                "v2.0) in a SQuAD v1.1 run; pass --version_2_with_negative"),
+               ("v2.0 file predicted by a v1.1 run",
+                ["--do_predict", "--predict_file={W}/squad/v2.json",
+                 "--init_checkpoint={W}/runs/sst2"],
+                "pass --version_2_with_negative"),
            ])],
     # -- export_model -----------------------------------------------------------------
     *[case("export_model", name, [*flags_, f"--export_dir={out('exp_' + str(i))}"], expect,
@@ -288,21 +346,32 @@ CASES: List[Case] = [
                 [a for a in EXPORT if "task_name" not in a and "init_checkpoint" not in a]
                 + ["--init_checkpoint={W}/runs/sst2/checkpoints",
                    "--albert_config_file={W}/runs/sst2/albert_config.json"],
-                "give --task_name (a classifier) or --encoder_only"),
+                "is not a run folder: give --task_name"),
                ("another tokenizer", [*EXPORT[:2], "--spm_model_file={W}/spm_other.model"],
-                "is not the SentencePiece model the run was trained with"),
+                "spm_other.model is not the tokenizer {W}/runs/sst2 was trained with"),
                ("another task", [*EXPORT, "--task_name=CoLA"],
-                "--task_name=CoLA but the run fine-tuned SST-2"),
+                "--task_name=CoLA but {W}/runs/sst2 is a classification run with "
+                "task_name=SST-2"),
                ("other lower-casing", [*EXPORT, "--nodo_lower_case"],
-                "--do_lower_case=False but the run used True"),
+                "--do_lower_case=False but {W}/runs/sst2 was trained with do_lower_case=True"),
+               ("a recorded path outside the run folder", ["--init_checkpoint={W}/runs/escape"],
+                "spm_model_file '../../spm_other.model' leads outside the run folder"),
+               ("a folder of an earlier version", ["--init_checkpoint={W}/runs/legacy"],
+                "holds no copy of its tokenizer (its run_settings.json names "
+                "{W}/spm.model, which is not opened"),
+               ("a setting of the trained model", [*EXPORT[:1], "--doc_stride=3"],
+                "--doc_stride cannot be changed for a classification export"),
                ("missing checkpoint", ["--init_checkpoint={W}/nope", "--task_name=SST-2",
                                        "--albert_config_file={W}/config.json"],
                 "--init_checkpoint"),
-               ("no config", ["--init_checkpoint={W}/records", "--task_name=SST-2"],
-                "--albert_config_file is needed"),
+               ("not a checkpoint", ["--init_checkpoint={W}/records", "--task_name=SST-2"],
+                "--init_checkpoint: no checkpoint at '{W}/records'"),
+               ("no config", ["--init_checkpoint={W}/bare/model", "--task_name=SST-2"],
+                "--albert_config_file is needed: no albert_config.json in {W}/bare"),
                ("sequence beyond positions", [*EXPORT, "--max_seq_length=100000000"],
-                "--max_seq_length=100000000: must be between 5"),
-               ("unknown task", [*EXPORT[:1], "--task_name=nope"], "unknown task 'nope'"),
+                "--max_seq_length=100000000 must be between 5"),
+               ("unknown task", ["--init_checkpoint={W}/bare/model", *TINY, "--task_name=nope"],
+                "unknown task 'nope'"),
            ])],
     case("export_model", "export under a file", [*EXPORT, "--export_dir={W}/blocker/x"],
          "{W}/blocker is a file, not a folder"),
@@ -418,6 +487,10 @@ def build_workspace(folder):
     squad_file("no_question.json", "Ann met Bob.", good, {"id": "q2", "answers": []})
     squad_file("duplicate.json", "Ann met Bob.", good, good)
     squad_file("empty_context.json", " \n ", good)
+    squad_file("v2.json", "Ann met Bob.", good, {"id": "q2", "question": "Who left?",
+                                                  "answers": [], "is_impossible": True})
+    (folder / "dict_negative.txt").write_text("云计算 5 n\n区块链 -5\n", encoding="utf-8")
+    (folder / "dict_word.txt").write_text("云计算 often n\n", encoding="utf-8")
     (folder / "vocab.txt").write_text(
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\nthe\n", encoding="utf-8")
 
@@ -458,7 +531,27 @@ def build_workspace(folder):
         save_checkpoints_steps=2, iterations_per_loop=2, log_steps=1, do_train=True,
         do_eval=True), create_strategy("one_device"))
     (folder / "runs" / "garbled").mkdir()
-    (folder / "runs" / "garbled" / "run.json").write_text('{"task": "SST-2", ')
+    (folder / "runs" / "garbled" / "run_settings.json").write_text('{"kind": "classifi')
+    write_glue(folder / "glue_edited" / "SST-2", rows[::-1])
+    # A run folder whose record names a tokenizer outside it (a valid model, which the
+    # export would otherwise take); one as an earlier version wrote it (no copy inside);
+    # and bare weights without a config beside them.
+    runs = folder / "runs"
+    shutil.copytree(runs / "sst2", runs / "escape")
+    record = json.loads((runs / "sst2" / "run_settings.json").read_text())
+    escaped = json.loads(json.dumps(record))
+    escaped["settings"]["spm_model_file"] = "../../spm_other.model"
+    (runs / "escape" / "run_settings.json").write_text(json.dumps(escaped))
+    shutil.copytree(runs / "sst2", runs / "legacy")
+    shutil.rmtree(runs / "legacy" / "assets")
+    (runs / "legacy" / "run_settings.json").write_text(json.dumps(
+        {"kind": "fine_tuning", **record["settings"], "spm_model_file": spm_model}))
+    (runs / "legacy" / "run.json").write_text(json.dumps(
+        {"task": "SST-2", "labels": ["0", "1"], "spm_model_sha256": record["tokenizer"][
+            "sha256"], "do_lower_case": True}))
+    (folder / "bare").mkdir()
+    for name in os.listdir(runs / "sst2" / "best"):
+        shutil.copyfile(runs / "sst2" / "best" / name, folder / "bare" / name)
     module = ServingModule(load_serving_model(config, str(folder / "runs" / "sst2"), 2),
                            AlbertTokenizer(spm_model), 16, ["0", "1"])
     export_saved_model(module, str(folder / "exports"), "sst-2")
@@ -504,7 +597,7 @@ def matrix(tmp_path_factory):
     processes = {}
     for script in dict.fromkeys(c.script for c in CASES):
         cases = [{"id": c.id, "argv": [resolve(a, workspace) for a in c.argv]}
-                 for c in CASES if c.script == script]
+                 for c in CASES + GOOD_CASES if c.script == script]
         process = subprocess.Popen([sys.executable, DRIVER, script], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env=env, cwd=ROOT)
@@ -519,6 +612,21 @@ def matrix(tmp_path_factory):
         assert process.returncode == 0, f"{script} driver died:\n{stderr[-3000:]}"
         results.update(json.loads(stdout.strip().splitlines()[-1]))
     return workspace, results, before
+
+
+# Runs that succeed, in the same driver processes (no TensorFlow import of their own): the
+# fine-tuning scripts take the warmup from --warmup_proportion whenever the steps are given.
+GOOD_CASES: List[Case] = [
+    case("run_squad", "steps given, warmup from the proportion",
+         [*TINY, "--spm_model_file={W}/spm.model", "--max_seq_length=32",
+          "--max_query_length=8", "--doc_stride=8", "--strategy=one_device", "--do_train",
+          "--train_file={W}/squad/good.json", "--train_batch_size=1", "--num_train_steps=30",
+          "--save_checkpoints_steps=30", "--iterations_per_loop=30",
+          f"--output_dir={out('good_squad')}"], ""),
+    case("run_classifier", "warmup from the proportion",
+         [*CLASSIFY, *TINY, "--train_step=8", "--warmup_proportion=0.25",
+          "--save_checkpoints_steps=8", f"--output_dir={out('good_classifier')}"], ""),
+]
 
 
 def test_the_matrix_covers_every_script_with_at_least_60_cases():
@@ -543,6 +651,17 @@ def test_bad_input_ends_in_a_clear_error_and_leaves_nothing(matrix, bad):
         assert snapshot(workspace / path) == before[path], f"{path} was changed"
 
 
+def test_fine_tuning_scripts_warm_up_over_the_proportion_of_the_steps_given(matrix):
+    """Before: run_squad --num_train_steps=30 kept the default warmup of 3125 steps."""
+    workspace, results, _ = matrix
+    for good, steps, warmup in zip(GOOD_CASES, (30, 8), (3, 2)):
+        assert results[good.id]["status"] == 0, results[good.id]
+        folder = resolve(good.argv[-1].split("=", 1)[1], workspace)
+        recorded = json.loads(open(os.path.join(folder, "run_settings.json")).read())
+        assert (recorded["settings"]["num_train_steps"],
+                recorded["settings"]["num_warmup_steps"]) == (steps, warmup), good.id
+
+
 def test_query_answers_follow_the_umask_and_the_run_records_what_it_belongs_to(matrix):
     """Before: --output_json was always 0600 (mkstemp's mode)."""
     workspace, _, _ = matrix
@@ -555,7 +674,8 @@ def test_query_answers_follow_the_umask_and_the_run_records_what_it_belongs_to(m
     assert result.returncode == 0, result.stderr[-2000:]
     assert oct(os.stat(target).st_mode & 0o777) == oct(0o644)
     assert json.loads(target.read_text())["answers"][0]["label"] in ("0", "1")
-    identity = json.loads((workspace / "runs" / "sst2" / "run.json").read_text())
+    record = json.loads((workspace / "runs" / "sst2" / "run_settings.json").read_text())
+    identity = record["identity"]["model"]
     assert identity["task"] == "SST-2" and identity["labels"] == ["0", "1"]
-    assert identity["spm_model_sha256"] == hashlib.sha256(
+    assert identity["tokenizer_sha256"] == record["tokenizer"]["sha256"] == hashlib.sha256(
         (workspace / "spm.model").read_bytes()).hexdigest()

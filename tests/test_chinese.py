@@ -14,7 +14,7 @@ import pytest
 from albert_tf.config import AlbertConfig
 from albert_tf.data.masking import ordinary_ids
 from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pretraining_data
-from albert_tf.data.wordpiece import WordPieceTokenizer
+from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
 from tests.helpers import ROOT, SHARED_DATA
 from tests.records import read_records
 
@@ -115,14 +115,15 @@ def test_the_chinese_chain_from_text_to_served_predictions(tmp_path):
                "--save_checkpoints_steps=4", "--iterations_per_loop=2", "--log_steps=2",
                "--strategy=one_device", "--learning_rate=0.001")
     recorded = json.loads((tmp_path / "pretrain" / "run_settings.json").read_text())
-    assert recorded["vocab_file"] == os.path.abspath(VOCAB)
-    assert recorded["max_seq_length"] == SEQ  # from the records' manifest
+    assert recorded["settings"]["vocab_file"] == "assets/vocab.txt"  # its own copy
+    assert recorded["tokenizer"]["copied_from"] == os.path.abspath(VOCAB)
+    assert recorded["settings"]["max_seq_length"] == SEQ  # from the records' manifest
 
+    # Fine-tuning takes the config and the vocabulary from the pretraining run folder.
     data = tmp_path / "chnsenticorp"
     write_slice(data, {"train": 200, "dev": 64, "test": 16})
     run_script("run_classifier.py", "--task_name=chnsenticorp", f"--data_dir={data}",
-               f"--vocab_file={VOCAB}",
-               f"--init_checkpoint={tmp_path / 'pretrain'}", f"--albert_config_file={config_file}",
+               f"--init_checkpoint={tmp_path / 'pretrain'}",
                f"--output_dir={tmp_path / 'sentiment'}", f"--max_seq_length={SEQ}",
                "--train_batch_size=16", "--train_step=6", "--warmup_step=0",
                "--save_checkpoints_steps=6", "--iterations_per_loop=3", "--log_steps=3",
@@ -130,8 +131,10 @@ def test_the_chinese_chain_from_text_to_served_predictions(tmp_path):
                f"--export_dir={tmp_path / 'exports'}", "--export_model_name=sentiment")
     results = json.loads((tmp_path / "sentiment" / "eval_results.json").read_text())
     assert results["best"]["examples"] == 64
-    identity = json.loads((tmp_path / "sentiment" / "run.json").read_text())
-    assert "vocab_sha256" in identity and "spm_model_sha256" not in identity
+    record = json.loads((tmp_path / "sentiment" / "run_settings.json").read_text())
+    assert record["settings"]["vocab_file"] == "assets/vocab.txt"
+    assert record["identity"]["model"]["tokenizer_sha256"] == WordPieceTokenizer(
+        VOCAB).model_sha256
     export = tmp_path / "exports" / "sentiment" / "1"
     assert (export / "assets" / "vocab.txt").exists()
 

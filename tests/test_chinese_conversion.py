@@ -12,7 +12,7 @@ import pytest
 
 from albert_tf.checkpoints.conversion import ConversionError, convert_checkpoint
 from albert_tf.config import AlbertConfig, ConfigError
-from albert_tf.data.wordpiece import WordPieceTokenizer
+from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
 from albert_tf.models import AlbertPretrainer
 from tests.helpers import SHARED_DATA, parameter_formula
 from tests.reference import feed_forward, layer_norm, self_attention

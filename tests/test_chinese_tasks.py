@@ -104,9 +104,9 @@ VOCAB = os.path.join(SHARED_DATA, "chinese", "vocab.txt")
 
 @pytest.mark.skipif(not os.path.exists(VOCAB), reason="the Chinese vocabulary is not shared")
 def test_clue_predictions_are_written_as_clue_submissions(tmp_path):
-    from albert_tf.cli.fine_tuning import run
+    from albert_tf.tasks.classification.task import run
     from albert_tf.config import AlbertConfig
-    from albert_tf.tasks.classification import ClassifierSettings
+    from albert_tf.tasks.classification.task import ClassifierSettings
     from albert_tf.training.distribution import create_strategy
 
     pairs = [("花呗怎么还款", "花呗还款方式", "1"), ("借呗额度", "今天天气很好", "0")] * 8

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,12 +12,12 @@ import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
 from albert_tf.data.classifier_data import cached_lengths, cached_split, encode_examples
-from albert_tf.data.packing import pack, truncate_longest_first
+from albert_tf.data.packing import SequenceLengthError, pack, truncate_longest_first
 from albert_tf.data.glue import InputExample, TaskDataError, get_task
-from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece
 from albert_tf.models import AlbertPretrainer
-from albert_tf.cli.fine_tuning import run
-from albert_tf.tasks.classification import ClassificationTask, ClassifierSettings
+from albert_tf.tasks.classification.task import run
+from albert_tf.tasks.classification.task import ClassificationTask, ClassifierSettings
 from albert_tf.training.loop import TrainingLoop
 from albert_tf.training.distribution import create_strategy
 from tests.helpers import GLUE_DIR
@@ -41,7 +42,7 @@ def test_truncation_drops_from_the_end_of_the_longer_segment():
     assert ids == [2, 7, 8, 9, 3] and segments == [0] * 5
     ids, mask, _ = pack([7], None, 5)
     assert ids == [2, 7, 3, 0, 0] and mask == [1, 1, 1, 0, 0]
-    with pytest.raises(TaskDataError, match="--max_seq_length=4: need at least 5"):
+    with pytest.raises(SequenceLengthError, match="--max_seq_length=4 must be at least 5"):
         encode_examples([InputExample("0", "a")], get_task("SST-2"), None, 4)
 
 
@@ -81,19 +82,23 @@ def settings_for(sst2, output_dir, **overrides):
 
 
 def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
-    results = run(settings_for(sst2, tmp_path, export_dir=str(tmp_path / "exports")),
+    spm_copy = tmp_path / "spm_for_this_run.model"  # removed once the run has its own copy
+    shutil.copyfile(sst2[1], spm_copy)
+    run_dir = tmp_path / "run"
+    results = run(settings_for(sst2, run_dir, spm_model_file=str(spm_copy),
+                               export_dir=str(tmp_path / "exports")),
                   create_strategy("one_device"))
     dev = get_task("SST-2").read(sst2[0], "dev")
     majority = max(np.mean([e.label == "1" for e in dev]), np.mean([e.label == "0" for e in dev]))
     assert results["best"]["accuracy"] > majority + 0.1, (results, majority)
 
-    report = json.loads((tmp_path / "eval_results.json").read_text())
+    report = json.loads((run_dir / "eval_results.json").read_text())
     assert [e["step"] for e in report["evaluations"]] == [200, 400]
     assert report["best"] == max(report["evaluations"], key=lambda e: e["accuracy"])
     assert report["main_metric"] == "accuracy"
-    assert (tmp_path / "best" / "model.index").exists()
+    assert (run_dir / "best" / "model.index").exists()
 
-    lines = (tmp_path / "SST-2.tsv").read_text().splitlines()
+    lines = (run_dir / "SST-2.tsv").read_text().splitlines()
     test = get_task("SST-2").read(sst2[0], "test")
     assert lines[0] == "index\tprediction" and len(lines) == len(test) + 1
     assert [line.split("\t")[0] for line in lines[1:]] == [e.index for e in test]
@@ -105,16 +110,31 @@ def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
     labels = served(text_a=tf.constant([e.text_a for e in test[:200]]))["label"].numpy()
     assert [label.decode() for label in labels] == [line.split("\t")[1] for line in lines[1:201]]
 
-    # The run folder remembers its settings: exporting it needs no repeated flags.
-    recorded = json.loads((tmp_path / "run_settings.json").read_text())
-    assert recorded["kind"] == "fine_tuning" and recorded["max_seq_length"] == 64
-    assert recorded["task"]["name"] == "SST-2" and recorded["spm_model_file"] == sst2[1]
+    # The run folder holds what it needs: its typed settings and its own tokenizer copy.
+    recorded = json.loads((run_dir / "run_settings.json").read_text())
+    assert recorded["format"] == 2 and recorded["kind"] == "classification"
+    assert recorded["settings"]["max_seq_length"] == 64
+    assert recorded["settings"]["task"]["name"] == "SST-2"
+    assert recorded["settings"]["spm_model_file"] == "assets/spiece.model"
+    assert (run_dir / "assets" / "spiece.model").read_bytes() == spm_copy.read_bytes()
+    assert recorded["tokenizer"]["sha256"] == AlbertTokenizer(str(spm_copy)).model_sha256
+    assert recorded["identity"]["model"]["labels"] == ["0", "1"]
+    # Moved to another path, its tokenizer's source gone, exported from a third directory
+    # with a relative path and no tokenizer flag: the same model serves the same logits.
+    spm_copy.unlink()
+    moved = tmp_path / "elsewhere" / "moved_run"
+    moved.parent.mkdir()
+    shutil.move(str(run_dir), str(moved))
+    third = tmp_path / "third"
+    third.mkdir()
     result = subprocess.run([sys.executable, os.path.join(ROOT, "export_model.py"),
-                             f"--init_checkpoint={tmp_path}",
-                             f"--export_dir={tmp_path / 'again'}"],
-                            capture_output=True, text=True, timeout=300)
+                             "--init_checkpoint=../elsewhere/moved_run",
+                             "--export_dir=exports"],
+                            capture_output=True, text=True, timeout=300, cwd=third)
     assert result.returncode == 0, result.stderr[-2000:]
-    again = tf.saved_model.load(result.stdout.strip().splitlines()[-1])
+    exported = result.stdout.strip().splitlines()[-1]
+    assert exported == os.path.join("exports", "sst-2", "1")
+    again = tf.saved_model.load(str(third / exported))
     texts = tf.constant([e.text_a for e in test[:50]])
     np.testing.assert_allclose(again.signatures["serving_default"](text_a=texts)["logits"],
                                served(text_a=texts)["logits"], atol=1e-5)
@@ -290,7 +310,7 @@ tf.config.set_logical_device_configuration(
 import keras
 from albert_tf.config import AlbertConfig
 from albert_tf.data.glue import get_task
-from albert_tf.tasks.classification import ClassifierSettings, run
+from albert_tf.tasks.classification.task import ClassifierSettings, run
 from albert_tf.training.distribution import create_strategy
 data, spm_model, config_file, out = json.loads(sys.argv[1])
 config = AlbertConfig.from_json_file(config_file).replace(

@@ -11,7 +11,7 @@ import pytest
 
 from albert_tf.config import AlbertConfig
 from albert_tf.data.squad import read_squad
-from albert_tf.tasks.question_answering import QASettings, run
+from albert_tf.tasks.question_answering.task import QASettings, run
 from albert_tf.training.distribution import create_strategy
 from albert_tf.training.squad_metrics import evaluate_cmrc
 from tests.helpers import SHARED_DATA
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(CMRC, "cmrc2018_
 
 
 def test_cmrc2018_trains_predicts_scores_and_serves(tmp_path):
-    from albert_tf.data.wordpiece import WordPieceTokenizer
+    from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
 
     with open(os.path.join(CMRC, "cmrc2018_dev.json"), encoding="utf-8") as handle:
         dev = json.load(handle)

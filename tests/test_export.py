@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the SentencePiece ops the loaded exports use)
 
 from albert_tf.checkpoints.warm_start import CheckpointMismatchError
-from albert_tf.data.packing import pack
-from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.data.packing import SequenceLengthError, pack
+from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, TokenizerError
 from albert_tf.export import saved_model as saved_model_lib
 from albert_tf.export.client import request_inputs
 from albert_tf.export.saved_model import (ExportError, ServingModule, existing_versions,
@@ -110,7 +111,9 @@ import tensorflow_text  # noqa: F401
 loaded = tf.saved_model.load(sys.argv[1])
 answers = {}
 for key, (signature, inputs) in json.load(sys.stdin).items():
-    tensors = {name: tf.constant(value, spec[0], shape=spec[1] if len(spec) > 1 else None)
+    tensors = {name: tf.constant([text.encode("latin-1") for text in value])  # any bytes
+               if spec[0] == "latin1" else
+               tf.constant(value, spec[0], shape=spec[1] if len(spec) > 1 else None)
                for name, (value, *spec) in inputs.items()}
     try:
         outputs = loaded.signatures[signature](**tensors)
@@ -148,6 +151,9 @@ def test_the_signatures_refuse_malformed_requests_and_answer_empty_batches(asset
         "rank_0_text": ("serving_default", {"text_a": ("a", "string"), "text_b": ("b", "string")}),
         "rank_2_text": ("serving_default", {"text_a": ([["a"]], "string"),
                                             "text_b": ([["b"]], "string")}),
+        # Latin-1 bytes where UTF-8 is expected (before: a bare "Graph execution error").
+        "not_utf8": ("serving_default", {"text_a": (["fine", "ok"], "latin1"),
+                                         "text_b": (["ok", "caf\xe9 \xff"], "latin1")}),
     }
     result = subprocess.run([sys.executable, "-c", CONTRACT_PROCESS, path],
                             input=json.dumps(requests), capture_output=True, text=True,
@@ -161,7 +167,8 @@ def test_the_signatures_refuse_malformed_requests_and_answer_empty_batches(asset
                 "id_beyond_vocab": "input_ids must be in [0, vocab_size=300)",
                 "negative_segment": "segment_ids must be in [0, type_vocab_size=2)",
                 "segment_beyond": "segment_ids must be in [0, type_vocab_size=2)",
-                "mask_seven": "input_mask must hold only 0 and 1"}
+                "mask_seven": "input_mask must hold only 0 and 1",
+                "not_utf8": "text_b holds text that is not valid UTF-8, at batch positions:] [1]"}
     for key, message in expected.items():
         assert message in answers[key].get("error", ""), (key, answers[key])
     for key in ("rank_0_text", "rank_2_text"):
@@ -304,13 +311,13 @@ def test_export_settings_errors(assets):
         ServingModule(model, tokenizer, SEQ, LABELS[:2])
     with pytest.raises(ExportError, match="the classifier has 3 outputs: pass its labels"):
         ServingModule(model, tokenizer, SEQ)
-    with pytest.raises(ExportError, match="--max_seq_length=65: must be between 5 and the "
-                                          r"model's max_position_embeddings \(64\)"):
+    with pytest.raises(SequenceLengthError, match=r"--max_seq_length=65 must be between 5 .* "
+                                                  r"max_position_embeddings \(64\)"):
         ServingModule(model, tokenizer, 65, LABELS)
     with pytest.raises(ExportError, match="text signatures need the SentencePiece model"):
         ServingModule(model, None, SEQ, LABELS)
     small = AlbertClassifier(config.replace(vocab_size=100), 3)
-    with pytest.raises(ExportError, match="300 pieces, more than the model's vocab_size 100"):
+    with pytest.raises(TokenizerError, match="has 300 pieces but the model's vocab_size is 100"):
         ServingModule(small, tokenizer, SEQ, LABELS)
     pretrained = tf.train.Checkpoint(model=AlbertPretrainer(config)).write(
         str(folder / "pretrained" / "ckpt"))
@@ -350,7 +357,7 @@ def test_export_model_script(assets, tmp_path):
     assert set(label.decode() for label in full["label"].numpy()) <= set(LABELS)
 
     for extra, message in [
-            ([], "give --task_name (a classifier) or --encoder_only"),
+            ([], "is not a run folder: give --task_name"),
             (["--task_name=SST-2"], "but the model's classifier"),
             (["--task_name=custom"], "--task_name=custom classification needs --labels"),
             (["--encoder_only", "--model_name=a/b"], "expected a plain folder name"),

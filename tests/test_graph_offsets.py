@@ -52,7 +52,7 @@ def test_sentencepiece_offsets_match_python(squad_tokenizer):
 
 
 def test_wordpiece_offsets_match_python():
-    from albert_tf.data.wordpiece import WordPieceTokenizer
+    from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
 
     vocab = os.path.join(SHARED_DATA, "chinese", "vocab.txt")
     if not os.path.exists(vocab):

@@ -13,7 +13,7 @@ import tensorflow as tf
 from albert_tf.analysis.layer_transitions import (AnalysisError, batch_sequences,
                                                   check_ids_fit, layer_transitions,
                                                   text_sequences)
-from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS
+from albert_tf.data.sentencepiece_tokenizer import ALBERT_SPECIAL_IDS
 from albert_tf.models.encoder import AlbertEncoder
 from tests.conftest import encoder_features, random_batch, tiny_config
 from tests.helpers import ROOT
@@ -137,7 +137,7 @@ def test_script_compares_checkpoints_and_matches_the_library(assets, tmp_path):
     png = (tmp_path / "out" / "layer_transitions.png").read_bytes()
     assert png.startswith(b"\x89PNG")
 
-    from albert_tf.data.tokenization import AlbertTokenizer
+    from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer
     from albert_tf.export.saved_model import load_serving_model
 
     tokenizer = AlbertTokenizer(spm_model)
@@ -160,8 +160,10 @@ def test_script_compares_checkpoints_and_matches_the_library(assets, tmp_path):
     ([], "give exactly one of --input_file (text) and --record_file"),
     (["--input_file=TEXT", "--labels=a,b"], "--labels: give 1 distinct names"),
     (["--input_file=TEXT", "--albert_config_file=", "--init_checkpoint=NOWHERE"],
+     "--init_checkpoint: no checkpoint at"),  # not a missing config of its parent folder
+    (["--input_file=TEXT", "--albert_config_file=", "--init_checkpoint=ASSETS/classifier/model"],
      "no albert_config.json in"),
-    (["--input_file=TEXT"], "its folder records no tokenizer; pass --spm_model_file"),
+    (["--input_file=TEXT"], "its folder keeps no tokenizer; pass --spm_model_file"),
     (["--input_file=TEXT", "--max_sequences=0"], "--max_sequences must be at least 1, got 0"),
     (["--input_file=TEXT", "--albert_config_file=CONFIG,CONFIG,CONFIG"],
      "--albert_config_file: give one file or one per checkpoint (1), got 3"),
@@ -174,7 +176,7 @@ def test_script_errors_name_the_flag(assets, tmp_path, arguments, message):
     text = tmp_path / "text.txt"
     text.write_text("One sentence here.\n")
     arguments = [argument.replace("TEXT", str(text)).replace("NOWHERE", str(tmp_path))
-                 .replace("SPM", spm_model)
+                 .replace("SPM", spm_model).replace("ASSETS", str(folder))
                  .replace("CONFIG", str(folder / "albert_config.json")) for argument in arguments]
     defaults = [f"--init_checkpoint={folder}/encoder/encoder",
                 f"--albert_config_file={folder}/albert_config.json"]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from albert_tf.data.masking import mask_sequences, mask_tokens, ngram_probabilities, word_groups
-from albert_tf.data.tokenization import CLS_ID, MASK_ID, SEP_ID
+from albert_tf.data.sentencepiece_tokenizer import CLS_ID, MASK_ID, SEP_ID
 
 VOCAB = 1000
 

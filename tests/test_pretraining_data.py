@@ -15,7 +15,7 @@ from albert_tf.data.pretraining_data import (PretrainingDataError, PretrainingDa
                                              create_pretraining_data, output_paths,
                                              shuffle_shard)
 from albert_tf.data.tfrecord_frames import frame, read_frames, record_of
-from albert_tf.data.tokenization import (CLS_ID, MASK_ID, SEP_ID, AlbertTokenizer,
+from albert_tf.data.sentencepiece_tokenizer import (CLS_ID, MASK_ID, SEP_ID, AlbertTokenizer,
                                          TokenizerError, train_sentencepiece)
 from tests.records import read_records
 from tests.text_corpus import write_corpus

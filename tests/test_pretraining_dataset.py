@@ -9,7 +9,7 @@ from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pret
 from albert_tf.data.pretraining_dataset import (DynamicMasking, PretrainingRecordError,
                                                 pretraining_dataset, recorded_lengths,
                                                 recorded_tokenizer)
-from albert_tf.data.tokenization import CLS_ID, SEP_ID, train_sentencepiece
+from albert_tf.data.sentencepiece_tokenizer import CLS_ID, SEP_ID, train_sentencepiece
 from tests.records import read_records
 from tests.text_corpus import write_corpus
 

@@ -18,11 +18,11 @@ import keras
 from albert_tf.checkpoints.warm_start import CheckpointMismatchError, warm_start
 from albert_tf.config import AlbertConfig
 from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pretraining_data
-from albert_tf.data.tokenization import train_sentencepiece
+from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece
 from albert_tf.models import AlbertPretrainer
 from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
-from albert_tf.tasks.pretraining import (PretrainingSettings, PretrainingTask, TrainingError,
+from albert_tf.tasks.pretraining.task import (PretrainingSettings, PretrainingTask, TrainingError,
                                          run)
 from albert_tf.training.loop import TrainingLoop
 from tests.text_corpus import write_corpus
@@ -237,7 +237,7 @@ def test_auto_precision_and_jit_resolve_for_the_device(data, tmp_path, monkeypat
 
 
 def test_bad_settings_are_clear_errors(data, tmp_path):
-    with pytest.raises(TrainingError, match="--train_batch_size=0 must be a positive multiple"):
+    with pytest.raises(TrainingError, match="--train_batch_size must be at least 1, got 0"):
         run(settings_for(data, tmp_path, train_batch_size=0), create_strategy("one_device"))
     with pytest.raises(TrainingError, match="at least one of --do_train and --do_eval"):
         run(settings_for(data, tmp_path, do_train=False), create_strategy("one_device"))
@@ -309,8 +309,8 @@ def test_lengths_come_from_the_manifests_and_the_run_folder_exports_without_flag
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "record lengths from the records' manifests" in trained.stderr
     recorded = json.loads((run_dir / "run_settings.json").read_text())
-    assert (recorded["kind"], recorded["max_seq_length"],
-            recorded["max_predictions_per_seq"]) == ("pretraining", SEQ, PREDICTIONS)
+    assert (recorded["kind"], recorded["settings"]["max_seq_length"],
+            recorded["settings"]["max_predictions_per_seq"]) == ("pretraining", SEQ, PREDICTIONS)
     exported = subprocess.run(
         [sys.executable, os.path.join(ROOT, "export_model.py"), f"--init_checkpoint={run_dir}",
          f"--export_dir={tmp_path / 'exports'}"],
@@ -322,7 +322,12 @@ def test_lengths_come_from_the_manifests_and_the_run_folder_exports_without_flag
     # A pretraining folder exports its encoder, with the raw-text signatures of the
     # SentencePiece model its records were made with.
     assert {"encode", "serving_default"} <= set(loaded.signatures)
-    assert recorded["spm_model_file"].endswith("spm.model")
+    # The records' SentencePiece model (their manifest names it) is copied in.
+    assert recorded["settings"]["spm_model_file"] == "assets/spiece.model"
+    assert recorded["tokenizer"]["copied_from"] == os.path.join(os.path.dirname(files[0]),
+                                                                "spm.model")
+    assert (run_dir / "assets" / "spiece.model").read_bytes() == open(
+        recorded["tokenizer"]["copied_from"], "rb").read()
     ids = tf.constant([[2, 10, 11, 3]], tf.int32)
     outputs = loaded.signatures["encode"](input_ids=ids, input_mask=tf.ones_like(ids),
                                           segment_ids=tf.zeros_like(ids))
@@ -365,7 +370,7 @@ import keras
 from albert_tf.config import AlbertConfig
 from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
-from albert_tf.tasks.pretraining import PretrainingSettings, PretrainingTask
+from albert_tf.tasks.pretraining.task import PretrainingSettings, PretrainingTask
 from albert_tf.training.loop import TrainingLoop
 files, config_file, out, runs = json.loads(sys.argv[1])
 results = {}
@@ -520,7 +525,7 @@ from albert_tf.training import distribution
 from albert_tf.training.distribution import create_strategy
 strategy = create_strategy("multi_worker")
 from albert_tf.config import AlbertConfig
-from albert_tf.tasks.pretraining import PretrainingSettings, PretrainingTask
+from albert_tf.tasks.pretraining.task import PretrainingSettings, PretrainingTask
 from albert_tf.training.loop import TrainingLoop
 files, config_file, out, index = json.loads(sys.argv[1])
 settings = PretrainingSettings(

@@ -16,7 +16,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.data.squad import best_spans, convert_examples, read_squad
 from albert_tf.models import AlbertQuestionAnswering
 from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
-from albert_tf.tasks.question_answering import QASettings, run
+from albert_tf.tasks.question_answering.task import QASettings, run
 from albert_tf.training.distribution import create_strategy
 from albert_tf.training.loop import TrainingError
 from tests.helpers import SHARED_DATA

@@ -4,6 +4,7 @@ substrings of their contexts), scored by the official metric; the raw-text expor
 as the run did (run_squad.py's own predict-only path: test_qa_conversion.py)."""
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from albert_tf.config import AlbertConfig
 from albert_tf.data.squad import read_squad
-from albert_tf.tasks.question_answering import QASettings, run, training_steps
+from albert_tf.tasks.question_answering.task import QASettings, run, training_steps
 from albert_tf.training.distribution import create_strategy
 from tests.helpers import ROOT, SHARED_DATA
 
@@ -139,7 +140,8 @@ TRAIN_V2, DEV_V2 = os.path.join(SQUAD, "train-v2.0.json"), os.path.join(SQUAD, "
 
 @pytest.mark.parametrize("head", ["answerability", "null_score"])
 def test_squad_v2_learns_and_writes_null_odds_for_every_question(squad_tokenizer, tmp_path,
-                                                                 head):
+                                                                 head, caplog):
+    caplog.set_level(logging.INFO, logger="absl")
     results = train_and_predict(squad_tokenizer, tmp_path / "run", TRAIN_V2, DEV_V2,
                                 version_2_with_negative=True, v2_head=head, start_n_top=3,
                                 end_n_top=3)
@@ -159,6 +161,14 @@ def test_squad_v2_learns_and_writes_null_odds_for_every_question(squad_tokenizer
                for qas_id, text in predictions.items() if text or null_odds[qas_id] >= threshold)
     contexts = {e.qas_id: e.context for e in examples}
     assert all(text in contexts[qas_id] for qas_id, text in predictions.items())
+    # The log says why answers are "": judged unanswerable (the null answer won), or no
+    # valid span at all (before: every "" was reported as "got no valid span").
+    nbest = json.loads((tmp_path / "run" / "nbest_predictions.json").read_text())
+    no_span = [qas_id for qas_id, candidates in nbest.items() if not candidates]
+    judged = sum(1 for qas_id, text in predictions.items() if not text) - len(no_span)
+    assert judged > 0
+    assert f"{judged} of 706 question(s) judged unanswerable" in caplog.text
+    assert ("got no valid span" in caplog.text) == bool(no_span)
 
     # The serving graph: the same answers, null odds and has-answer decisions.
     served = serve_run(tmp_path / "run", squad_tokenizer, examples, threshold,
@@ -202,6 +212,7 @@ def serve_run(run_dir, tokenizer, examples, threshold, answerability, **settings
 
 
 def test_the_qa_export_refuses_settings_it_cannot_serve(squad_tokenizer):
+    from albert_tf.errors import AlbertTfError
     from albert_tf.export.question_answering import QAServingModule
     from albert_tf.export.saved_model import ExportError
     from albert_tf.models.encoder import AlbertEncoder
@@ -211,15 +222,15 @@ def test_the_qa_export_refuses_settings_it_cannot_serve(squad_tokenizer):
                                       max_position_embeddings=SEQ)
     model = AlbertQuestionAnswering(config)
     for overrides, message in [
-            (dict(max_seq_length=SEQ + 1), "--max_seq_length=129: must be between 5"),
+            (dict(max_seq_length=SEQ + 1), "--max_seq_length=129 must be between 5"),
             (dict(doc_stride=0), "--doc_stride must be at least 1, got 0"),
             (dict(max_query_length=SEQ - 3), "--max_query_length=125 leaves no room"),
             (dict(n_best_size=0), "--n_best_size must be at least 1")]:
-        with pytest.raises(ExportError, match=message):
+        with pytest.raises(AlbertTfError, match=message):
             QAServingModule(model, squad_tokenizer, **{"max_seq_length": SEQ, **overrides})
     with pytest.raises(ExportError, match="can export an AlbertQuestionAnswering or an "
                                           "AlbertAnswerabilityQA, not AlbertEncoder"):
         QAServingModule(AlbertEncoder(config), squad_tokenizer, SEQ)
     small = AlbertQuestionAnswering(AlbertConfig.from_preset("tiny", vocab_size=100))
-    with pytest.raises(ExportError, match="1000 pieces, more than the model's vocab_size 100"):
+    with pytest.raises(AlbertTfError, match="has 1000 pieces but the model's vocab_size is 100"):
         QAServingModule(small, squad_tokenizer, 64, max_query_length=24)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
-from albert_tf.data.tokenization import train_sentencepiece
+from albert_tf.data.sentencepiece_tokenizer import train_sentencepiece
 from albert_tf.models import AlbertPretrainer
 from tests.helpers import GLUE_DIR
 

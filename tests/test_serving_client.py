@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from albert_tf.data.tokenization import AlbertTokenizer
+from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer
 from albert_tf.export.client import (GrpcClient, RestClient, ServingError, parse_rest_response,
                                      predict_request, request_inputs, rest_request_body)
 from albert_tf.export.saved_model import ServingModule, export_saved_model

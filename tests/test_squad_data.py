@@ -11,7 +11,7 @@ import pytest
 from albert_tf.data.squad import (QAExample, SquadDataError, best_spans, convert_examples,
                                   doc_windows, group_by_example, max_context_windows,
                                   read_squad)
-from albert_tf.data.wordpiece import WordPieceTokenizer
+from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
 from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluate_v2
 from tests.helpers import SHARED_DATA, UNICODE_TEXTS
 
@@ -60,7 +60,7 @@ def test_sentencepiece_offsets_cover_exactly_their_pieces(squad_tokenizer):
 
 @needs_cmrc
 def test_wordpiece_offsets_cover_exactly_their_pieces():
-    from albert_tf.data.wordpiece import basic_tokenize
+    from albert_tf.data.wordpiece_tokenizer import basic_tokenize
 
     tokenizer = WordPieceTokenizer(VOCAB)
     contexts = sorted({e.context for e in read_squad(CMRC_DEV, False)[0]})[:300]

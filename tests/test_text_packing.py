@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from albert_tf.data.packing import pack, truncate_longest_first, truncate_longest_first_tf
-from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece
 from albert_tf.export.text_packing import TextPacker
 from tests.helpers import UNICODE_TEXTS
 from tests.reference import original_truncate_seq_pair
@@ -97,5 +97,5 @@ def test_mismatched_pair_batches_are_a_clear_error(tokenizer):
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="text_a and text_b must hold the same number of texts"):
         packer(tf.constant(["one", "two"]), tf.constant(["three"]))
-    with pytest.raises(ValueError, match="max_seq_length must be at least 5"):
+    with pytest.raises(ValueError, match="--max_seq_length=4 must be at least 5"):
         TextPacker(tokenizer, 4)

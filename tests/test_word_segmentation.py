@@ -15,7 +15,7 @@ from albert_tf.data.pretraining_data import PretrainingDataSettings, create_pret
 from albert_tf.data.pretraining_dataset import DynamicMasking, mask_batch
 from albert_tf.data.word_segmentation import (ChineseWordSegmenter, WholeWordEncoder,
                                               token_boundary_of, unmarked)
-from albert_tf.data.wordpiece import WordPieceTokenizer, is_cjk, is_dropped
+from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer, is_cjk, is_dropped
 from tests.helpers import SHARED_DATA, UNICODE_TEXTS
 from tests.records import read_records
 
@@ -75,7 +75,7 @@ def test_marks_change_no_id_and_join_exactly_jiebas_words(tokenizer):
 
 def _source_words(tokenizer, text):
     """The basic-tokenizer word each piece of `tokenizer.tokenize(text)` came from."""
-    from albert_tf.data.wordpiece import basic_tokenize
+    from albert_tf.data.wordpiece_tokenizer import basic_tokenize
 
     return [word for word in basic_tokenize(text, tokenizer.lower_case)
             for _ in tokenizer.wordpiece(word)]

@@ -60,7 +60,7 @@ class RestoreReport:
 
 def resolve_checkpoint(path: str, flag: str = "init_checkpoint") -> str:
     """A checkpoint prefix from a prefix, a checkpoint directory, or a run directory of
-    this project (its `checkpoints/` first, then its `encoder/`)."""
+    this project (its `checkpoints/` first, then its `encoder/`, then its `best/`)."""
     if tf.io.gfile.exists(path + ".index"):
         return path
     if tf.io.gfile.isdir(path):
@@ -69,12 +69,12 @@ def resolve_checkpoint(path: str, flag: str = "init_checkpoint") -> str:
             latest = tf.train.latest_checkpoint(folder)
             if latest:
                 return latest
-        encoder = layout.encoder_prefix
-        if tf.io.gfile.exists(encoder + ".index"):
-            return encoder
+        for prefix in (layout.encoder_prefix, layout.best_prefix):
+            if tf.io.gfile.exists(prefix + ".index"):
+                return prefix
     raise CheckpointMismatchError(
         f"--{flag}: no checkpoint at {path!r} (expected a prefix with a .index file, a "
-        "checkpoint directory, or a run directory holding checkpoints/ or encoder/)")
+        "checkpoint directory, or a run directory holding checkpoints/, encoder/ or best/)")
 
 
 def _object_graph(reader) -> trackable_object_graph_pb2.TrackableObjectGraph:

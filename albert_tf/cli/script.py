@@ -8,7 +8,7 @@ without its start-up lines (quiet_tensorflow.py) once the flags are parsed.
 Example (a whole script):
 
     from albert_tf.cli.script import define_flags, entry_point, settings_from_flags
-    from albert_tf.tasks.pretraining import PretrainingSettings
+    from albert_tf.tasks.pretraining.settings import PretrainingSettings
 
     define_flags(PretrainingSettings, {"max_eval_steps": "Most eval batches."})
 

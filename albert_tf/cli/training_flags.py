@@ -3,7 +3,7 @@ once from `LoopSettings`; the scripts pass the parsed values to the library as p
 settings."""
 
 import dataclasses
-from typing import Dict, Mapping, Type
+from typing import Dict, Optional, Type
 
 from absl import flags
 
@@ -36,17 +36,22 @@ _LOOP_FLAGS = {
                              "one more forward pass; needs the config's dropout at 0).",
     "peak_flops": "Peak FLOP/s of one replica's device at the chosen precision; when given, "
                   "model-FLOPs utilization is logged.",
+    "new_phase": "Resume an --output_dir whose training settings (sequence length, training "
+                 "data, batch size) differ from the ones recorded: the weights train on "
+                 "under the new ones and run_settings.json records the phase. Without it "
+                 "such a resume is refused, listing the differences.",
 }
 
 
-def define_training_flags(settings_class: Type[LoopSettings],
-                          renames: Mapping[str, str] = ()) -> None:
-    """Defines the shared flags with `settings_class`'s defaults; `renames` maps a setting
-    to the flag name a script has always used (run_classifier's `train_step`)."""
+def define_training_flags(settings_class: Type[LoopSettings]) -> None:
+    """Defines the shared flags with `settings_class`'s defaults, named as its
+    `FLAG_NAMES` says (run_classifier's `train_step`)."""
     flags.DEFINE_string("output_dir", None, "Checkpoints, summaries, results.", required=True)
-    flags.DEFINE_string("albert_config_file", None, "albert_config.json (or use --preset).")
+    flags.DEFINE_string("albert_config_file", None, "albert_config.json (or --preset; "
+                        "default: the one in --output_dir when resuming, else the one "
+                        "beside --init_checkpoint).")
     flags.DEFINE_string("preset", None, "A named config (base, large, xlarge, xxlarge, tiny).")
-    define_flags(settings_class, _LOOP_FLAGS, renames)
+    define_flags(settings_class, _LOOP_FLAGS, settings_class.FLAG_NAMES)
     optimizer = next(f.default for f in dataclasses.fields(settings_class)
                      if f.name == "optimizer")
     flags.DEFINE_enum("optimizer", optimizer, ["lamb", "adamw"], "Optimizer.")
@@ -61,21 +66,35 @@ def define_training_flags(settings_class: Type[LoopSettings],
     flags.DEFINE_integer("num_gpus", None, "GPUs to use (default: all).")
 
 
-def training_values(values: flags.FlagValues, renames: Mapping[str, str] = ()) -> Dict:
+def training_values(values: flags.FlagValues, settings_class: Type[LoopSettings]) -> Dict:
     """The LoopSettings fields (except the config) from parsed flags."""
     return settings_from_flags(
-        values, list(_LOOP_FLAGS) + ["optimizer", "precision", "output_dir"], renames)
+        values, list(_LOOP_FLAGS) + ["optimizer", "precision", "output_dir"],
+        settings_class.FLAG_NAMES)
+
+
+def warmup_steps(values: flags.FlagValues, settings_class: Type[LoopSettings],
+                 num_train_steps: int, warmup_proportion: Optional[float]) -> Dict:
+    """`num_warmup_steps` as the fine-tuning scripts set it: the flag when given, else
+    `warmup_proportion` of the training steps (when the script has one), else the
+    settings' default; {} to keep the default."""
+    name = settings_class.FLAG_NAMES.get("num_warmup_steps", "num_warmup_steps")
+    if values[name].present or warmup_proportion is None:
+        return {}
+    if not 0.0 <= warmup_proportion <= 1.0:
+        from albert_tf.training.settings import SettingsError
+        raise SettingsError(f"--warmup_proportion must be in [0, 1], got {warmup_proportion}")
+    return {"num_warmup_steps": int(num_train_steps * warmup_proportion)}
 
 
 def strategy_and_config(values: flags.FlagValues):
     """The strategy (created first: multi-worker collectives must be set up before any
-    other TF work) and the AlbertConfig from --albert_config_file or --preset."""
-    from albert_tf.config import AlbertConfig, ConfigError
+    other TF work) and the AlbertConfig (`tasks.run_folder.run_config`: the flag, else the
+    resumed run's, else the init checkpoint's)."""
+    from albert_tf.tasks.run_folder import run_config
     from albert_tf.training.distribution import create_strategy
 
     strategy = create_strategy(values.strategy, values.num_gpus, values.tpu)
-    if bool(values.albert_config_file) == bool(values.preset):
-        raise ConfigError("give exactly one of --albert_config_file and --preset")
-    config = (AlbertConfig.from_json_file(values.albert_config_file)
-              if values.albert_config_file else AlbertConfig.from_preset(values.preset))
+    config = run_config(values.albert_config_file, values.preset, values.output_dir,
+                        values.init_checkpoint)
     return strategy, config

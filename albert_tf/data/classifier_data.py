@@ -16,9 +16,9 @@ from absl import logging
 from albert_tf.data.example_encoding import ExampleEncoder
 from albert_tf.data.features import (CLASSIFIER_LABEL, ENCODER_FEATURES,
                                      classifier_record_schema, parse_spec)
-from albert_tf.data.glue import InputExample, Task, TaskDataError
+from albert_tf.data.glue import InputExample, TaskDataError, TaskSpec
 from albert_tf.data.length_batches import length_summary
-from albert_tf.data.packing import MIN_SEQ_LENGTH, pack
+from albert_tf.data.packing import check_sequence_length, pack
 from albert_tf.data.record_batches import parsed_batches
 from albert_tf.data.tokenizers import Tokenizer
 from albert_tf.io_utils import atomic_path, write_atomically
@@ -27,19 +27,17 @@ ENCODE_BATCH = 1024
 LENGTHS = "lengths"
 
 
-def label_value(task: Task, example: InputExample):
+def label_value(task: TaskSpec, example: InputExample):
     """The label id (classification), the score (regression), or -1 / 0.0 for test rows."""
     if task.is_regression:
         return 0.0 if example.label is None else float(example.label)
     return -1 if example.label is None else task.labels.index(example.label)
 
 
-def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: Tokenizer,
+def encode_examples(examples: Sequence[InputExample], task: TaskSpec, tokenizer: Tokenizer,
                     max_seq_length: int) -> Dict[str, np.ndarray]:
     """Feature arrays [n, max_seq_length] plus `label_ids` [n] (int64 or float32)."""
-    if max_seq_length < MIN_SEQ_LENGTH:
-        raise TaskDataError(f"--max_seq_length={max_seq_length}: need at least "
-                            f"{MIN_SEQ_LENGTH} ([CLS] a [SEP] b [SEP])")
+    check_sequence_length(max_seq_length, None)
     columns: Dict[str, list] = {name: [] for name in ENCODER_FEATURES}
     for start in range(0, len(examples), ENCODE_BATCH):
         chunk = examples[start:start + ENCODE_BATCH]
@@ -58,7 +56,7 @@ def encode_examples(examples: Sequence[InputExample], task: Task, tokenizer: Tok
     return features
 
 
-def _fingerprint(task: Task, tokenizer: Tokenizer, max_seq_length: int,
+def _fingerprint(task: TaskSpec, tokenizer: Tokenizer, max_seq_length: int,
                  source: str) -> Dict[str, object]:
     stat = os.stat(source)
     return {"task": task.name, "labels": list(task.labels or []),
@@ -68,7 +66,7 @@ def _fingerprint(task: Task, tokenizer: Tokenizer, max_seq_length: int,
             "lower_case": tokenizer.lower_case, "max_seq_length": max_seq_length}
 
 
-def cached_split(task: Task, split: str, data_dir: str, cache_dir: str,
+def cached_split(task: TaskSpec, split: str, data_dir: str, cache_dir: str,
                  tokenizer: Tokenizer, max_seq_length: int,
                  examples: Optional[List[InputExample]] = None
                  ) -> Tuple[str, List[InputExample]]:

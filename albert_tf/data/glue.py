@@ -47,7 +47,7 @@ class InputExample:
 
 
 @dataclasses.dataclass(frozen=True)
-class Task:
+class TaskSpec:
     """How a task's files look and how it is scored.
 
     Args:
@@ -107,12 +107,12 @@ def _glue(name, labels, metrics, text_a, text_b, label, test_split_names=None, *
     test_split_names = test_split_names or {"test": name}
     files = {"train": "train.tsv", "dev": "dev.tsv"}
     files.update({split: f"{split}.tsv" for split in test_split_names})
-    return Task(name=name, labels=labels, metrics=metrics, files=files, text_a=text_a,
+    return TaskSpec(name=name, labels=labels, metrics=metrics, files=files, text_a=text_a,
                 text_b=text_b, label=label, submission_names=test_split_names, **kwargs)
 
 
 def _clue(name, labels, text_a, text_b, **kwargs):
-    return Task(name=name, labels=labels, metrics=("accuracy",),
+    return TaskSpec(name=name, labels=labels, metrics=("accuracy",),
                 files={split: f"{split}.json" for split in ("train", "dev", "test")},
                 text_a=text_a, text_b=text_b, label="label", json_lines=True,
                 submission_names={"test": f"{name.lower()}_predict"}, **kwargs)
@@ -122,14 +122,14 @@ BINARY = ("0", "1")
 ENTAILMENT = ("entailment", "not_entailment")
 MNLI_LABELS = ("contradiction", "entailment", "neutral")
 
-GLUE_TASKS: Dict[str, Task] = {task.name.lower(): task for task in (
+GLUE_TASKS: Dict[str, TaskSpec] = {task.name.lower(): task for task in (
     _glue("CoLA", BINARY, ("matthews_corrcoef", "accuracy"), 3, None, 1,
           headerless=("train", "dev"), test_columns=("sentence", None)),
     _glue("SST-2", BINARY, ("accuracy",), "sentence", None, "label"),
     _glue("MRPC", BINARY, ("f1", "accuracy"), "#1 String", "#2 String", "Quality"),
     _glue("STS-B", None, ("pearson", "spearman"), "sentence1", "sentence2", "score"),
     _glue("QQP", BINARY, ("f1", "accuracy"), "question1", "question2", "is_duplicate"),
-    Task(name="MNLI", labels=MNLI_LABELS, metrics=("accuracy",),
+    TaskSpec(name="MNLI", labels=MNLI_LABELS, metrics=("accuracy",),
          files={"train": "train.tsv", "dev": "dev_matched.tsv",
                 "dev_mismatched": "dev_mismatched.tsv", "test": "test_matched.tsv",
                 "test_mismatched": "test_mismatched.tsv"},
@@ -138,14 +138,14 @@ GLUE_TASKS: Dict[str, Task] = {task.name.lower(): task for task in (
     _glue("QNLI", ENTAILMENT, ("accuracy",), "question", "sentence", "label"),
     _glue("RTE", ENTAILMENT, ("accuracy",), "sentence1", "sentence2", "label"),
     _glue("WNLI", BINARY, ("accuracy",), "sentence1", "sentence2", "label"),
-    Task(name="AX", labels=MNLI_LABELS, metrics=("matthews_corrcoef",),
+    TaskSpec(name="AX", labels=MNLI_LABELS, metrics=("matthews_corrcoef",),
          files={"test": "diagnostic.tsv"}, text_a="sentence1", text_b="sentence2",
          label="label", submission_names={"test": "AX"}),
 )}
 
-CHINESE_TASKS: Dict[str, Task] = {task.name.lower(): task for task in (
+CHINESE_TASKS: Dict[str, TaskSpec] = {task.name.lower(): task for task in (
     _glue("ChnSentiCorp", BINARY, ("accuracy",), "text_a", None, "label"),
-    Task(name="LCQMC", labels=BINARY, metrics=("accuracy",),
+    TaskSpec(name="LCQMC", labels=BINARY, metrics=("accuracy",),
          files={split: f"{split}.txt" for split in ("train", "dev", "test")},
          text_a=0, text_b=1, label=2, headerless=("train", "dev", "test"),
          submission_names={"test": "LCQMC"}),
@@ -157,10 +157,10 @@ CHINESE_TASKS: Dict[str, Task] = {task.name.lower(): task for task in (
 )}
 
 
-TASKS: Dict[str, Task] = {**GLUE_TASKS, **CHINESE_TASKS}
+TASKS: Dict[str, TaskSpec] = {**GLUE_TASKS, **CHINESE_TASKS}
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str) -> TaskSpec:
     """The GLUE or Chinese task called `name` (case-insensitive)."""
     task = TASKS.get(name.lower())
     if task is None:
@@ -172,7 +172,7 @@ def get_task(name: str) -> Task:
 
 def custom_task(data_dir: str, text_a: str, text_b: Optional[str], label: str,
                 regression: bool, labels: Optional[Sequence[str]] = None,
-                extension: Optional[str] = None) -> Task:
+                extension: Optional[str] = None) -> TaskSpec:
     """A task over `train`/`dev`/`test` files with a header row in `data_dir`.
 
     Files are `.tsv` (tab-separated, quotes are text) or `.csv` (comma-separated, quoted
@@ -188,7 +188,7 @@ def custom_task(data_dir: str, text_a: str, text_b: Optional[str], label: str,
             raise TaskDataError(f"--data_dir {data_dir}: expected train/dev/test files ending "
                                 f"in exactly one of .tsv or .csv, found {found or 'none'}")
         extension = found[0]
-    task = Task(name="custom", labels=None, metrics=("pearson", "spearman") if regression
+    task = TaskSpec(name="custom", labels=None, metrics=("pearson", "spearman") if regression
                 else ("accuracy", "f1_macro"),
                 files={split: split + extension for split in ("train", "dev", "test")},
                 text_a=text_a, text_b=text_b, label=label,
@@ -219,7 +219,7 @@ def _column_index(header: Optional[List[str]], column: Column, path: str) -> int
 MAX_FIELD_CHARS = 1 << 26
 
 
-def read_examples(task: Task, path: str, split: str,
+def read_examples(task: TaskSpec, path: str, split: str,
                   check_labels: bool = True) -> List[InputExample]:
     """Reads every example of one split file. Line numbers in errors are the file's lines
     (a quoted CSV field may span several)."""
@@ -248,7 +248,7 @@ def _first_undecodable_line(path: str) -> int:
     raise AssertionError(f"{path}: a decoding error, but every line decodes")
 
 
-def _read_rows(task: Task, path: str, split: str, handle, check_labels: bool
+def _read_rows(task: TaskSpec, path: str, split: str, handle, check_labels: bool
                ) -> List[InputExample]:
     if task.json_lines:
         return _examples_from_json_lines(task, path, split, handle, check_labels)
@@ -262,7 +262,7 @@ def _read_rows(task: Task, path: str, split: str, handle, check_labels: bool
         raise TaskDataError(f"{path}:{rows.line_num}: {error}") from None
 
 
-def _examples_from_rows(task: Task, path: str, split: str, rows, check_labels: bool
+def _examples_from_rows(task: TaskSpec, path: str, split: str, rows, check_labels: bool
                         ) -> List[InputExample]:
     is_test = split.startswith("test")
     header = None if split in task.headerless else next(rows, None)
@@ -294,7 +294,7 @@ def _examples_from_rows(task: Task, path: str, split: str, rows, check_labels: b
     return examples
 
 
-def _examples_from_json_lines(task: Task, path: str, split: str, handle, check_labels: bool
+def _examples_from_json_lines(task: TaskSpec, path: str, split: str, handle, check_labels: bool
                               ) -> List[InputExample]:
     is_test = split.startswith("test")
     keys = [key for key in (task.text_a, task.text_b, None if is_test else task.label)
@@ -329,7 +329,7 @@ def _examples_from_json_lines(task: Task, path: str, split: str, handle, check_l
     return examples
 
 
-def _label(task: Task, value: str, path: str, line: int, check: bool):
+def _label(task: TaskSpec, value: str, path: str, line: int, check: bool):
     if task.is_regression:
         try:
             score = float(value)

@@ -23,7 +23,7 @@ from typing import List, Sequence
 
 import numpy as np
 
-from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
+from albert_tf.data.sentencepiece_tokenizer import ALBERT_SPECIAL_IDS, SpecialIds
 
 REPLACED_BY_MASK, KEPT, REPLACED_BY_RANDOM = 0, 1, 2
 

@@ -12,9 +12,34 @@ is written here. Joining the segments with the special tokens and segment ids is
 
 from typing import Dict, List, Optional, Tuple
 
-from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
+from albert_tf.data.sentencepiece_tokenizer import ALBERT_SPECIAL_IDS, SpecialIds
+from albert_tf.errors import AlbertTfError
 
 MIN_SEQ_LENGTH = 5  # [CLS] a [SEP] b [SEP] with one token each
+
+
+class SequenceLengthError(AlbertTfError, ValueError):
+    """A packed length that cannot hold a pair or does not fit the model's positions."""
+
+
+def check_sequence_length(max_seq_length: int, max_position_embeddings: Optional[int],
+                          flag: str = "--max_seq_length") -> None:
+    """The one rule for every packed length (training, evaluation, export): room for
+    `[CLS] a [SEP] b [SEP]` and no more positions than the model has.
+
+    >>> check_sequence_length(4, 512)
+    Traceback (most recent call last):
+    ...
+    albert_tf.data.packing.SequenceLengthError: --max_seq_length=4 must be between 5 ([CLS] a [SEP] b [SEP]) and the model's max_position_embeddings (512)
+    """
+    pair = f"{MIN_SEQ_LENGTH} ([CLS] a [SEP] b [SEP])"
+    if max_position_embeddings is None:
+        if max_seq_length < MIN_SEQ_LENGTH:
+            raise SequenceLengthError(f"{flag}={max_seq_length} must be at least {pair}")
+    elif not MIN_SEQ_LENGTH <= max_seq_length <= max_position_embeddings:
+        raise SequenceLengthError(f"{flag}={max_seq_length} must be between {pair} and the "
+                                  f"model's max_position_embeddings "
+                                  f"({max_position_embeddings})")
 
 
 def truncate_longest_first(tokens_a: List[int], tokens_b: List[int], max_tokens: int) -> None:

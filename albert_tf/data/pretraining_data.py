@@ -44,11 +44,11 @@ from albert_tf.data.features import (ENCODER_FEATURES, MASKED_LM_FEATURES, SENTE
 from albert_tf.data.masking import mask_sequences
 from albert_tf.data.segment_pairs import PairingStats, SegmentPair, segment_pairs_from_document
 from albert_tf.data.tfrecord_frames import frame, read_frames
-from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
+from albert_tf.data.sentencepiece_tokenizer import ALBERT_SPECIAL_IDS, SpecialIds
 from albert_tf.data.tokenizers import load_tokenizer
 from albert_tf.data.word_segmentation import (SEGMENTERS, ChineseWordSegmenter,
                                               WholeWordEncoder, token_boundary_of, unmarked)
-from albert_tf.data.wordpiece import WordPieceTokenizer
+from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
 from albert_tf.data.shards import (MANIFEST_TOOL, existing_set_files, manifest_path,
                                    shard_name)
 from albert_tf.errors import AlbertTfError
@@ -559,6 +559,7 @@ def create_pretraining_data(input_files: Sequence[str], output_file: str,
         "input_files": list(input_files),
         "spm_model_file": spm_model_file and os.path.abspath(spm_model_file),
         "vocab_file": None if spm_model_file else os.path.abspath(vocab_file),
+        "tokenizer_sha256": tokenizer.model_sha256,
         "output_files": paths,
         "shard_bytes": shard_sizes,
         "num_output_shards": len(paths),

@@ -22,10 +22,11 @@ from absl import logging
 from albert_tf.data.features import (MASKED_LM_FEATURES, SENTENCE_ORDER_LABEL, TOKEN_BOUNDARY,
                                      parse_spec, pretraining_record_schema)
 from albert_tf.data.masking import mask_tokens
-from albert_tf.data.tokenization import ALBERT_SPECIAL_IDS, SpecialIds
+from albert_tf.data.sentencepiece_tokenizer import ALBERT_SPECIAL_IDS, SpecialIds
 from albert_tf.data.shards import (SHARD_NAME, ShardSetError, check_shard_sets, manifest_path,
                                    read_manifest)
 from albert_tf.errors import AlbertTfError
+from albert_tf.io_utils import file_sha256
 
 
 class PretrainingRecordError(AlbertTfError, ValueError):
@@ -162,16 +163,26 @@ def recorded_lengths(files: Sequence[str]) -> Optional[Dict[str, int]]:
 def recorded_tokenizer(files: Sequence[str]) -> Optional[Dict[str, object]]:
     """The tokenizer the records were made with, as their manifests say: `spm_model_file`
     (or `vocab_file`) and `do_lower_case`; None when they do not all say the same, or the
-    file is gone."""
+    file is gone or (manifests that record its sha256) is no longer that file."""
     def read(manifest):
         source = (("spm_model_file", manifest["spm_model_file"])
                   if manifest.get("spm_model_file")
                   else ("vocab_file", manifest.get("vocab_file")))
-        return source, ("do_lower_case", manifest.get("options", {}).get("do_lower_case"))
+        return (source, ("do_lower_case", manifest.get("options", {}).get("do_lower_case")),
+                ("tokenizer_sha256", manifest.get("tokenizer_sha256", "")))
 
     recorded = _recorded(files, read)
-    if recorded is None or not all(os.path.isfile(path) for name, path in recorded.items()
-                                   if name.endswith("_file")):
+    if recorded is None:
+        return None
+    sha256 = recorded.pop("tokenizer_sha256")
+    path = recorded.get("spm_model_file") or recorded.get("vocab_file")
+    if not os.path.isfile(path):
+        logging.warning("the records' tokenizer %s is gone: the run keeps no tokenizer "
+                        "(exports and fine-tuning will ask for it)", path)
+        return None
+    if sha256 and file_sha256(path) != sha256:
+        logging.warning("the records' tokenizer %s changed since they were written (sha256 "
+                        "%s... recorded): the run keeps no tokenizer", path, sha256[:12])
         return None
     return recorded
 

@@ -98,7 +98,8 @@ def _field(mapping, key: str, kind, path: str, where: str):
     return value
 
 
-def read_squad(path: str, is_training: bool) -> Tuple[List[QAExample], ReadStatistics]:
+def read_squad(path: str, is_training: bool, version_2_with_negative: Optional[bool] = None
+               ) -> Tuple[List[QAExample], ReadStatistics]:
     """The questions of an official-format JSON file (`{"data": [{"paragraphs": [{"context",
     "qas": [{"id", "question", "answers": [{"text", "answer_start"}], "is_impossible"}]}]}]}`).
 
@@ -106,6 +107,8 @@ def read_squad(path: str, is_training: bool) -> Tuple[List[QAExample], ReadStati
     `answer_start` is counted and the question skipped with a warning (as the original
     skips them), and so is an empty question (kept for prediction, with a warning);
     anything else malformed is a `SquadDataError` naming the file and the question id.
+    `version_2_with_negative=False` (a SQuAD v1.1 run) refuses unanswerable questions
+    (`is_impossible: true`), as the original v1 reader does; None reads both.
     """
     if not os.path.isfile(path):
         raise SquadDataError(f"{path}: question-answering file not found")
@@ -145,7 +148,7 @@ def read_squad(path: str, is_training: bool) -> Tuple[List[QAExample], ReadStati
                     if is_training:
                         continue
                 example = _example(qa, qas_id, question, context, path, name, is_training,
-                                   stats)
+                                   stats, version_2_with_negative)
                 if example is not None:
                     examples.append(example)
     stats.questions = len(examples)
@@ -157,10 +160,15 @@ def read_squad(path: str, is_training: bool) -> Tuple[List[QAExample], ReadStati
 
 
 def _example(qa, qas_id, question, context, path, name, is_training,
-             stats: ReadStatistics) -> Optional[QAExample]:
+             stats: ReadStatistics, version_2_with_negative: Optional[bool]
+             ) -> Optional[QAExample]:
     is_impossible = qa.get("is_impossible", False)
     if not isinstance(is_impossible, bool):
         raise _fail(path, name, f"is_impossible must be true or false, got {is_impossible!r}")
+    if is_impossible and version_2_with_negative is False:
+        raise _fail(path, name, "is_impossible: true (an unanswerable question, SQuAD "
+                                "v2.0) in a SQuAD v1.1 run; pass --version_2_with_negative "
+                                "to train and predict SQuAD v2.0")
     answers = _field(qa, "answers", list, path, name) if (
         is_training and not is_impossible) or "answers" in qa else []
     texts = []

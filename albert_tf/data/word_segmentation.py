@@ -34,11 +34,12 @@ Example:
 
 import logging
 import os
+import re
 from typing import List, Optional, Sequence
 
 import numpy as np
 
-from albert_tf.data.wordpiece import WordPieceTokenizer, basic_tokenize, is_cjk, is_dropped
+from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer, basic_tokenize, is_cjk, is_dropped
 from albert_tf.errors import AlbertTfError
 
 SEGMENTERS = ("none", "jieba")
@@ -46,6 +47,50 @@ SEGMENTERS = ("none", "jieba")
 
 class SegmenterError(AlbertTfError, ValueError):
     """A segmenter setting or dictionary that cannot be used."""
+
+
+_TAG = re.compile(r"[a-z]+")
+
+
+def check_user_dict(path: str) -> None:
+    """Refuses a jieba user dictionary that jieba would misread silently: jieba takes
+    `word [frequency] [tag]` per line and turns anything else into odd words (`词 -5` is
+    the word "词 -5"). A line must hold a word, optionally a non-negative integer
+    frequency, optionally a lower-case tag; the error names the file and line.
+
+    >>> import tempfile
+    >>> path = tempfile.mkstemp(suffix=".txt")[1]
+    >>> _ = open(path, "w", encoding="utf-8").write("云计算 5 n\\n区块链 n\\n深度学习 -3\\n")
+    >>> check_user_dict(path)
+    Traceback (most recent call last):
+    ...
+    albert_tf.data.word_segmentation.SegmenterError: ...:3: frequency '-3' is not a non-negative integer; a jieba user dictionary line is 'word [frequency] [tag]'
+    """
+    if os.path.isdir(path):
+        raise SegmenterError(f"{path}: is a directory; expected a jieba user dictionary file")
+    if not os.path.isfile(path):
+        raise SegmenterError(f"{path}: segmenter user dictionary not found")
+    usage = "a jieba user dictionary line is 'word [frequency] [tag]'"
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8").lstrip("\ufeff").strip()
+            except UnicodeDecodeError:
+                raise SegmenterError(f"{path}:{number}: not UTF-8; {usage}, in UTF-8") from None
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) > 3:
+                raise SegmenterError(f"{path}:{number}: {len(fields)} fields; {usage}")
+            rest = fields[1:]
+            if len(rest) == 1 and _TAG.fullmatch(rest[0]):
+                continue  # word tag
+            if rest and not rest[0].isdigit():
+                raise SegmenterError(f"{path}:{number}: frequency {rest[0]!r} is not a "
+                                     f"non-negative integer; {usage}")
+            if len(rest) == 2 and not _TAG.fullmatch(rest[1]):
+                raise SegmenterError(f"{path}:{number}: tag {rest[1]!r} is not lower-case "
+                                     f"letters; {usage}")
 
 
 class ChineseWordSegmenter:
@@ -63,13 +108,8 @@ class ChineseWordSegmenter:
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         if user_dict:
-            if not os.path.isfile(user_dict):
-                raise SegmenterError(f"{user_dict}: segmenter user dictionary not found")
-            try:
-                self._jieba.load_userdict(user_dict)
-            except (ValueError, UnicodeDecodeError) as error:
-                raise SegmenterError(f"{user_dict}: not a jieba user dictionary (UTF-8, "
-                                     f"'word [frequency] [tag]' per line): {error}") from None
+            check_user_dict(user_dict)
+            self._jieba.load_userdict(user_dict)
 
     def words(self, text: str) -> List[str]:
         """The words of `text`, in order (their concatenation is `text`)."""

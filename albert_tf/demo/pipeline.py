@@ -8,7 +8,7 @@ re-run, an interrupted one resumed, a changed one redone with everything after i
 import dataclasses
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from albert_tf.config import AlbertConfig
 from albert_tf.errors import AlbertTfError
@@ -168,11 +168,9 @@ class DemoPipeline(CorpusRun):
 
     def finetune(self) -> None:
         s = self.settings
-        self.script("run_classifier", **self.task_flags(),
+        self.script("run_classifier", **continuation_task.classifier_flags(),
                     data_dir=self.path("task"), output_dir=self.path("finetune"),
-                    init_checkpoint=self.path("pretrain"),
-                    albert_config_file=self.path("albert_config.json"),
-                    spm_model_file=self.spm_model, max_seq_length=s.max_seq_length,
+                    init_checkpoint=self.path("pretrain"), max_seq_length=s.max_seq_length,
                     train_batch_size=s.finetune_batch_size, eval_batch_size=64,
                     learning_rate=s.finetune_learning_rate, optimizer="adamw",
                     train_step=s.finetune_steps, warmup_step=max(1, s.finetune_steps // 10),
@@ -180,10 +178,8 @@ class DemoPipeline(CorpusRun):
                     seed=s.seed, do_train=True, do_eval=True, do_predict=True)
 
     def export(self) -> None:
-        self.script("export_model", **self.task_flags(exporting=True),
-                    init_checkpoint=self.path("finetune"),
-                    albert_config_file=self.path("albert_config.json"),
-                    spm_model_file=self.spm_model, max_seq_length=self.settings.max_seq_length,
+        # The run folder says what it is (task, labels, length, its tokenizer copy).
+        self.script("export_model", init_checkpoint=self.path("finetune"),
                     export_dir=self.path("export"), model_name=EXPORT_NAME)
 
     def analyze(self) -> None:
@@ -204,12 +200,6 @@ class DemoPipeline(CorpusRun):
         write_report(self)
 
     # --- helpers the stages share --------------------------------------------------------
-
-    def task_flags(self, exporting: bool = False) -> Dict[str, object]:
-        if exporting:
-            return {"task_name": "custom", "labels": ",".join(continuation_task.LABELS),
-                    "text_pair": True}
-        return continuation_task.classifier_flags()
 
     def model_config(self) -> AlbertConfig:
         size = self.settings.model_size

@@ -291,9 +291,8 @@ class AblationRun(CorpusRun):
         run_dir = self.cell_path(cell, "pretrain")
         for objective in OBJECTIVES:
             self.script("run_pretraining", eval_file=self.record_file(objective, "heldout"),
-                        output_dir=run_dir,
-                        albert_config_file=self.cell_path(cell, "albert_config.json"),
-                        eval_batch_size=s.batch_size, max_eval_steps=s.eval_batches,
+                        output_dir=run_dir, eval_batch_size=s.batch_size,
+                        max_eval_steps=s.eval_batches,
                         do_train=False, do_eval=True)
             copy_atomically(os.path.join(run_dir, "eval_results.json"),
                             self.cell_path(cell, f"eval_{objective}.json"))
@@ -307,8 +306,7 @@ class AblationRun(CorpusRun):
         self.script("run_classifier", **task_flags,
                     output_dir=self.cell_path(cell, "finetune"),
                     init_checkpoint=self.cell_path(cell, "pretrain"),
-                    albert_config_file=self.cell_path(cell, "albert_config.json"),
-                    spm_model_file=self.spm_model, max_seq_length=s.max_seq_length,
+                    max_seq_length=s.max_seq_length,
                     train_batch_size=s.finetune_batch_size, eval_batch_size=64,
                     learning_rate=s.finetune_learning_rate, optimizer="adamw",
                     train_step=s.finetune_steps, warmup_step=max(1, s.finetune_steps // 10),
@@ -323,8 +321,8 @@ class AblationRun(CorpusRun):
                                              for cell in self.cells),
                     labels=",".join(cell.name for cell in self.cells),
                     input_file=self.path("corpus", "heldout.txt"),
-                    spm_model_file=self.spm_model, max_seq_length=s.max_seq_length,
-                    max_sequences=s.transition_sequences, output_dir=self.path(TRANSITIONS_DIR))
+                    max_seq_length=s.max_seq_length, max_sequences=s.transition_sequences,
+                    output_dir=self.path(TRANSITIONS_DIR))
 
     def report(self) -> None:
         from albert_tf.experiments.ablation_report import write_report

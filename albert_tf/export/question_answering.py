@@ -28,13 +28,14 @@ from typing import Callable, Dict, Sequence
 
 import tensorflow as tf
 
+from albert_tf.config import AlbertConfig
 from albert_tf.data.features import ENCODER_FEATURES
 from albert_tf.data.graph_offsets import dense_rows
-from albert_tf.data.tokenizers import Tokenizer
-from albert_tf.config import AlbertConfig
+from albert_tf.data.packing import check_sequence_length
+from albert_tf.data.tokenizers import Tokenizer, check_tokenizer_fits
 from albert_tf.export.saved_model import (ExportError, SERVE_IDS, SERVING_DEFAULT,
-                                          check_sequence_length, check_tokenizer,
                                           restore_for_serving)
+from albert_tf.export.text_packing import checked_utf8
 from albert_tf.models.answerability_qa import P_MASK, AlbertAnswerabilityQA
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 
@@ -71,7 +72,7 @@ class QAServingModule(tf.Module):
         if not self.answerability and not isinstance(model, AlbertQuestionAnswering):
             raise ExportError(f"can export an AlbertQuestionAnswering or an "
                               f"AlbertAnswerabilityQA, not {type(model).__name__}")
-        check_sequence_length(max_seq_length, model.albert_config)
+        check_sequence_length(max_seq_length, model.albert_config.max_position_embeddings)
         for name, value in (("doc_stride", doc_stride), ("max_query_length", max_query_length),
                             ("n_best_size", n_best_size),
                             ("max_answer_length", max_answer_length)):
@@ -80,7 +81,7 @@ class QAServingModule(tf.Module):
         if max_query_length + 4 > max_seq_length:
             raise ExportError(f"--max_query_length={max_query_length} leaves no room for the "
                               f"context in --max_seq_length={max_seq_length}")
-        check_tokenizer(tokenizer, model.albert_config)
+        check_tokenizer_fits(tokenizer, model.albert_config.vocab_size)
         self.model = model
         self.tokenizer_op = tokenizer.tf_tokenizer  # saved with the module
         self._tokenizer = tokenizer
@@ -251,6 +252,8 @@ class QAServingModule(tf.Module):
                 tf.size(question), tf.size(context),
                 message="question and context must hold the same number of texts")]
         with tf.control_dependencies(checks):
+            question = checked_utf8(question, "question")
+            context = checked_utf8(context, "context")
             batch = tf.shape(question)[0]
         # An empty batch goes through as one empty pair, of which nothing is returned.
         padding = tf.fill([tf.cast(tf.equal(batch, 0), tf.int32)], "")

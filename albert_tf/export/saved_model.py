@@ -32,9 +32,10 @@ from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.checkpoints.warm_start import warm_start
 from albert_tf.config import AlbertConfig
 from albert_tf.data.features import ENCODER_FEATURES
-from albert_tf.data.tokenizers import Tokenizer, identity_key
+from albert_tf.data.packing import check_sequence_length
+from albert_tf.data.tokenizers import Tokenizer, check_tokenizer_fits
 from albert_tf.errors import AlbertTfError
-from albert_tf.export.text_packing import TextPacker
+from albert_tf.export.text_packing import TextPacker, checked_utf8
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder
@@ -85,7 +86,7 @@ class ServingModule(tf.Module):
             raise ExportError(f"can export an AlbertClassifier or an AlbertEncoder, not "
                               f"{type(model).__name__}")
         config = model.albert_config
-        check_sequence_length(max_seq_length, config)
+        check_sequence_length(max_seq_length, config.max_position_embeddings)
         if not self.is_encoder:
             outputs = model.num_classes
             if labels is None and outputs != 1:
@@ -97,7 +98,7 @@ class ServingModule(tf.Module):
             raise ExportError("text signatures need the SentencePiece model (--spm_model_file) "
                               "or the WordPiece vocabulary (--vocab_file)")
         if tokenizer is not None:
-            check_tokenizer(tokenizer, config)
+            check_tokenizer_fits(tokenizer, config.vocab_size)
         self.model = model
         self.max_seq_length = max_seq_length
         self.labels = list(labels) if labels is not None else None
@@ -153,6 +154,9 @@ class ServingModule(tf.Module):
                                                               "[batch] of strings")
                   for text in texts]
         with tf.control_dependencies(checks):
+            text_a = checked_utf8(text_a, "text_a")
+            if text_b is not None:
+                text_b = checked_utf8(text_b, "text_b")
             batch = tf.shape(text_a)[0]
         # An empty batch goes through the graph as one empty text, and nothing of it is
         # returned: the packer and the model need at least one row.
@@ -200,18 +204,6 @@ class ServingModule(tf.Module):
             if self.is_encoder:
                 inputs[ENCODE_TEXT_PAIR] = pair
         return inputs
-
-
-def check_sequence_length(max_seq_length: int, config: AlbertConfig) -> None:
-    if not 5 <= max_seq_length <= config.max_position_embeddings:
-        raise ExportError(f"--max_seq_length={max_seq_length}: must be between 5 and the "
-                          f"model's max_position_embeddings ({config.max_position_embeddings})")
-
-
-def check_tokenizer(tokenizer: Tokenizer, config: AlbertConfig) -> None:
-    if tokenizer.vocab_size > config.vocab_size:
-        raise ExportError(f"{tokenizer.source_file}: {tokenizer.vocab_size} pieces, more "
-                          f"than the model's vocab_size {config.vocab_size}")
 
 
 def _assert_in_range(values: tf.Tensor, limit: int, message: str):
@@ -290,35 +282,6 @@ def export_saved_model(module: tf.Module, export_dir: str, model_name: str,
     return target
 
 
-def check_matches_run(run_dir: str, tokenizer: Optional[Tokenizer],
-                      task_name: Optional[str], labels: Optional[Sequence[str]]) -> None:
-    """Refuses an export whose tokenizer, lower-casing, task or labels differ from what the
-    fine-tuning run in `run_dir` recorded (its run.json): served ids would not be the ids
-    the model learned, or labels would be swapped."""
-    if not os.path.isdir(run_dir):
-        return
-    recorded = RunLayout(run_dir).read_run_identity()
-    if recorded is None:
-        return
-    problems = []
-    if tokenizer is not None:
-        sha256, key = tokenizer.model_sha256, identity_key(tokenizer)
-        if sha256 != recorded.get(key):
-            problems.append(f"--{tokenizer.file_setting} {tokenizer.source_file} is not the "
-                            f"{tokenizer.description} the run was trained with (sha256 "
-                            f"{sha256[:12]}... vs {str(recorded.get(key))[:12]}...)")
-        if tokenizer.lower_case != recorded.get("do_lower_case"):
-            problems.append(f"--do_lower_case={tokenizer.lower_case} but the run used "
-                            f"{recorded.get('do_lower_case')}")
-    if task_name and task_name.lower() != str(recorded.get("task", "")).lower():
-        problems.append(f"--task_name={task_name} but the run fine-tuned "
-                        f"{recorded.get('task')}")
-    elif labels is not None and recorded.get("labels") and list(labels) != recorded["labels"]:
-        problems.append(f"labels {list(labels)} but the run used {recorded['labels']}")
-    if problems:
-        raise ExportError(f"{run_dir}: " + "; ".join(problems))
-
-
 def load_serving_model(config: AlbertConfig, checkpoint: str, num_outputs: Optional[int],
                        flag: str = "init_checkpoint", dtype: str = "float32"):
     """An `AlbertClassifier` (num_outputs given) or `AlbertEncoder` computing in `dtype`
@@ -346,14 +309,3 @@ def restore_for_serving(model, checkpoint: str, flag: str, kind: str, candidates
         raise ExportError(f"--{flag}: {report.checkpoint} does not hold {kind}: missing "
                           f"{', '.join(report.fresh[:5])}{' ...' if len(report.fresh) > 5 else ''}")
     return model
-
-
-def export_fine_tuned_run(run_dir: str, config: AlbertConfig, task, tokenizer: Tokenizer,
-                          max_seq_length: int, export_dir: str,
-                          model_name: Optional[str] = None) -> str:
-    """Exports a fine-tuning run's best (else latest) weights for TF Serving, under
-    `export_dir/<model_name or the task name>/<next version>`; returns the version folder."""
-    model = load_serving_model(config, run_dir, task.num_outputs, flag="output_dir")
-    module = ServingModule(model, tokenizer, max_seq_length, task.labels,
-                           text_pair=task.text_b is not None)
-    return export_saved_model(module, export_dir, model_name or task.name.lower())

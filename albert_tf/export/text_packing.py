@@ -10,8 +10,32 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
-from albert_tf.data.packing import MIN_SEQ_LENGTH, pack_tf
+from albert_tf.data.packing import check_sequence_length, pack_tf
 from albert_tf.data.tokenizers import Tokenizer
+
+
+def checked_utf8(texts: tf.Tensor, name: str) -> tf.Tensor:
+    """`texts` once every one is valid UTF-8; otherwise the request fails with an
+    INVALID_ARGUMENT naming the input and the batch positions (instead of an error deep
+    inside the tokenizer). Replacing invalid bytes changes a text exactly when it is not
+    valid UTF-8.
+
+    >>> checked_utf8(tf.constant(["ok", "caf\\u00e9"]), "text_a").numpy().tolist()
+    [b'ok', b'caf\\xc3\\xa9']
+    >>> checked_utf8(tf.constant([b"ok", b"\\xff\\xfe"]), "text_a")
+    Traceback (most recent call last):
+    ...
+    tensorflow.python.framework.errors_impl.InvalidArgumentError: ...text_a holds text that is not valid UTF-8, at batch positions:...
+    """
+    repaired = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace",
+                                            replacement_char=0xFFFD)
+    invalid = tf.not_equal(repaired, texts)
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(invalid)),
+        [f"{name} holds text that is not valid UTF-8, at batch positions:",
+         tf.reshape(tf.where(invalid), [-1])], summarize=20)
+    with tf.control_dependencies([check]):
+        return tf.identity(texts)
 
 
 class TextPacker(tf.Module):
@@ -25,7 +49,7 @@ class TextPacker(tf.Module):
     Example:
 
     >>> import os, tempfile
-    >>> from albert_tf.data.tokenization import AlbertTokenizer, train_sentencepiece
+    >>> from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece
     >>> folder = tempfile.mkdtemp()
     >>> corpus = os.path.join(folder, "corpus.txt")
     >>> _ = open(corpus, "w").write("the cat sat on the mat\\nthe dog sat on the log\\n" * 50)
@@ -40,9 +64,7 @@ class TextPacker(tf.Module):
 
     def __init__(self, tokenizer: Tokenizer, max_seq_length: int, name=None):
         super().__init__(name=name)
-        if max_seq_length < MIN_SEQ_LENGTH:
-            raise ValueError(f"max_seq_length must be at least {MIN_SEQ_LENGTH}, got "
-                             f"{max_seq_length}")
+        check_sequence_length(max_seq_length, None)
         # Held as an attribute so the tokenizer's resources are saved with the module.
         self.tokenizer_op = tokenizer.tf_tokenizer
         self._tokenizer = tokenizer

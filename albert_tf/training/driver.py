@@ -4,8 +4,8 @@ from typing import Dict
 
 import tensorflow as tf
 
-from albert_tf.training.loop import (TrainingLoop, check_loop_settings,
-                                     check_output_dir_config, record_run)
+from albert_tf.training.loop import TrainingLoop, check_loop_settings, check_output_dir_config
+from albert_tf.training.run_record import check_same_data, check_same_model, write_run_record
 from albert_tf.training.settings import LoopSettings
 from albert_tf.training.task import Task
 
@@ -13,17 +13,21 @@ from albert_tf.training.task import Task
 def run_task(task: Task, settings: LoopSettings,
              strategy: tf.distribute.Strategy) -> Dict[str, object]:
     """Runs `task` as its settings ask: every check first (nothing is written before they
-    pass), then resume or warm start, the run folder's records, training (when
-    `do_train`) and the task's conclusion (evaluations, predictions). Returns what each
-    produced: `train` (the last logged values) plus the task's own results."""
+    pass: the settings, the data, the folder's model and what it was trained on), then
+    resume or warm start, the run folder's record (config, tokenizer copy, settings),
+    training (when `do_train`) and the task's conclusion (evaluations, predictions,
+    export). Returns what each produced: `train` (the last logged values) plus the task's
+    own results."""
     check_loop_settings(settings, strategy)
-    task.validate(strategy)
     check_output_dir_config(settings.output_dir, settings.albert_config)
+    check_same_model(settings, task.model_identity())
+    task.validate(strategy)
+    identity = {"model": task.model_identity(), "data": task.data_identity()}
+    phase = check_same_data(settings, identity["data"])
     loop = TrainingLoop(task, settings, strategy)
     loop.restore()
-    record_run(task.kind, settings, strategy)
     if loop.is_chief:
-        task.write_run_files(loop)
+        write_run_record(task.kind, settings, identity, task.run_tokenizer, phase)
     results: Dict[str, object] = {}
     if settings.do_train:
         results["train"] = loop.train()

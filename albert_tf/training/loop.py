@@ -34,7 +34,7 @@ from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable
 from albert_tf.training.distribution import auto_jit_compile, auto_precision, device_type
 from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
-from albert_tf.training.settings import PRECISIONS, LoopSettings
+from albert_tf.training.settings import LoopSettings
 from albert_tf.training.task import Task
 
 CLIP_NORM = 1.0
@@ -45,54 +45,23 @@ class TrainingError(AlbertTfError, RuntimeError):
 
 
 def check_loop_settings(settings: LoopSettings, strategy: tf.distribute.Strategy) -> None:
+    """The settings' own rules (`validate()`), then how they split across replicas."""
+    try:
+        settings.validate()
+    except AlbertTfError as error:
+        raise TrainingError(str(error)) from None
     replicas = strategy.num_replicas_in_sync
     for flag, batch in (("train_batch_size", settings.train_batch_size),
                         ("eval_batch_size", settings.eval_batch_size)):
-        if batch < 1 or batch % replicas:
+        if batch % replicas:
             raise TrainingError(f"--{flag}={batch} must be a positive multiple of the "
                                 f"{replicas} replica(s)")
     accumulation = settings.gradient_accumulation_steps
-    if accumulation < 1:
-        raise TrainingError(f"--gradient_accumulation_steps must be at least 1, got "
-                            f"{accumulation}")
     if settings.train_batch_size % (replicas * accumulation):
         raise TrainingError(
             f"--train_batch_size={settings.train_batch_size} must split into "
             f"--gradient_accumulation_steps={accumulation} micro-batches on each of the "
             f"{replicas} replica(s): a multiple of {replicas * accumulation}")
-    if settings.precision not in PRECISIONS:
-        raise TrainingError(f"--precision must be one of {PRECISIONS}, got "
-                            f"{settings.precision!r}")
-    for flag in ("num_train_steps", "save_checkpoints_steps", "iterations_per_loop",
-                 "log_steps", "keep_checkpoint_max"):
-        if getattr(settings, flag) < 1:
-            raise TrainingError(f"--{flag} must be at least 1, got {getattr(settings, flag)}")
-    for flag, minimum in (("num_warmup_steps", 0), ("start_warmup_step", 0), ("seed", 0)):
-        if getattr(settings, flag) < minimum:
-            raise TrainingError(f"--{flag} must be at least {minimum}, got "
-                                f"{getattr(settings, flag)}")
-    for flag in ("learning_rate", "poly_power"):
-        value = getattr(settings, flag)
-        if not (math.isfinite(value) and value > 0):
-            raise TrainingError(f"--{flag} must be a positive number, got {value}")
-    config = settings.albert_config
-    if settings.recompute_activations and (config.hidden_dropout_prob
-                                           or config.attention_probs_dropout_prob):
-        raise TrainingError(
-            f"--recompute_activations needs hidden_dropout_prob and "
-            f"attention_probs_dropout_prob at 0 (ALBERT v2's), got "
-            f"{config.hidden_dropout_prob} and {config.attention_probs_dropout_prob}: a "
-            "recomputed dropout mask would not be the forward pass's")
-    if settings.peak_flops is not None and settings.peak_flops <= 0:
-        raise TrainingError(f"--peak_flops must be positive, got {settings.peak_flops}")
-
-
-def check_sequence_length(max_seq_length: int, config: AlbertConfig) -> None:
-    """A task's packed length fits [CLS] a [SEP] b [SEP] and the model's positions."""
-    if not 5 <= max_seq_length <= config.max_position_embeddings:
-        raise TrainingError(f"--max_seq_length={max_seq_length} must be between 5 and the "
-                            "model's max_position_embeddings "
-                            f"({config.max_position_embeddings})")
 
 
 def check_output_dir_config(output_dir: str, config: AlbertConfig) -> None:
@@ -111,16 +80,6 @@ def check_output_dir_config(output_dir: str, config: AlbertConfig) -> None:
                 f"--output_dir {output_dir} holds checkpoints of a different model "
                 f"({config_file}: {', '.join(changed)}); use a new --output_dir to start "
                 "afresh, or the same config to resume")
-
-
-def record_run(kind: str, settings: LoopSettings, strategy: tf.distribute.Strategy) -> None:
-    """Writes the run's albert_config.json and run_settings.json (the chief's), once every
-    check has passed."""
-    if strategy.extended.should_checkpoint:
-        os.makedirs(settings.output_dir, exist_ok=True)
-        layout = RunLayout(settings.output_dir)
-        settings.albert_config.to_json_file(layout.config_file)
-        layout.write_settings(kind, settings)
 
 
 class TrainingLoop:

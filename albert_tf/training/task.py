@@ -19,10 +19,10 @@ from albert_tf.checkpoints.warm_start import Candidate
 class Task:
     """A training task over settings (a `LoopSettings` subclass with the task's fields).
 
-    Subclasses set `kind` (recorded in run_settings.json) and `logged` (the names
-    `replica_losses` returns, "loss" first, the one minimized), and implement
-    `build_model`, `train_dataset`, `replica_losses` and `warm_start_roots`; the hooks
-    below default to doing nothing. The hooks receive the `TrainingLoop` running the task
+    Subclasses set `kind` (the task registry's name, recorded in run_settings.json) and
+    `logged` (the names `replica_losses` returns, "loss" first, the one minimized), and
+    implement `build_model`, `train_dataset`, `replica_losses`, `warm_start_roots`,
+    `model_identity` and `data_identity`; the hooks below default to doing nothing. The hooks receive the `TrainingLoop` running the task
     (its `model`, `step`, `layout`, `is_chief`, `distribute` and `mean_losses`).
     """
 
@@ -72,6 +72,23 @@ class Task:
         """Where `init_checkpoint` may keep parts of `model`."""
         raise NotImplementedError
 
+    def model_identity(self) -> Dict[str, object]:
+        """What the run's weights are (task, labels, tokenizer, head), as JSON values: a
+        run folder holding weights refuses a run of another model
+        (training/run_record.py). Called before `validate`."""
+        return {}
+
+    def data_identity(self) -> Dict[str, object]:
+        """What the weights are trained on (the training data's content hash, lengths,
+        batch), as JSON values: resuming under others needs `new_phase`. Called after
+        `validate`."""
+        return {}
+
+    @property
+    def run_tokenizer(self):
+        """The tokenizer the run folder keeps a copy of (None: the task has none)."""
+        return None
+
     # -- hooks -----------------------------------------------------------------------------
 
     def validate(self, strategy: tf.distribute.Strategy) -> None:
@@ -84,9 +101,6 @@ class Task:
 
     def after_restore(self, loop) -> None:
         """Called once the weights are restored (resumed or warm-started)."""
-
-    def write_run_files(self, loop) -> None:
-        """Writes the task's own files into the run folder (the chief only calls it)."""
 
     def on_checkpoint(self, loop, step: int) -> None:
         """Called after every checkpoint saved during training."""

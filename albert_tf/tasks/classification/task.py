@@ -16,21 +16,23 @@ from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.data.classifier_data import cached_lengths, cached_split, classifier_dataset
-from albert_tf.data.glue import Task as GlueTask
+from albert_tf.data.files import content_fingerprint
 from albert_tf.data.glue import TaskDataError
 from albert_tf.data.length_batches import EXAMPLE_INDEX, in_file_order
-from albert_tf.data.tokenizers import Tokenizer, identity_key
+from albert_tf.data.tokenizers import Tokenizer
 from albert_tf.io_utils import check_writable
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import classification_losses, regression_losses
 from albert_tf.training.best_checkpoint import BestCheckpointKeeper
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import TrainingError, TrainingLoop, check_sequence_length
+from albert_tf.training.loop import TrainingError, TrainingLoop
 from albert_tf.training.metrics import compute_metrics
-from albert_tf.training.outputs import write_json, write_json_lines, write_tsv
+from albert_tf.training.outputs import write_json_lines, write_tsv
+from albert_tf.tasks.classification.settings import ClassifierSettings
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
-from albert_tf.tasks.settings import ClassifierSettings
+from albert_tf.tasks.export_run import export_run
+from albert_tf.tasks.registry import CLASSIFICATION
 
 
 class ClassificationTask(EncoderFineTuningTask):
@@ -42,7 +44,7 @@ class ClassificationTask(EncoderFineTuningTask):
         tokenizer: The tokenizer, when the caller has one (else built from the settings).
     """
 
-    kind = "fine_tuning"
+    kind = CLASSIFICATION
 
     def __init__(self, settings: ClassifierSettings, tokenizer: Optional[Tokenizer] = None):
         super().__init__(settings, tokenizer)
@@ -124,11 +126,9 @@ class ClassificationTask(EncoderFineTuningTask):
     # -- the run around training -----------------------------------------------------------
 
     def validate(self, strategy) -> None:
+        super().validate(strategy)
         settings = self.settings
-        if not (settings.do_train or settings.do_eval or settings.do_predict):
-            raise TrainingError("at least one of --do_train, --do_eval and --do_predict "
-                                "must be set")
-        check_classifier_settings(settings, self.tokenizer)
+        check_classifier_run(settings)
         for split in self.needed_splits():
             self.examples(split)
         if settings.do_train and settings.train_batch_size > len(self.examples("train")):
@@ -148,8 +148,22 @@ class ClassificationTask(EncoderFineTuningTask):
             if self.settings.do_eval:
                 self.split("dev")  # encode before training starts, not at the first checkpoint
 
-    def write_run_files(self, loop: TrainingLoop) -> None:
-        write_json(loop.layout.run_file, run_identity(self.data, self.tokenizer))
+    def model_identity(self) -> Dict[str, object]:
+        """The task, its labels and columns, and the tokenizer."""
+        task = self.data
+        return {"task": task.name, "labels": list(task.labels) if task.labels else None,
+                "text_columns": [task.text_a, task.text_b], "label_column": task.label,
+                **self.tokenizer_identity()}
+
+    def data_identity(self) -> Dict[str, object]:
+        """The training file's content, the length and the batch."""
+        settings = self.settings
+        data = {"max_seq_length": settings.max_seq_length,
+                "train_batch_size": settings.train_batch_size}
+        if settings.do_train:
+            data["train_data_sha256"] = content_fingerprint(
+                [self.data.path(settings.data_dir, "train")])
+        return data
 
     def on_checkpoint(self, loop: TrainingLoop, step: int) -> None:
         if self.settings.do_eval:
@@ -164,6 +178,10 @@ class ClassificationTask(EncoderFineTuningTask):
             results["best"] = self.keeper.best
         if self.settings.do_predict:
             results["predictions"] = self.predict(loop)
+        if self.settings.export_dir and loop.is_chief:
+            results["export"] = export_run(
+                self.settings.output_dir, self.settings.export_dir,
+                self.settings.export_model_name or self.data.name.lower())
         return results
 
     # -- evaluation and predictions --------------------------------------------------------
@@ -234,38 +252,10 @@ class ClassificationTask(EncoderFineTuningTask):
         return written
 
 
-def run_identity(task: GlueTask, tokenizer: Tokenizer) -> Dict[str, object]:
-    """What a fine-tuning run folder is tied to: resuming with another task, label set or
-    tokenizer would mix two runs (and overwrite the first one's data cache)."""
-    return {"task": task.name, "labels": list(task.labels) if task.labels else None,
-            "text_columns": [task.text_a, task.text_b], "label_column": task.label,
-            identity_key(tokenizer): tokenizer.model_sha256,
-            "do_lower_case": tokenizer.lower_case}
-
-
-def check_classifier_settings(settings: ClassifierSettings, tokenizer: Tokenizer) -> None:
-    """Everything that can be checked before the run writes anything, the run folder's
-    identity (see `run_identity`) included."""
-    config = settings.albert_config
-    check_sequence_length(settings.max_seq_length, config)
-    if settings.predict_batch_size < 1:
-        raise TrainingError(f"--predict_batch_size must be at least 1, got "
-                            f"{settings.predict_batch_size}")
-    if not 0.0 <= settings.dropout_rate < 1.0:
-        raise TrainingError(f"dropout_rate must be in [0, 1), got {settings.dropout_rate}")
-    if tokenizer.vocab_size > config.vocab_size:
-        raise TrainingError(f"--{tokenizer.file_setting} {tokenizer.source_file} has "
-                            f"{tokenizer.vocab_size} pieces but the config's vocab_size is "
-                            f"{config.vocab_size}: ids past it have no embedding")
-    identity = run_identity(settings.task, tokenizer)
+def check_classifier_run(settings: ClassifierSettings) -> None:
+    """What the settings' own `validate()` cannot know: whether the folder holds the weights
+    a prediction-only run needs, and whether the export folder can be written."""
     layout = RunLayout(settings.output_dir)
-    previous = layout.read_run_identity()
-    if previous is not None and previous != identity:
-        changed = [f"{key}: {previous.get(key)!r} -> {value!r}"
-                   for key, value in identity.items() if previous.get(key) != value]
-        raise TrainingError(
-            f"--output_dir {settings.output_dir} belongs to another fine-tuning run "
-            f"({'; '.join(changed)}); use a new --output_dir")
     has_weights = (tf.train.latest_checkpoint(layout.checkpoint_dir)
                    or tf.io.gfile.exists(layout.best_prefix + ".index"))
     if settings.do_predict and not settings.do_train and not has_weights:

@@ -22,10 +22,11 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.data.files import content_fingerprint
 from albert_tf.data.qa_records import cached_features, qa_dataset
 from albert_tf.data.squad import (best_spans, best_spans_with_null, group_by_example,
                                   read_squad)
-from albert_tf.data.tokenizers import Tokenizer, identity_key
+from albert_tf.data.tokenizers import Tokenizer
 from albert_tf.errors import AlbertTfError
 from albert_tf.io_utils import check_writable
 from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
@@ -33,16 +34,15 @@ from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import answerability_span_losses, span_losses
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import TrainingError, check_sequence_length
+from albert_tf.training.loop import TrainingError
 from albert_tf.training.outputs import write_json
 from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluate_v2
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
-from albert_tf.tasks.settings import QASettings
+from albert_tf.tasks.export_run import export_run
+from albert_tf.tasks.question_answering.settings import QASettings
+from albert_tf.tasks.registry import QUESTION_ANSWERING
 
 EVALUATIONS = {"squad": evaluate_v1, "cmrc2018": evaluate_cmrc}
-# SQuAD v2.0 heads: the original ALBERT's (run_squad_v2), or BERT's / Hugging Face's span
-# head whose null score is the [CLS] start + end logits.
-V2_HEADS = ("answerability", "null_score")
 NO_SPAN_NULL_ODDS = 1e6  # no valid span at all: certainly unanswered
 
 
@@ -61,12 +61,12 @@ def training_steps(num_examples: int, train_batch_size: int, num_train_epochs: f
 class QuestionAnsweringTask(EncoderFineTuningTask):
     """Span extraction: the model, the cached windows, predictions and their scores."""
 
-    kind = "question_answering"
+    kind = QUESTION_ANSWERING
 
     def __init__(self, settings: QASettings, tokenizer: Optional[Tokenizer] = None):
         super().__init__(settings, tokenizer)
         self.version_2 = settings.version_2_with_negative
-        self.answerability = self.version_2 and settings.v2_head == "answerability"
+        self.answerability = settings.answerability
         self.logged = ("loss", "span_accuracy") + (
             ("answerability_loss",) if self.answerability else ())
         self._examples: Dict[str, list] = {}
@@ -88,7 +88,8 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
     def examples(self, split: str):
         if split not in self._examples:
             path = self.settings.train_file if split == "train" else self.settings.predict_file
-            examples, stats = read_squad(path, is_training=split == "train")
+            examples, stats = read_squad(path, is_training=split == "train",
+                                         version_2_with_negative=self.version_2)
             if not examples:
                 raise AlbertTfError(f"{path}: no usable question ({stats})")
             self._examples[split] = examples
@@ -137,40 +138,8 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
     # -- the run around training -----------------------------------------------------------
 
     def validate(self, strategy) -> None:
+        super().validate(strategy)
         settings = self.settings
-        if not (settings.do_train or settings.do_predict):
-            raise TrainingError("at least one of --do_train and --do_predict must be set")
-        for flag, needed in (("train_file", settings.do_train),
-                             ("predict_file", settings.do_predict)):
-            if needed and not getattr(settings, flag):
-                raise TrainingError(f"--{flag} is required with --do_"
-                                    f"{'train' if flag == 'train_file' else 'predict'}")
-        check_sequence_length(settings.max_seq_length, settings.albert_config)
-        checks = [("doc_stride", settings.doc_stride >= 1),
-                  ("start_n_top", settings.start_n_top >= 1),
-                  ("end_n_top", settings.end_n_top >= 1),
-                  ("max_query_length", settings.max_query_length >= 1),
-                  ("predict_batch_size", settings.predict_batch_size >= 1),
-                  ("n_best_size", settings.n_best_size >= 1),
-                  ("max_answer_length", settings.max_answer_length >= 1)]
-        for flag, ok in checks:
-            if not ok:
-                raise TrainingError(f"--{flag} must be at least 1, got "
-                                    f"{getattr(settings, flag)}")
-        if settings.max_query_length + 4 > settings.max_seq_length:
-            raise TrainingError(f"--max_query_length={settings.max_query_length} leaves no "
-                                f"room for the context in --max_seq_length="
-                                f"{settings.max_seq_length}")
-        if settings.v2_head not in V2_HEADS:
-            raise TrainingError(f"--v2_head must be one of {', '.join(V2_HEADS)}, got "
-                                f"{settings.v2_head!r}")
-        if settings.evaluation not in EVALUATIONS:
-            raise TrainingError(f"--evaluation must be one of {', '.join(EVALUATIONS)}, got "
-                                f"{settings.evaluation!r}")
-        if self.tokenizer.vocab_size > settings.albert_config.vocab_size:
-            raise TrainingError(f"--{self.tokenizer.file_setting} {self.tokenizer.source_file} "
-                                f"has {self.tokenizer.vocab_size} pieces but the config's "
-                                f"vocab_size is {settings.albert_config.vocab_size}")
         for split, needed in (("train", settings.do_train), ("predict", settings.do_predict)):
             if needed:
                 self.examples(split)
@@ -182,6 +151,25 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                                 "head; add --do_train, or --init_checkpoint of a fine-tuned "
                                 "(e.g. converted) question-answering model")
         check_writable(settings.output_dir, "output_dir")
+        if settings.export_dir:
+            check_writable(settings.export_dir, "export_dir")
+
+    def model_identity(self) -> Dict[str, object]:
+        """SQuAD v1.1 or v2.0 (and its head) and the tokenizer."""
+        settings = self.settings
+        return {"task": QUESTION_ANSWERING,
+                "version_2_with_negative": settings.version_2_with_negative,
+                "v2_head": settings.v2_head if settings.version_2_with_negative else None,
+                **self.tokenizer_identity()}
+
+    def data_identity(self) -> Dict[str, object]:
+        """The training file's content and the windowing."""
+        settings = self.settings
+        data = {name: getattr(settings, name) for name in (
+            "max_seq_length", "doc_stride", "max_query_length", "train_batch_size")}
+        if settings.do_train:
+            data["train_file_sha256"] = content_fingerprint([settings.train_file])
+        return data
 
     def after_restore(self, loop) -> None:
         report = loop.warm_start_report
@@ -199,16 +187,15 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                 self.examples("train")), len(windows), self.settings.num_train_steps,
                 self.settings.train_batch_size)
 
-    def write_run_files(self, loop) -> None:
-        write_json(loop.layout.run_file,
-                   {"task": "question_answering",
-                    identity_key(self.tokenizer): self.tokenizer.model_sha256,
-                    "do_lower_case": self.tokenizer.lower_case})
-
     def conclude(self, loop) -> Dict[str, object]:
-        if not self.settings.do_predict:
-            return {}
-        return self.predict(loop)
+        settings = self.settings
+        results = self.predict(loop) if settings.do_predict else {}
+        if settings.export_dir and loop.is_chief:
+            results["export"] = export_run(
+                settings.output_dir, settings.export_dir,
+                settings.export_model_name or ("cmrc2018" if settings.evaluation == "cmrc2018"
+                                               else "squad"))
+        return results
 
     # -- predictions -----------------------------------------------------------------------
 
@@ -228,6 +215,7 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
         predictions: Dict[str, str] = {}
         nbest: Dict[str, list] = {}
         null_odds: Dict[str, float] = {}
+        no_span = []  # questions without any valid span
         for example_index, indices in sorted(group_by_example(windows).items()):
             example = examples[example_index]
             group = [windows[i] for i in indices]
@@ -246,6 +234,8 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                     null_odds[example.qas_id] = (null_score - candidates[0].score if candidates
                                                  else NO_SPAN_NULL_ODDS)
             predictions[example.qas_id] = candidates[0].text if candidates else ""
+            if not candidates:
+                no_span.append(example.qas_id)
             nbest[example.qas_id] = [
                 {"text": c.text, "probability": c.probability, "score": c.score,
                  "start": c.start, "end": c.end} for c in candidates]
@@ -275,10 +265,17 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                 write_json(os.path.join(settings.output_dir, "eval_results.json"), scores)
             logging.info("evaluation of %s at step %d: %s", settings.predict_file, loop.step,
                          scores)
-        unanswered = [qas_id for qas_id, text in predictions.items() if not text]
-        if unanswered:
+        if no_span:
             logging.warning("%d question(s) got no valid span (empty answer), e.g. %s",
-                            len(unanswered), unanswered[:3])
+                            len(no_span), no_span[:3])
+        without_span = set(no_span)
+        judged = sum(1 for qas_id, text in predictions.items()
+                     if not text and qas_id not in without_span)
+        if self.version_2:
+            logging.info("%d of %d question(s) judged unanswerable (answer \"\": the null "
+                         "answer scored above every span%s)", judged, len(predictions),
+                         f", null odds at or above the threshold {threshold:.4f}"
+                         if scores is not None else "")
         return results
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from albert_tf.data.wordpiece import VocabularyError, WordPieceTokenizer, basic_tokenize
+from albert_tf.data.wordpiece_tokenizer import VocabularyError, WordPieceTokenizer, basic_tokenize
 from tests.helpers import SHARED_DATA, UNICODE_TEXTS
 
 CHINESE_VOCAB = os.path.join(SHARED_DATA, "chinese", "vocab.txt")

@@ -5,25 +5,28 @@ batch`: the masked-LM loss is normalized by the all-reduced *global* number of m
 tokens, so a replicated step equals the one-device step on the global batch.
 """
 
-from typing import Dict, List
+import functools
+from typing import Dict, List, Optional
 
 import tensorflow as tf
 from absl import logging
 
 from albert_tf.checkpoints.warm_start import Candidate
+from albert_tf.data.files import content_fingerprint
 from albert_tf.data.pretraining_dataset import (check_input_files, count_records,
                                                 find_damaged_file, pretraining_dataset)
+from albert_tf.data.tokenizers import Tokenizer, check_tokenizer_fits, load_tokenizer
 from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import pretraining_losses
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import TrainingError, TrainingLoop, check_sequence_length
+from albert_tf.training.loop import TrainingError, TrainingLoop
 from albert_tf.training.outputs import write_json
-from albert_tf.training.settings import PRECISIONS
 from albert_tf.training.task import Task
-from albert_tf.tasks.settings import PretrainingSettings
+from albert_tf.tasks.pretraining.settings import PretrainingSettings
+from albert_tf.tasks.registry import PRETRAINING
 
-__all__ = ["PRECISIONS", "PretrainingSettings", "PretrainingTask", "TrainingError", "run"]
+__all__ = ["PretrainingSettings", "PretrainingTask", "TrainingError", "run"]
 
 
 class PretrainingTask(Task):
@@ -37,7 +40,7 @@ class PretrainingTask(Task):
         run_task(PretrainingTask(settings), settings, strategy)
     """
 
-    kind = "pretraining"
+    kind = PRETRAINING
     logged = ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy")
 
     @property
@@ -47,7 +50,34 @@ class PretrainingTask(Task):
                                         settings.max_predictions_per_seq)
 
     def validate(self, strategy) -> None:
-        check_pretraining_settings(self.settings)
+        check_pretraining_data(self.settings)
+        if self.run_tokenizer is not None:
+            check_tokenizer_fits(self.run_tokenizer, self.settings.albert_config.vocab_size)
+
+    @functools.cached_property
+    def run_tokenizer(self) -> Optional[Tokenizer]:
+        """The tokenizer the records were made with (their manifests name it), which the
+        run folder keeps a copy of; None when no manifest names one that still exists."""
+        settings = self.settings
+        if not (settings.spm_model_file or settings.vocab_file):
+            return None
+        return load_tokenizer(settings.spm_model_file, settings.vocab_file,
+                              settings.do_lower_case)
+
+    def model_identity(self) -> Dict[str, object]:
+        """The records' tokenizer (when their manifests name one)."""
+        tokenizer = self.run_tokenizer
+        return ({"tokenizer_sha256": tokenizer.model_sha256,
+                 "do_lower_case": tokenizer.lower_case} if tokenizer is not None else {})
+
+    def data_identity(self) -> Dict[str, object]:
+        """The records' content, their lengths and the batch."""
+        settings = self.settings
+        data = {name: getattr(settings, name) for name in (
+            "max_seq_length", "max_predictions_per_seq", "train_batch_size")}
+        if settings.do_train:
+            data["input_files_sha256"] = content_fingerprint(list(settings.input_files))
+        return data
 
     def build_model(self) -> AlbertPretrainer:
         return AlbertPretrainer(self.settings.albert_config)
@@ -135,21 +165,10 @@ class PretrainingTask(Task):
         return results
 
 
-def check_pretraining_settings(settings: PretrainingSettings) -> None:
-    """Everything about the flags and the data that can fail, checked before the run writes
-    anything."""
-    if not (settings.do_train or settings.do_eval):
-        raise TrainingError("at least one of --do_train and --do_eval must be set")
+def check_pretraining_data(settings: PretrainingSettings) -> None:
+    """The records (complete shard sets, features and lengths, ids within the vocabulary)
+    and the batch sizes against their counts, checked before the run writes anything."""
     config = settings.albert_config
-    check_sequence_length(settings.max_seq_length, config)
-    if not 1 <= settings.max_predictions_per_seq <= settings.max_seq_length:
-        raise TrainingError(f"--max_predictions_per_seq={settings.max_predictions_per_seq} "
-                            "must be between 1 and --max_seq_length")
-    if settings.max_eval_steps < 1:
-        raise TrainingError(f"--max_eval_steps must be at least 1, got "
-                            f"{settings.max_eval_steps}")
-    if settings.do_eval and not settings.eval_files:
-        raise TrainingError("--do_eval needs --eval_file")
     for flag, files, batch, batch_flag in (
             ("input_file", settings.input_files if settings.do_train else (),
              settings.train_batch_size, "train_batch_size"),

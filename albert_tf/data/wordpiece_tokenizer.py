@@ -37,7 +37,7 @@ import unicodedata
 from typing import Dict, List, Sequence, Tuple
 
 from albert_tf.data.text_preprocessing import character_class, realign
-from albert_tf.data.tokenization import SpecialIds
+from albert_tf.data.sentencepiece_tokenizer import SpecialIds
 from albert_tf.errors import AlbertTfError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -163,6 +163,9 @@ def read_vocabulary(vocab_file: str) -> Tuple[List[str], bytes]:
     naming the line, as are a missing file, a line that is not UTF-8 and a missing
     special token.
     """
+    if os.path.isdir(vocab_file):
+        raise VocabularyError(f"{vocab_file}: is a directory; expected a vocab.txt file "
+                              "(one token per line)")
     if not os.path.isfile(vocab_file):
         raise VocabularyError(f"{vocab_file}: vocabulary file not found")
     with open(vocab_file, "rb") as handle:

@@ -6,7 +6,7 @@ import pytest
 import sentencepiece as spm
 
 from albert_tf.data.text_preprocessing import preprocess_text, preprocess_text_tf
-from albert_tf.data.tokenization import (SPECIAL_PIECES, AlbertTokenizer, TokenizerError,
+from albert_tf.data.sentencepiece_tokenizer import (SPECIAL_PIECES, AlbertTokenizer, TokenizerError,
                                          is_start_piece, train_sentencepiece)
 from tests.helpers import UNICODE_TEXTS
 from tests.reference import original_is_start_piece_sp

@@ -88,6 +88,9 @@ class AlbertTokenizer:
     """
 
     def __init__(self, spm_model_file: str, lower_case: bool = True, keep_accents: bool = False):
+        if os.path.isdir(spm_model_file):
+            raise TokenizerError(f"{spm_model_file}: is a directory; expected a SentencePiece "
+                                 ".model file")
         if not os.path.isfile(spm_model_file):
             raise TokenizerError(f"{spm_model_file}: SentencePiece model file not found")
         with open(spm_model_file, "rb") as handle:

@@ -1,0 +1,201 @@
+"""The one export path: a trained model (a run folder, or a bare checkpoint described by
+its task's settings) to a versioned SavedModel for TF Serving, through its task's serving
+module (the task registry names it). `export_model.py` and the train-then-export of
+run_classifier / run_squad both come here.
+
+Example:
+
+    path = export_run("runs/sst2", "exports")             # exports/sst-2/1
+    path = export_run("runs/squad", "exports", "squad",
+                      ExportOptions(overrides={"n_best_size": 10}))
+"""
+
+import dataclasses
+import os
+from typing import Dict, Mapping, Optional, Sequence, Union
+
+from absl import logging
+
+from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.checkpoints.warm_start import resolve_checkpoint
+from albert_tf.config import AlbertConfig, ConfigError
+from albert_tf.data.glue import TaskDataError, custom_task, get_task
+from albert_tf.data.tokenizers import Tokenizer, load_tokenizer
+from albert_tf.export.saved_model import ExportError, export_saved_model
+from albert_tf.tasks.classification.settings import ClassifierSettings
+from albert_tf.tasks.pretraining.settings import PretrainingSettings
+from albert_tf.tasks.question_answering.settings import QASettings
+from albert_tf.tasks.registry import CLASSIFICATION, PRETRAINING, QUESTION_ANSWERING, entry
+from albert_tf.tasks.run_folder import RunFolder, folder_of, load_run
+from albert_tf.training.settings import LoopSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """What an export sets beyond the trained model's own settings.
+
+    Args:
+        overrides: Settings of the run to serve with other values (only those the task's
+            serving module lists in `EXPORT_SETTINGS`, e.g. `max_seq_length`, or question
+            answering's `doc_stride`, `n_best_size`, ...); checked like the run's own.
+        precision: `float32`, or `mixed_bfloat16` (outputs stay float32).
+        text_signatures: Raw-text signatures (tensorflow-text ops); False: ids only.
+        warmup_texts: Texts for TF Serving's warm-up requests (default: built in).
+        encoder_only: A fine-tuned run's encoder alone (pooled and sequence outputs).
+        null_odds_threshold: SQuAD v2.0: null odds at or above it answer "" (default: the
+            threshold the run's evaluation chose, else 0).
+    """
+
+    overrides: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    precision: str = "float32"
+    text_signatures: bool = True
+    warmup_texts: Sequence[str] = ()
+    encoder_only: bool = False
+    null_odds_threshold: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """A trained model to export.
+
+    Args:
+        kind: Its task (a registry kind).
+        settings: Its task's settings (a run folder's, or a bare checkpoint's description).
+        checkpoint: Where its weights are: a run folder (a fine-tuning run's best weights
+            first), a checkpoint folder or a prefix.
+        tokenizer: Its tokenizer (None: it has none; only an ids-only export then).
+        results: The run's evaluation results (question answering: its null threshold).
+    """
+
+    kind: str
+    settings: LoopSettings
+    checkpoint: str
+    tokenizer: Optional[Tokenizer] = None
+    results: Optional[Mapping[str, object]] = None
+
+    def description(self) -> Dict[str, object]:
+        """What the model is, as the flags that describe a bare checkpoint would say it."""
+        settings = self.settings
+        if self.kind == PRETRAINING:
+            return {"task_name": None}
+        if self.kind == QUESTION_ANSWERING:
+            return {"task_name": QUESTION_ANSWERING,
+                    **{name: getattr(settings, name) for name in (
+                        "version_2_with_negative", "v2_head", "start_n_top", "end_n_top")}}
+        task = settings.task
+        return {"task_name": task.name, "labels": list(task.labels) if task.labels else None,
+                "task_type": "regression" if task.is_regression else "classification",
+                "text_pair": task.text_b is not None}
+
+    def check_description(self, given: Mapping[str, object]) -> None:
+        """Refuses describing flags given for a run folder that say otherwise than it."""
+        recorded = self.description()
+        for name, value in given.items():
+            if name == "albert_config_file":
+                if AlbertConfig.from_json_file(value) != self.settings.albert_config:
+                    raise ExportError(f"--albert_config_file {value} is not the config of "
+                                      f"{self.checkpoint} (its albert_config.json); leave "
+                                      "the flag out")
+                continue
+            if name not in recorded:
+                continue  # a flag for another kind of model: nothing to contradict
+            same = (str(value).lower() == str(recorded[name]).lower() if name == "task_name"
+                    else value == recorded[name])
+            if not same:
+                raise ExportError(f"--{name}={value} but {self.checkpoint} is a {self.kind} "
+                                  f"run with {name}={recorded[name]}; leave the flag out "
+                                  "(the run folder says what it is)")
+
+
+def run_source(run: RunFolder, spm_model_file: Optional[str] = None,
+               vocab_file: Optional[str] = None,
+               do_lower_case: Optional[bool] = None) -> ModelSource:
+    """A run folder as a `ModelSource`: its own tokenizer copy (or the file given, which
+    must be the run's)."""
+    return ModelSource(run.kind, run.settings, run.folder,
+                       run.tokenizer(spm_model_file, vocab_file, do_lower_case),
+                       run.results())
+
+
+def describe_checkpoint(checkpoint: str, albert_config_file: Optional[str] = None,
+                        task_name: Optional[str] = None,
+                        labels: Optional[Sequence[str]] = None,
+                        task_type: str = "classification", text_pair: bool = False,
+                        version_2_with_negative: bool = False,
+                        v2_head: str = "answerability", start_n_top: int = 5,
+                        end_n_top: int = 5, spm_model_file: Optional[str] = None,
+                        vocab_file: Optional[str] = None, do_lower_case: bool = True,
+                        encoder_only: bool = False) -> ModelSource:
+    """A checkpoint that is not a run folder (a prefix, a checkpoint folder, a converted
+    release) described by export_model's flags: `task_name` a classification task (GLUE,
+    Chinese or `custom` with `labels` / `task_type` / `text_pair`),
+    `question_answering`, or none with `encoder_only` for the encoder. Lengths default to
+    the model's max_position_embeddings."""
+    resolve_checkpoint(checkpoint)  # a missing checkpoint is named as such first
+    if not (task_name or encoder_only):
+        raise ExportError(f"{checkpoint} is not a run folder: give --task_name (a classifier "
+                          "or question_answering) or --encoder_only")
+    folder = folder_of(checkpoint)
+    config_file = albert_config_file or RunLayout(folder).config_file
+    if not albert_config_file and not os.path.isfile(config_file):
+        raise ConfigError(f"--albert_config_file is needed: no albert_config.json in "
+                          f"{folder}")
+    config = AlbertConfig.from_json_file(config_file)
+    tokenizer = (load_tokenizer(spm_model_file, vocab_file, do_lower_case)
+                 if spm_model_file or vocab_file else None)
+    common = dict(output_dir=folder, albert_config=config, do_train=False,
+                  max_seq_length=config.max_position_embeddings,
+                  spm_model_file=spm_model_file, vocab_file=vocab_file,
+                  do_lower_case=do_lower_case)
+    if not task_name:
+        return ModelSource(PRETRAINING, PretrainingSettings(input_files=(), **common),
+                           checkpoint, tokenizer)
+    if task_name == QUESTION_ANSWERING:
+        settings = QASettings(version_2_with_negative=version_2_with_negative,
+                              v2_head=v2_head, start_n_top=start_n_top,
+                              end_n_top=end_n_top, **common)
+        return ModelSource(QUESTION_ANSWERING, settings, checkpoint, tokenizer)
+    if task_name.lower() != "custom":
+        task = get_task(task_name)
+    elif task_type == "classification" and not labels:
+        raise TaskDataError("--task_name=custom classification needs --labels")
+    else:
+        task = custom_task("", "text_a", "text_b" if text_pair else None, "label",
+                           task_type == "regression", labels, extension=".tsv")
+    return ModelSource(CLASSIFICATION, ClassifierSettings(task=task, data_dir="", **common),
+                       checkpoint, tokenizer)
+
+
+def with_overrides(source: ModelSource, overrides: Mapping[str, object]) -> LoopSettings:
+    """The source's settings with the export's overrides, each one the serving module
+    allows (the serving modules check their values as they build)."""
+    allowed = entry(source.kind).serving().EXPORT_SETTINGS
+    for name in overrides:
+        if name not in allowed:
+            raise ExportError(f"--{name} cannot be changed for a {source.kind} export (it "
+                              f"is the trained model's); these can: {', '.join(allowed)}")
+    return dataclasses.replace(source.settings, **overrides)
+
+
+def export_source(source: ModelSource, export_dir: str, model_name: str,
+                  options: ExportOptions = ExportOptions()) -> str:
+    """Writes the next version of `model_name` under `export_dir` (see
+    `export_saved_model`) and returns its folder."""
+    serving = entry(source.kind).serving()
+    settings = with_overrides(source, options.overrides)
+    module = serving.serving_module(dataclasses.replace(source, settings=settings), options)
+    path = export_saved_model(module, export_dir, model_name, options.warmup_texts)
+    logging.info("exported %s %s to %s", source.kind, source.checkpoint, path)
+    return path
+
+
+def export_run(run: Union[str, RunFolder], export_dir: str, model_name: Optional[str] = None,
+               options: ExportOptions = ExportOptions(), spm_model_file: Optional[str] = None,
+               vocab_file: Optional[str] = None) -> str:
+    """Exports a run folder (its path or `load_run`'s result) with its own settings and
+    tokenizer; `model_name` defaults to the task's (`serving.default_model_name`)."""
+    if isinstance(run, str):
+        run = load_run(run)
+    source = run_source(run, spm_model_file, vocab_file)
+    name = model_name or entry(run.kind).serving().default_model_name(run.settings)
+    return export_source(source, export_dir, name, options)
