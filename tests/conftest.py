@@ -11,6 +11,19 @@ from tests.helpers import LABELS, SHARED_DATA, UNICODE_TEXTS  # noqa: E402
 from tests.text_corpus import write_corpus  # noqa: E402
 
 
+# The suite runs on two pytest-xdist workers, a file at a time (pytest.ini): handing out
+# the longest files first (measured, slowest first) keeps one worker from finishing alone.
+LONGEST_FILES = ("test_pretraining_loop.py", "test_question_answering.py", "test_export.py",
+                 "test_ablation.py", "test_classifier.py", "test_demo.py",
+                 "test_bad_inputs.py", "test_chinese.py", "test_cmrc2018.py",
+                 "test_conversion.py", "test_pretraining_data.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))
+
+
 @pytest.fixture(autouse=True)
 def _float32_policy_and_seed():
     """Every test starts in float32 with a fixed seed; mixed-precision tests may change it."""

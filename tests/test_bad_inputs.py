@@ -63,6 +63,7 @@ CLASSIFY = ["--task_name=SST-2", "--data_dir={W}/glue/SST-2", "--spm_model_file=
 EXPORT = ["--init_checkpoint={W}/runs/sst2", "--task_name=SST-2",
           "--spm_model_file={W}/spm.model", "--max_seq_length=16"]
 QUERY = ["--model_dir={W}/exports/sst-2/1"]
+ANALYZE = ["--init_checkpoint={W}/runs/sst2", "--input_file={W}/corpus.txt"]
 
 
 def out(name):
@@ -220,6 +221,12 @@ CASES: List[Case] = [
                ("eval without eval data", [*TINY, "--do_eval", "--nodo_train",
                                            "--max_eval_steps=0"],
                 "--max_eval_steps must be at least 1"),
+               ("no input file", [*TINY, "--input_file=/nonexistent/*.tfrecord"],
+                "--input_file: pattern '/nonexistent/*.tfrecord' matches no file"),
+               ("missing config file", ["--albert_config_file=/no.json"],
+                "/no.json: config file not found"),
+               ("flags from a flagfile", ["--flagfile={W}/pretrain.flags"],
+                "/from/flagfile.json: config file not found"),
                ("no config", [], "give --albert_config_file or --preset: neither --output_dir "
                                  "nor --init_checkpoint holds an albert_config.json"),
                ("config and preset", [*TINY, "--preset=tiny"],
@@ -372,9 +379,46 @@ CASES: List[Case] = [
                 "--max_seq_length=100000000 must be between 5"),
                ("unknown task", ["--init_checkpoint={W}/bare/model", *TINY, "--task_name=nope"],
                 "unknown task 'nope'"),
+               ("a task of another shape", ["--init_checkpoint={W}/bare/model", *TINY,
+                                            "--task_name=MNLI", "--spm_model_file={W}/spm.model"],
+                "but the model's classifier"),
+               ("custom without labels", ["--init_checkpoint={W}/bare/model", *TINY,
+                                          "--task_name=custom"],
+                "--task_name=custom classification needs --labels"),
+               ("a model name with a folder", [*EXPORT, "--model_name=a/b"],
+                "--model_name='a/b': expected a plain folder name"),
            ])],
     case("export_model", "export under a file", [*EXPORT, "--export_dir={W}/blocker/x"],
          "{W}/blocker is a file, not a folder"),
+    # -- analyze_model ----------------------------------------------------------------
+    *[case("analyze_model", name, [*flags_, f"--output_dir={out('an_' + str(i))}"], expect,
+           absent=[f"out/an_{i}"]) for i, (name, flags_, expect) in enumerate([
+               ("neither text nor records", ["--init_checkpoint={W}/bare/model", *TINY],
+                "give exactly one of --input_file (text) and --record_file"),
+               ("a label per checkpoint", [*ANALYZE, "--labels=a,b"],
+                "--labels: give 1 distinct names"),
+               ("no checkpoint", ["--init_checkpoint={W}/squad", "--input_file={W}/corpus.txt"],
+                "--init_checkpoint: no checkpoint at '{W}/squad'"),
+               ("no config beside the checkpoint", ["--init_checkpoint={W}/bare/model",
+                                                    "--input_file={W}/corpus.txt"],
+                "no albert_config.json in {W}/bare; pass --albert_config_file"),
+               ("no tokenizer", ["--init_checkpoint={W}/bare/model", *TINY,
+                                 "--input_file={W}/corpus.txt"],
+                "its folder keeps no tokenizer; pass --spm_model_file"),
+               ("no sequences", [*ANALYZE, "--max_sequences=0"],
+                "--max_sequences must be at least 1, got 0"),
+               ("configs for every checkpoint", [*ANALYZE, "--albert_config_file={W}/config.json"
+                                                 ",{W}/config.json,{W}/config.json"],
+                "--albert_config_file: give one file or one per checkpoint (1), got 3"),
+               ("records without a manifest", ["--init_checkpoint={W}/runs/sst2",
+                                               "--record_file={W}/corpus.txt"],
+                "has no create_pretraining_data manifest giving its lengths"),
+               ("length beyond the model", [*ANALYZE, "--max_seq_length=65"],
+                "--max_seq_length=65 is longer than sst2's max_position_embeddings (64)"),
+               ("another tokenizer than the run's", [*ANALYZE,
+                                                     "--spm_model_file={W}/spm_other.model"],
+                "spm_other.model is not the tokenizer {W}/runs/sst2 was trained with"),
+           ])],
     # -- convert_checkpoint -----------------------------------------------------------
     *[case("convert_checkpoint", name, [f"--source={W}/{source}",
                                         f"--output_dir={out('conv_' + str(i))}"],
@@ -391,6 +435,9 @@ CASES: List[Case] = [
     case("convert_checkpoint", "output under a file", ["--source={W}/tf1/ckpt-1",
                                                        "--output_dir={W}/blocker/conv"],
          "{W}/blocker is a file, not a folder"),
+    case("convert_checkpoint", "output folder not empty", ["--source={W}/tf1/ckpt-1",
+                                                           "--output_dir={W}/runs/sst2"],
+         "already exists and is not empty", unchanged=["runs/sst2"]),
     # -- query_saved_model ------------------------------------------------------------
     case("query_saved_model", "no export there", ["--model_dir={W}/nope", "--text_a=x"],
          "no saved_model.pb there"),
@@ -467,6 +514,8 @@ def build_workspace(folder):
     (folder / "cfg_latin1.json").write_bytes(b'{"vocab_size": 200, "note": "caf\xe9"}')
     (folder / "cfg_invalid.json").write_text('{"vocab_size": 200,')
     (folder / "blocker").write_text("a file where a folder is expected")
+    (folder / "pretrain.flags").write_text("--albert_config_file=/from/flagfile.json\n"
+                                           "--num_train_steps=3\n")
     (folder / "binary.bin").write_bytes(rng.integers(0, 256, 60_000, dtype=np.uint8).tobytes())
     (folder / "longline.txt").write_text("word " * 5000 + "\n")
     (folder / "blank.txt").write_text("\n\n   \n")
@@ -633,7 +682,8 @@ def test_the_matrix_covers_every_script_with_at_least_60_cases():
     scripts = {c.script for c in CASES}
     assert scripts == {"albert_params", "train_sentencepiece", "create_pretraining_data",
                        "run_pretraining", "run_classifier", "run_squad", "export_model",
-                       "convert_checkpoint", "query_saved_model", "run_demo"}
+                       "convert_checkpoint", "query_saved_model", "run_demo",
+                       "analyze_model"}
     assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
 
 

@@ -210,23 +210,6 @@ def test_regression_reports_pearson_and_spearman(tmp_path, sst2):
     assert results["best"]["examples"] == 200 and -1 <= results["best"]["pearson"] <= 1
 
 
-def test_command_line_errors(sst2, tmp_path):
-    data, spm_model, config, folder = sst2
-    config_file = folder / "config.json"
-    config.to_json_file(str(config_file))
-    base = [sys.executable, os.path.join(ROOT, "run_classifier.py"), f"--data_dir={data}",
-            f"--output_dir={tmp_path}", f"--spm_model_file={spm_model}",
-            f"--albert_config_file={config_file}", "--do_train", "--strategy=one_device"]
-    result = subprocess.run(base + ["--task_name=sst"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode != 0
-    assert "run_classifier: --task_name: unknown task 'sst'; supported: CoLA" in result.stderr
-    result = subprocess.run(base + ["--task_name=custom"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode != 0 and "--task_name=custom needs --text_a_column" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def final_state(output_dir, step):
     reader = tf.train.load_checkpoint(str(output_dir / "checkpoints" / f"ckpt-{step}"))
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()

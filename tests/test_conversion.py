@@ -458,9 +458,7 @@ def test_convert_checkpoint_script(tmp_path):
     assert f"{len(arrays)} mapped, 0 skipped, 0 missing, 0 unused" in result.stdout
     assert "mapped  transformer_block_1/ffn_1/LayerNorm_1/gamma <- bert/encoder/transformer/" \
            "group_0/inner_group_1/LayerNorm_1/gamma" in result.stdout
-    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert again.returncode != 0 and "already exists and is not empty" in again.stderr
-    assert "Traceback" not in again.stderr
+    # A second run into the same folder is refused: a case of the bad-input matrix.
 
 
 def test_readers_refuse_what_they_cannot_read_safely(tmp_path):

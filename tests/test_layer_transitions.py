@@ -156,34 +156,9 @@ def test_script_compares_checkpoints_and_matches_the_library(assets, tmp_path):
                                    expected.cosine_similarity, rtol=1e-5)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ([], "give exactly one of --input_file (text) and --record_file"),
-    (["--input_file=TEXT", "--labels=a,b"], "--labels: give 1 distinct names"),
-    (["--input_file=TEXT", "--albert_config_file=", "--init_checkpoint=NOWHERE"],
-     "--init_checkpoint: no checkpoint at"),  # not a missing config of its parent folder
-    (["--input_file=TEXT", "--albert_config_file=", "--init_checkpoint=ASSETS/classifier/model"],
-     "no albert_config.json in"),
-    (["--input_file=TEXT"], "its folder keeps no tokenizer; pass --spm_model_file"),
-    (["--input_file=TEXT", "--max_sequences=0"], "--max_sequences must be at least 1, got 0"),
-    (["--input_file=TEXT", "--albert_config_file=CONFIG,CONFIG,CONFIG"],
-     "--albert_config_file: give one file or one per checkpoint (1), got 3"),
-    (["--record_file=TEXT"], "has no create_pretraining_data manifest giving its lengths"),
-    (["--input_file=TEXT", "--spm_model_file=SPM", "--max_seq_length=65"],
-     "--max_seq_length=65 is longer than encoder's max_position_embeddings (64)"),
-])
-def test_script_errors_name_the_flag(assets, tmp_path, arguments, message):
-    folder, spm_model, _ = assets
-    text = tmp_path / "text.txt"
-    text.write_text("One sentence here.\n")
-    arguments = [argument.replace("TEXT", str(text)).replace("NOWHERE", str(tmp_path))
-                 .replace("SPM", spm_model).replace("ASSETS", str(folder))
-                 .replace("CONFIG", str(folder / "albert_config.json")) for argument in arguments]
-    defaults = [f"--init_checkpoint={folder}/encoder/encoder",
-                f"--albert_config_file={folder}/albert_config.json"]
-    result = analyze(*defaults, *arguments, f"--output_dir={tmp_path}/out")
-    assert result.returncode != 0
-    assert message in result.stderr, result.stderr
-    assert not (tmp_path / "out" / "layer_transitions.json").exists()
+# The script's refusals (no text, wrong label count, no checkpoint, no config, no
+# tokenizer, bad counts, records without a manifest, a length beyond the model) are cases
+# of the bad-input matrix (tests/test_bad_inputs.py), run in one process.
 
 
 def test_records_are_read_with_their_manifest_lengths(tmp_path):

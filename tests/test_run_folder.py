@@ -4,6 +4,7 @@ the resume rule (what changed is listed; --new_phase records it). No model is tr
 here: records are written as a run writes them and checkpoints are stand-ins."""
 
 import json
+import logging
 import os
 import shutil
 
@@ -287,3 +288,16 @@ def test_pretraining_settings_round_trip_without_a_tokenizer(tmp_path, config):
     assert run.settings == settings and run.tokenizer() is None
     with pytest.raises(RunFolderError, match="records no tokenizer .* pass --spm_model_file"):
         run.require_tokenizer()
+
+
+def test_a_vocabulary_larger_than_the_tokenizer_is_a_warning_with_both_numbers(vocab, caplog):
+    from albert_tf.data.sentencepiece_tokenizer import TokenizerError
+    from albert_tf.data.tokenizers import check_tokenizer_fits
+
+    tokenizer = WordPieceTokenizer(vocab)
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        check_tokenizer_fits(tokenizer, 30000)
+    assert f"vocab_size 30000 is larger than the {len(VOCAB)} pieces" in caplog.text
+    with pytest.raises(TokenizerError, match=f"has {len(VOCAB)} pieces but the model's "
+                                             "vocab_size is 10: ids past 9 have no embedding"):
+        check_tokenizer_fits(tokenizer, 10)
