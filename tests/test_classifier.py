@@ -13,7 +13,7 @@ import tensorflow as tf
 from albert_tf.config import AlbertConfig
 from albert_tf.data.classifier_data import cached_lengths, cached_split, encode_examples
 from albert_tf.data.packing import SequenceLengthError, pack, truncate_longest_first
-from albert_tf.data.glue import InputExample, TaskDataError, get_task
+from albert_tf.data.glue import InputExample, get_task
 from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer, train_sentencepiece
 from albert_tf.models import AlbertPretrainer
 from albert_tf.tasks.classification.task import run

@@ -153,6 +153,10 @@ class RunLayout:
         """run_settings.json as written, or None when the folder has none."""
         return self._read_json(self.settings_file)
 
+    def read_results(self) -> Optional[Dict[str, object]]:
+        """eval_results.json, or None when the folder has none."""
+        return self._read_json(self.results_file)
+
     def read_legacy_identity(self) -> Optional[Dict[str, object]]:
         """run.json of a folder written before SETTINGS_FORMAT 2 (its tokenizer's sha256
         under `tokenizer_sha256`, as format 2 names it), or None."""

@@ -18,7 +18,6 @@ from typing import Dict, Mapping, Optional, Tuple
 from albert_tf.checkpoints.layout import TOKENIZER_FIELDS, RunFolderError, RunLayout
 from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenizers import Tokenizer, load_tokenizer
-from albert_tf.io_utils import file_sha256
 from albert_tf.tasks.registry import TaskEntry, entry
 from albert_tf.training.settings import LoopSettings, SettingsError, settings_from_record
 
@@ -91,13 +90,14 @@ class RunFolder:
             if not os.path.isfile(path):
                 raise RunFolderError(f"{path}: the run's tokenizer copy is missing from "
                                      f"{self.folder}; pass --spm_model_file or --vocab_file")
-            if self.tokenizer_sha256 and file_sha256(path) != self.tokenizer_sha256:
+            tokenizer = load_tokenizer(*(getattr(settings, f) for f in TOKENIZER_FIELDS),
+                                       lower_case)
+            if self.tokenizer_sha256 and tokenizer.model_sha256 != self.tokenizer_sha256:
                 raise RunFolderError(f"{path} is not the tokenizer {self.folder} recorded "
                                      f"(sha256 differs from {self.tokenizer_sha256[:12]}...): "
                                      "it changed after the run; restore it or pass the "
                                      "original with --spm_model_file or --vocab_file")
-            return load_tokenizer(*(getattr(settings, f) for f in TOKENIZER_FIELDS),
-                                  lower_case)
+            return tokenizer
         if self.legacy_tokenizer_path:
             raise RunFolderError(
                 f"{self.folder} was written by an earlier albert-tf and holds no copy of its "
@@ -106,20 +106,9 @@ class RunFolder:
                 "--spm_model_file (SentencePiece) or --vocab_file (WordPiece)")
         return None
 
-    def require_tokenizer(self, spm_model_file: Optional[str] = None,
-                          vocab_file: Optional[str] = None,
-                          do_lower_case: Optional[bool] = None) -> Tokenizer:
-        """`tokenizer(...)`, which must exist."""
-        tokenizer = self.tokenizer(spm_model_file, vocab_file, do_lower_case)
-        if tokenizer is None:
-            raise RunFolderError(f"{self.folder} records no tokenizer (its pretraining "
-                                 "records had no manifest naming one); pass --spm_model_file "
-                                 "or --vocab_file")
-        return tokenizer
-
     def results(self) -> Optional[Dict[str, object]]:
         """eval_results.json, or None."""
-        return self.layout._read_json(self.layout.results_file)
+        return self.layout.read_results()
 
 
 def is_run_folder(path: Optional[str]) -> bool:
