@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
 from absl import logging
 
@@ -254,6 +254,19 @@ class AlbertConfig:
     def to_json_file(self, path: str) -> None:
         """Writes the config atomically (temp file in the same folder, then rename)."""
         write_atomically(path, self.to_json_string().encode("utf-8"))
+
+    def differences(self, other: "AlbertConfig", ignore: Sequence[str] = ()
+                    ) -> Dict[str, Tuple[Any, Any]]:
+        """{field: (this config's value, other's)} for every field that differs, but the
+        `ignore`d ones.
+
+        >>> base = AlbertConfig.from_preset("base")
+        >>> base.differences(base.replace(hidden_size=960, hidden_dropout_prob=0.1),
+        ...                  ignore=("hidden_dropout_prob",))
+        {'hidden_size': (768, 960)}
+        """
+        return {name: (value, getattr(other, name)) for name, value in self.to_dict().items()
+                if name not in ignore and getattr(other, name) != value}
 
     def replace(self, **changes: Any) -> "AlbertConfig":
         return dataclasses.replace(self, **changes)

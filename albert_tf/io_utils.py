@@ -67,6 +67,22 @@ def write_atomically(path: str, data: bytes) -> None:
         handle.write(data)
 
 
+def check_input_file(path: str, what: str, error: type) -> None:
+    """Raises `error` unless `path` is a file: a folder is named as such (rather than
+    "not found"). `what` describes the file expected.
+
+    >>> import tempfile
+    >>> check_input_file(tempfile.mkdtemp(), "vocabulary file", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...: is a directory; expected a vocabulary file
+    """
+    if os.path.isdir(path):
+        raise error(f"{path}: is a directory; expected a {what}")
+    if not os.path.isfile(path):
+        raise error(f"{path}: {what} not found")
+
+
 def file_sha256(path: str) -> str:
     """The sha256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()

@@ -25,8 +25,7 @@ from albert_tf.tasks.registry import (CLASSIFICATION, ENTRIES, UnknownTaskError,
                                       entry_for_settings)
 from albert_tf.tasks.run_folder import find_run, load_run, run_config
 from albert_tf.training.distribution import create_strategy
-from albert_tf.training.run_record import (ResumeError, check_same_data, check_same_model,
-                                           write_run_record)
+from albert_tf.training.run_record import ResumeCheck, ResumeError, write_run_record
 from albert_tf.training.settings import SettingsError
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat",
@@ -57,7 +56,8 @@ def classifier_settings(output_dir, config, vocab, data_dir="unused", **override
 def record(settings, identity=None, tokenizer=None, phase=None):
     """Writes the run folder's record as a run does once its checks have passed."""
     write_run_record(entry_for_settings(settings).kind, settings,
-                     identity or {"model": {}, "data": {}}, tokenizer, phase)
+                     identity or {"model": {}, "data": {}}, tokenizer, phase,
+                     RunLayout(settings.output_dir).read_record())
 
 
 def stand_in_checkpoint(folder, step=20):
@@ -131,6 +131,10 @@ def test_a_recorded_path_is_only_read_inside_the_folder(tmp_path, config, vocab)
     (lambda r: r["settings"].update(max_seq_length=1000),
      "--max_seq_length=1000 must be between 5"),
     (lambda r: r.update(kind="race"), "unknown kind of run 'race'"),
+    (lambda r: r.pop("kind"), "no 'kind' of run recorded"),
+    (lambda r: r.update(settings=[1]), "'settings' must be an object"),
+    (lambda r: r.update(tokenizer="abc"), "'tokenizer' must be an object or null"),
+    (lambda r: r.update(phases={}), "'identity' must be an object and 'phases' a list"),
     (lambda r: r.update(extra=1), "unknown key 'extra'"),
     (lambda r: r.update(format=3), "settings format 3 is newer"),
 ])
@@ -190,25 +194,25 @@ def test_resume_refuses_changed_training_settings_unless_a_new_phase(tmp_path, c
     assert first.model_identity()["labels"] == ["0", "1"]
     record(settings(), identity(first), first.tokenizer)
     config.to_json_file(str(run_dir / "albert_config.json"))
-    assert check_same_data(settings(), first.data_identity()) is None  # nothing trained yet
+    assert ResumeCheck(settings()).same_data(first.data_identity()) is None  # none trained
     stand_in_checkpoint(run_dir)
-    check_same_model(settings(), first.model_identity())
-    assert check_same_data(settings(), first.data_identity()) is None  # same settings
+    ResumeCheck(settings()).same_model(first.model_identity())
+    assert ResumeCheck(settings()).same_data(first.data_identity()) is None  # same settings
 
     longer = ClassificationTask(settings(max_seq_length=48))
     with pytest.raises(ResumeError, match=r"max_seq_length: 32 \(recorded\) -> 48 \(now\).*"
                                           "--new_phase"):
-        check_same_data(settings(max_seq_length=48), longer.data_identity())
+        ResumeCheck(settings(max_seq_length=48)).same_data(longer.data_identity())
     (data / "train.tsv").write_text((data / "train.tsv").read_text() + "0\t3\t4\tc\tb\n")
     edited = ClassificationTask(settings())
     with pytest.raises(ResumeError, match="train_data_sha256"):
-        check_same_data(settings(), edited.data_identity())
+        ResumeCheck(settings()).same_data(edited.data_identity())
     # Evaluation or prediction alone reads no training data: no refusal.
-    assert check_same_data(settings(do_train=False, do_eval=True),
-                           edited.data_identity()) is None
+    assert ResumeCheck(settings(do_train=False, do_eval=True)).same_data(
+        edited.data_identity()) is None
 
-    phase = check_same_data(settings(max_seq_length=48, new_phase=True),
-                            longer.data_identity())
+    phase = ResumeCheck(settings(max_seq_length=48, new_phase=True)).same_data(
+        longer.data_identity())
     assert phase["step"] == 20 and phase["changed"]["max_seq_length"] == [32, 48]
     record(settings(max_seq_length=48, new_phase=True), identity(longer), first.tokenizer,
            phase)
@@ -220,8 +224,8 @@ def test_resume_refuses_changed_training_settings_unless_a_new_phase(tmp_path, c
     other = ClassificationTask(settings(task=get_task("RTE"), new_phase=True))
     with pytest.raises(ResumeError, match="holds the weights of another run .*'MRPC' "
                                           r"\(recorded\) -> 'RTE' \(now\)"):
-        check_same_model(settings(task=get_task("RTE"), new_phase=True),
-                         other.model_identity())
+        ResumeCheck(settings(task=get_task("RTE"), new_phase=True)).same_model(
+            other.model_identity())
     # Evaluation runs leave the training record as it was.
     record(settings(do_train=False, do_eval=True, max_seq_length=16), identity(longer))
     assert json.loads((run_dir / "run_settings.json").read_text()) == recorded
@@ -298,3 +302,100 @@ def test_a_vocabulary_larger_than_the_tokenizer_is_a_warning_with_both_numbers(v
     with pytest.raises(TokenizerError, match=f"has {len(VOCAB)} pieces but the model's "
                                              "vocab_size is 10: ids past 9 have no embedding"):
         check_tokenizer_fits(tokenizer, 10)
+
+
+def test_what_is_not_a_whole_run_folder_is_named(tmp_path, config, vocab):
+    with pytest.raises(RunFolderError, match="not a run folder .no run_settings.json"):
+        load_run(str(tmp_path))
+    run_dir = tmp_path / "run"
+    record(classifier_settings(run_dir, config, vocab), tokenizer=WordPieceTokenizer(vocab))
+    os.remove(run_dir / "albert_config.json")
+    with pytest.raises(RunFolderError, match="no albert_config.json beside run_settings.json"):
+        load_run(str(run_dir))
+    config.to_json_file(str(run_dir / "albert_config.json"))
+    os.remove(run_dir / "assets" / "vocab.txt")
+    with pytest.raises(RunFolderError, match="the run's tokenizer copy is missing from"):
+        load_run(str(run_dir)).tokenizer()
+
+
+@pytest.mark.parametrize("settings_class, values, message", [
+    (PretrainingSettings, dict(input_files=(), do_train=True), "--do_train needs --input_file"),
+    (PretrainingSettings, dict(input_files=("a",), max_predictions_per_seq=65,
+                               max_seq_length=64), "--max_predictions_per_seq=65 must be"),
+    (PretrainingSettings, dict(input_files=("a",), do_eval=True),
+     "--do_eval needs --eval_file"),
+    (QASettings, dict(do_train=True, train_file="t.json", max_query_length=8, dropout_prob=1.0),
+     r"--dropout_prob must be in \[0, 1\), got 1.0"),
+    (QASettings, dict(do_predict=True, predict_file="p.json", max_seq_length=32,
+                      max_query_length=29), "--max_query_length=29 leaves no room"),
+    (QASettings, dict(do_train=True, train_file="t.json", max_query_length=8, evaluation="bleu"),
+     "--evaluation must be one of squad, cmrc2018, got 'bleu'"),
+    (ClassifierSettings, dict(task=get_task("MRPC"), data_dir="d", dropout_rate=-0.1),
+     r"dropout_rate must be in \[0, 1\), got -0.1"),
+    (ClassifierSettings, dict(task=get_task("MRPC"), data_dir="d", do_train=False),
+     "at least one of --do_train, --do_eval and --do_predict"),
+    (ClassifierSettings, dict(task=get_task("MRPC"), data_dir="d", num_train_steps=0),
+     "--train_step must be at least 1, got 0"),  # the flag's name, not the field's
+    (ClassifierSettings, dict(task=get_task("MRPC"), data_dir="d", optimizer="sgd"),
+     "--optimizer must be one of lamb, adamw, got 'sgd'"),
+])
+def test_settings_refuse_values_out_of_range_naming_the_flag(settings_class, values, message,
+                                                             config):
+    settings = settings_class(output_dir="out", albert_config=config,
+                              **{"max_seq_length": 32, **values})
+    with pytest.raises(SettingsError, match=message):
+        settings.validate()
+
+
+def test_the_records_tokenizer_is_kept_only_while_it_is_the_file_they_were_made_with(
+        tmp_path, vocab, caplog):
+    from albert_tf.data.pretraining_dataset import recorded_tokenizer
+    from albert_tf.data.shards import MANIFEST_TOOL
+
+    records = tmp_path / "train.tfrecord"
+    records.write_bytes(b"")
+    tokenizer = WordPieceTokenizer(vocab)
+
+    def manifest(path):
+        (tmp_path / "train.manifest.json").write_text(json.dumps({
+            "tool": MANIFEST_TOOL, "spm_model_file": None, "vocab_file": path,
+            "tokenizer_sha256": tokenizer.model_sha256,
+            "options": {"do_lower_case": False}}))
+
+    manifest(vocab)
+    assert recorded_tokenizer([str(records)]) == {"vocab_file": vocab, "do_lower_case": False}
+    with open(vocab, "a", encoding="utf-8") as handle:
+        handle.write("new\n")
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        assert recorded_tokenizer([str(records)]) is None
+        manifest(str(tmp_path / "gone.txt"))
+        assert recorded_tokenizer([str(records)]) is None
+    assert "changed since they were written" in caplog.text and "is gone" in caplog.text
+
+
+def test_exports_refuse_what_the_model_cannot_serve(tmp_path, config, vocab):
+    from albert_tf.export.saved_model import ExportError
+    from albert_tf.tasks.export_run import ExportOptions, ModelSource
+    from albert_tf.tasks.pretraining.serving import encoder_module
+    from albert_tf.tasks.question_answering import serving as qa_serving
+
+    encoder = ModelSource("pretraining", PretrainingSettings(
+        input_files=(), output_dir=str(tmp_path), albert_config=config), str(tmp_path))
+    with pytest.raises(ExportError, match="keeps no tokenizer, which the raw-text signatures "
+                                          "need: pass --spm_model_file or --vocab_file, or "
+                                          "--notext_signatures"):
+        encoder_module(encoder, ExportOptions())
+    qa = ModelSource("question_answering", QASettings(output_dir=str(tmp_path),
+                                                      albert_config=config), str(tmp_path))
+    with pytest.raises(ExportError, match="always has its raw-text signature"):
+        qa_serving.serving_module(qa, ExportOptions(text_signatures=False))
+    with pytest.raises(ExportError, match="question answering needs the tokenizer"):
+        qa_serving.serving_module(qa, ExportOptions())
+    classifier = ModelSource("classification", classifier_settings(tmp_path, config, vocab),
+                             str(tmp_path))
+    other = tmp_path / "other_config.json"
+    config.replace(num_hidden_layers=2).to_json_file(str(other))
+    with pytest.raises(ExportError, match=f"--albert_config_file {other} is not the config"):
+        classifier.check_description({"albert_config_file": str(other)})
+    with pytest.raises(ExportError, match="--text_pair=False but .* with text_pair=True"):
+        classifier.check_description({"text_pair": False, "version_2_with_negative": True})

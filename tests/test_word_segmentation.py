@@ -217,3 +217,17 @@ def test_a_user_dictionary_joins_its_words(tmp_path, tokenizer):
     assert unmarked(custom).tolist() == unmarked(plain).tolist()
     assert [m < 0 for m in custom[:6]] == [False, True, True, True, True, True]
     assert not all(m < 0 for m in plain[1:6])
+
+
+@pytest.mark.parametrize("line, message", [
+    ("云计算 5 n extra", "4 fields; a jieba user dictionary line is"),
+    ("云计算 5 N1", "tag 'N1' is not lower-case letters"),
+    ("云计算 3.5", "frequency '3.5' is not a non-negative integer"),
+])
+def test_a_user_dictionary_line_jieba_would_misread_is_refused(tmp_path, line, message):
+    from albert_tf.data.word_segmentation import SegmenterError, check_user_dict
+
+    path = tmp_path / "dict.txt"
+    path.write_text("\ufeff区块链 n\n\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(SegmenterError, match=f"dict.txt:3: {message}"):
+        check_user_dict(str(path))

@@ -132,8 +132,8 @@ class RunLayout:
     def store_tokenizer(self, source_file: str, setting: str, sha256: str) -> str:
         """Copies the tokenizer file into `assets/` (atomically; kept when the copy there
         is already this file) and returns its path relative to the folder."""
-        relative = os.path.join(ASSETS_DIR, TOKENIZER_ASSET_NAMES[setting])
-        target = self._path(relative)
+        target = os.path.join(self.assets_dir, TOKENIZER_ASSET_NAMES[setting])
+        relative = os.path.relpath(target, self.output_dir)
         if os.path.isfile(target) and file_sha256(target) == sha256:
             return relative
         with atomic_path(target) as temp_path:

@@ -8,7 +8,7 @@ from typing import Dict, Optional, Type
 from absl import flags
 
 from albert_tf.cli.script import define_flags, settings_from_flags
-from albert_tf.training.settings import PRECISIONS, LoopSettings
+from albert_tf.training.settings import PRECISIONS, LoopSettings, SettingsError
 
 # LoopSettings field -> help text
 _LOOP_FLAGS = {
@@ -82,7 +82,6 @@ def warmup_steps(values: flags.FlagValues, settings_class: Type[LoopSettings],
     if values[name].present or warmup_proportion is None:
         return {}
     if not 0.0 <= warmup_proportion <= 1.0:
-        from albert_tf.training.settings import SettingsError
         raise SettingsError(f"--warmup_proportion must be in [0, 1], got {warmup_proportion}")
     return {"num_warmup_steps": int(num_train_steps * warmup_proportion)}
 

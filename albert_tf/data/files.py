@@ -1,6 +1,8 @@
 """Input file patterns as the original scripts take them: comma-separated globs."""
 
 import glob
+import hashlib
+import os
 from typing import List
 
 from albert_tf.errors import AlbertTfError
@@ -66,26 +68,17 @@ def content_fingerprint(paths: List[str]) -> str:
     >>> first == content_fingerprint([os.path.join(folder, n) for n in ("a.txt", "b.txt")])
     False
     """
-    import hashlib
-    import os
-
-    def opener(path):
-        if "://" in path:
-            import tensorflow as tf
-            return tf.io.gfile.GFile(path, "rb"), tf.io.gfile.stat(path).length
-        return open(path, "rb"), os.path.getsize(path)
-
-    sizes = {}
-    for path in paths:
-        handle, sizes[path] = opener(path)
-        handle.close()
+    remote = [path for path in paths if "://" in path]
+    if remote:
+        import tensorflow as tf  # gs:// and other schemes
+    sizes = {path: tf.io.gfile.stat(path).length if path in remote else os.path.getsize(path)
+             for path in paths}
     sampled = sum(sizes.values()) > FULL_HASH_BYTES
     digest = hashlib.sha256(b"sampled" if sampled else b"whole")
     for path in sorted(paths, key=os.path.basename):
         size = sizes[path]
         digest.update(f"{os.path.basename(path)}\0{size}\0".encode())
-        handle, _ = opener(path)
-        with handle:
+        with (tf.io.gfile.GFile(path, "rb") if path in remote else open(path, "rb")) as handle:
             if not sampled or size <= 2 * SAMPLE_BYTES:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)

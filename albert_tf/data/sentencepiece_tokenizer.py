@@ -24,7 +24,7 @@ from albert_tf.data.text_files import read_lines
 from albert_tf.data.text_preprocessing import (preprocess_text, preprocess_text_tf,
                                                preprocess_with_origins)
 from albert_tf.errors import AlbertTfError
-from albert_tf.io_utils import check_writable, write_atomically
+from albert_tf.io_utils import check_input_file, check_writable, write_atomically
 
 class SpecialIds(NamedTuple):
     """The ids of a vocabulary's special tokens (packing, masking and serving use them)."""
@@ -88,11 +88,7 @@ class AlbertTokenizer:
     """
 
     def __init__(self, spm_model_file: str, lower_case: bool = True, keep_accents: bool = False):
-        if os.path.isdir(spm_model_file):
-            raise TokenizerError(f"{spm_model_file}: is a directory; expected a SentencePiece "
-                                 ".model file")
-        if not os.path.isfile(spm_model_file):
-            raise TokenizerError(f"{spm_model_file}: SentencePiece model file not found")
+        check_input_file(spm_model_file, "SentencePiece model file", TokenizerError)
         with open(spm_model_file, "rb") as handle:
             self.model_proto = handle.read()
         self.processor = spm.SentencePieceProcessor()

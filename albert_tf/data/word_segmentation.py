@@ -39,8 +39,10 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer, basic_tokenize, is_cjk, is_dropped
+from albert_tf.data.wordpiece_tokenizer import (WordPieceTokenizer, basic_tokenize, is_cjk,
+                                                 is_dropped)
 from albert_tf.errors import AlbertTfError
+from albert_tf.io_utils import check_input_file
 
 SEGMENTERS = ("none", "jieba")
 
@@ -66,10 +68,7 @@ def check_user_dict(path: str) -> None:
     ...
     albert_tf.data.word_segmentation.SegmenterError: ...:3: frequency '-3' is not a non-negative integer; a jieba user dictionary line is 'word [frequency] [tag]'
     """
-    if os.path.isdir(path):
-        raise SegmenterError(f"{path}: is a directory; expected a jieba user dictionary file")
-    if not os.path.isfile(path):
-        raise SegmenterError(f"{path}: segmenter user dictionary not found")
+    check_input_file(path, "segmenter user dictionary", SegmenterError)
     usage = "a jieba user dictionary line is 'word [frequency] [tag]'"
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):

@@ -36,9 +36,10 @@ import os
 import unicodedata
 from typing import Dict, List, Sequence, Tuple
 
-from albert_tf.data.text_preprocessing import character_class, realign
 from albert_tf.data.sentencepiece_tokenizer import SpecialIds
+from albert_tf.data.text_preprocessing import character_class, realign
 from albert_tf.errors import AlbertTfError
+from albert_tf.io_utils import check_input_file
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 CONTINUATION = "##"
@@ -163,11 +164,7 @@ def read_vocabulary(vocab_file: str) -> Tuple[List[str], bytes]:
     naming the line, as are a missing file, a line that is not UTF-8 and a missing
     special token.
     """
-    if os.path.isdir(vocab_file):
-        raise VocabularyError(f"{vocab_file}: is a directory; expected a vocab.txt file "
-                              "(one token per line)")
-    if not os.path.isfile(vocab_file):
-        raise VocabularyError(f"{vocab_file}: vocabulary file not found")
+    check_input_file(vocab_file, "vocabulary file", VocabularyError)
     with open(vocab_file, "rb") as handle:
         data = handle.read()
     lines = data.split(b"\n")

@@ -18,8 +18,8 @@ from albert_tf.training.task import Task
 def run_tokenizer(settings) -> Tokenizer:
     """The tokenizer of a fine-tuning run: the file its settings name (`spm_model_file`,
     else `vocab_file`); without one, the copy kept in `output_dir` (a resumed run), else in
-    the `init_checkpoint` run folder, with that run's lower-casing. A file given that is not the tokenizer the
-    init_checkpoint run was trained with is an error naming both."""
+    the `init_checkpoint` run folder, with that run's lower-casing. A file given that is
+    not the tokenizer the init_checkpoint run was trained with is an error naming both."""
     given = settings.spm_model_file or settings.vocab_file
     source = find_run(settings.init_checkpoint)
     if given:

@@ -15,7 +15,8 @@ import dataclasses
 import os
 from typing import Dict, Mapping, Optional, Tuple
 
-from albert_tf.checkpoints.layout import TOKENIZER_FIELDS, RunFolderError, RunLayout
+from albert_tf.checkpoints.layout import (SETTINGS_FORMAT, TOKENIZER_FIELDS, RunFolderError,
+                                          RunLayout)
 from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenizers import Tokenizer, load_tokenizer
 from albert_tf.tasks.registry import TaskEntry, entry
@@ -155,9 +156,9 @@ def load_run(folder: str) -> RunFolder:
     if unknown:
         raise RunFolderError(f"{source}: unknown key {unknown[0]!r}; expected "
                              f"{', '.join(RECORD_KEYS)}")
-    if record["format"] != 2:
+    if record["format"] != SETTINGS_FORMAT:
         raise RunFolderError(f"{source}: settings format {record['format']!r} is newer than "
-                             "this albert-tf reads (2); upgrade albert-tf")
+                             f"this albert-tf reads ({SETTINGS_FORMAT}); upgrade albert-tf")
     task = _entry(record.get("kind"), source)
     values = record.get("settings")
     if not isinstance(values, dict):
@@ -167,15 +168,14 @@ def load_run(folder: str) -> RunFolder:
         if field in values:
             given[field] = (layout.resolve_inside(values[field], field)
                             if values[field] is not None else None)
-    tokenizer = record.get("tokenizer") or {}
-    if not isinstance(tokenizer, dict):
+    tokenizer = record.get("tokenizer")
+    if tokenizer is not None and not isinstance(tokenizer, dict):
         raise RunFolderError(f"{source}: 'tokenizer' must be an object or null")
-    identity = record.get("identity") or {}
-    phases = record.get("phases") or []
+    identity, phases = record.get("identity", {}), record.get("phases", [])
     if not isinstance(identity, dict) or not isinstance(phases, list):
         raise RunFolderError(f"{source}: 'identity' must be an object and 'phases' a list")
     return RunFolder(layout, task, _settings(task, values, source, given),
-                     tokenizer_sha256=tokenizer.get("sha256"), identity=identity,
+                     tokenizer_sha256=(tokenizer or {}).get("sha256"), identity=identity,
                      phases=tuple(phases))
 
 
@@ -233,8 +233,7 @@ def run_config(albert_config_file: Optional[str], preset: Optional[str], output_
     given = (AlbertConfig.from_json_file(albert_config_file) if albert_config_file
              else AlbertConfig.from_preset(preset) if preset else None)
     resumed = RunLayout(output_dir).config_file if output_dir else None
-    source = (RunLayout(folder_of(init_checkpoint)).config_file if init_checkpoint
-              and os.path.exists(folder_of(init_checkpoint)) else None)
+    source = RunLayout(folder_of(init_checkpoint)).config_file if init_checkpoint else None
     if given is None:
         for path in (resumed, source):
             if path and os.path.isfile(path):
@@ -242,13 +241,13 @@ def run_config(albert_config_file: Optional[str], preset: Optional[str], output_
         raise RunFolderError("give --albert_config_file or --preset: neither --output_dir "
                              "nor --init_checkpoint holds an albert_config.json")
     if source and os.path.isfile(source):
-        other = AlbertConfig.from_json_file(source)
-        changed = [f"{name}: {value} vs {getattr(given, name)}"
-                   for name, value in other.to_dict().items()
-                   if name not in TRAINING_ONLY_CONFIG_FIELDS and getattr(given, name) != value]
+        changed = AlbertConfig.from_json_file(source).differences(
+            given, ignore=TRAINING_ONLY_CONFIG_FIELDS)
         if changed:
             what = albert_config_file or f"--preset={preset}"
-            raise RunFolderError(f"{what} describes another model than --init_checkpoint's "
-                                 f"{source} ({', '.join(changed)}); leave the flag out to "
-                                 "use the checkpoint's")
+            raise RunFolderError(
+                f"{what} describes another model than --init_checkpoint's {source} ("
+                + ", ".join(f"{name}: {theirs} vs {ours}"
+                            for name, (theirs, ours) in changed.items())
+                + "); leave the flag out to use the checkpoint's")
     return given

@@ -5,7 +5,7 @@ from typing import Dict
 import tensorflow as tf
 
 from albert_tf.training.loop import TrainingLoop, check_loop_settings, check_output_dir_config
-from albert_tf.training.run_record import check_same_data, check_same_model, write_run_record
+from albert_tf.training.run_record import ResumeCheck, write_run_record
 from albert_tf.training.settings import LoopSettings
 from albert_tf.training.task import Task
 
@@ -20,14 +20,17 @@ def run_task(task: Task, settings: LoopSettings,
     own results."""
     check_loop_settings(settings, strategy)
     check_output_dir_config(settings.output_dir, settings.albert_config)
-    check_same_model(settings, task.model_identity())
+    resume = ResumeCheck(settings)
+    identity = {"model": task.model_identity()}
+    resume.same_model(identity["model"])  # before the data is read: a clearer refusal
     task.validate(strategy)
-    identity = {"model": task.model_identity(), "data": task.data_identity()}
-    phase = check_same_data(settings, identity["data"])
+    identity["data"] = task.data_identity()
+    phase = resume.same_data(identity["data"])
     loop = TrainingLoop(task, settings, strategy)
     loop.restore()
     if loop.is_chief:
-        write_run_record(task.kind, settings, identity, task.run_tokenizer, phase)
+        write_run_record(task.kind, settings, identity, task.run_tokenizer, phase,
+                         resume.record)
     results: Dict[str, object] = {}
     if settings.do_train:
         results["train"] = loop.train()

@@ -71,10 +71,8 @@ def check_output_dir_config(output_dir: str, config: AlbertConfig) -> None:
     layout = RunLayout(output_dir)
     config_file = layout.config_file
     if tf.train.latest_checkpoint(layout.checkpoint_dir) and os.path.exists(config_file):
-        previous = AlbertConfig.from_json_file(config_file)
-        changed = [f"{name}: {value} -> {getattr(config, name)}"
-                   for name, value in previous.to_dict().items()
-                   if getattr(config, name) != value]
+        changed = [f"{name}: {before} -> {now}" for name, (before, now) in
+                   AlbertConfig.from_json_file(config_file).differences(config).items()]
         if changed:
             raise TrainingError(
                 f"--output_dir {output_dir} holds checkpoints of a different model "

@@ -7,7 +7,7 @@ refused (that is another run: use a new folder, or `--init_checkpoint` to start 
 weights). Training on in a folder with checkpoints under another `data` identity is
 refused too, with every differing setting and its two values, unless `--new_phase` is
 given: the weights then train on under the new settings, and the change is recorded in
-the folder's `phases` with the step it started at.
+the folder's `phases` with the step it started at (`ResumeCheck`).
 
 The record (format 2, see checkpoints/layout.py) is written once every check has passed:
 
@@ -35,21 +35,6 @@ class ResumeError(AlbertTfError, ValueError):
     """A run folder reused with settings it cannot honour; the message lists them."""
 
 
-def _recorded(layout: RunLayout, part: str, current: Mapping[str, object]
-              ) -> Optional[Dict[str, object]]:
-    """The `model` or `data` identity the folder recorded (None: no record), read from a
-    folder of an earlier version where it can be: the model from its run.json, the data
-    from its settings."""
-    record = layout.read_record()
-    if record is None:
-        return None
-    if "format" in record:
-        return dict((record.get("identity") or {}).get(part) or {})
-    if part == "data":
-        return {key: record[key] for key in current if key in record}
-    return layout.read_legacy_identity() or {}
-
-
 def _differences(before: Mapping[str, object], after: Mapping[str, object]) -> Dict[str, list]:
     """{key: [before, after]} for the keys both record with different values."""
     return {key: [before[key], after[key]] for key in after
@@ -64,59 +49,73 @@ def _describe(changes: Mapping[str, list]) -> str:
                      for key, (old, new) in changes.items())
 
 
-def _weights(layout: RunLayout):
-    """(latest checkpoint or None, whether the folder holds any trained weights)."""
-    checkpoint = tf.train.latest_checkpoint(layout.checkpoint_dir)
-    return checkpoint, bool(checkpoint or tf.io.gfile.exists(layout.best_prefix + ".index"))
+class ResumeCheck:
+    """What `settings.output_dir` holds, read once before anything is written (its record,
+    latest checkpoint and best weights), and the two checks of the resume rule.
 
+    Args:
+        settings: The run's settings.
+    """
 
-def check_same_model(settings: LoopSettings, model: Mapping[str, object]) -> None:
-    """Refuses a run in a folder holding the weights of another model (task, labels,
-    tokenizer, head): that is another run, even with `new_phase`. Reads only."""
-    layout = RunLayout(settings.output_dir)
-    recorded = _recorded(layout, "model", model)
-    if recorded is None or not _weights(layout)[1]:
-        return
-    changed = _differences(recorded, model)
-    if changed:
-        raise ResumeError(
-            f"--output_dir {settings.output_dir} holds the weights of another run "
-            f"({_describe(changed)}); use a new --output_dir, or --init_checkpoint="
-            f"{settings.output_dir} to start a new run from its weights")
+    def __init__(self, settings: LoopSettings):
+        self.settings = settings
+        self.layout = RunLayout(settings.output_dir)
+        self.record = self.layout.read_record()
+        self.checkpoint = tf.train.latest_checkpoint(self.layout.checkpoint_dir)
+        self.has_weights = bool(self.checkpoint or tf.io.gfile.exists(
+            self.layout.best_prefix + ".index"))
 
+    def _recorded(self, part: str, current: Mapping[str, object]) -> Dict[str, object]:
+        """The `model` or `data` identity recorded, read from a folder of an earlier
+        version where it can be: the model from its run.json, the data from its settings."""
+        if "format" in self.record:
+            return dict((self.record.get("identity") or {}).get(part) or {})
+        if part == "data":
+            return {key: self.record[key] for key in current if key in self.record}
+        return self.layout.read_legacy_identity() or {}
 
-def check_same_data(settings: LoopSettings, data: Mapping[str, object]
-                    ) -> Optional[Dict[str, object]]:
-    """Refuses to train on in a folder with checkpoints under other training settings
-    unless `new_phase`; returns the phase to record (None: no change). Reads only."""
-    layout = RunLayout(settings.output_dir)
-    checkpoint, _ = _weights(layout)
-    recorded = _recorded(layout, "data", data)
-    if recorded is None or not (settings.do_train and checkpoint):
-        return None
-    changed = _differences(recorded, data)
-    if not changed:
-        return None
-    number = checkpoint.rsplit("-", 1)[-1]
-    step = int(number) if number.isdigit() else None
-    if not settings.new_phase:
-        raise ResumeError(
-            f"--output_dir {settings.output_dir} was trained with other settings "
-            f"({_describe(changed)}); resuming would silently train on something else. "
-            "Rerun with the recorded settings to resume, pass --new_phase to go on training "
-            "these weights with the new settings (recorded as a phase in run_settings.json), "
-            "or use a new --output_dir")
-    logging.info("new phase from step %s: %s", step, _describe(changed))
-    return {"step": step, "changed": changed}
+    def same_model(self, model: Mapping[str, object]) -> None:
+        """Refuses a run in a folder holding the weights of another model (task, labels,
+        tokenizer, head): that is another run, even with `new_phase`."""
+        if self.record is None or not self.has_weights:
+            return
+        changed = _differences(self._recorded("model", model), model)
+        if changed:
+            folder = self.settings.output_dir
+            raise ResumeError(
+                f"--output_dir {folder} holds the weights of another run "
+                f"({_describe(changed)}); use a new --output_dir, or --init_checkpoint="
+                f"{folder} to start a new run from its weights")
+
+    def same_data(self, data: Mapping[str, object]) -> Optional[Dict[str, object]]:
+        """Refuses to train on in a folder with checkpoints under other training settings
+        unless `new_phase`; returns the phase to record (None: no change)."""
+        if self.record is None or not (self.settings.do_train and self.checkpoint):
+            return None
+        changed = _differences(self._recorded("data", data), data)
+        if not changed:
+            return None
+        number = self.checkpoint.rsplit("-", 1)[-1]
+        step = int(number) if number.isdigit() else None
+        if not self.settings.new_phase:
+            raise ResumeError(
+                f"--output_dir {self.settings.output_dir} was trained with other settings "
+                f"({_describe(changed)}); resuming would silently train on something else. "
+                "Rerun with the recorded settings to resume, pass --new_phase to go on "
+                "training these weights with the new settings (recorded as a phase in "
+                "run_settings.json), or use a new --output_dir")
+        logging.info("new phase from step %s: %s", step, _describe(changed))
+        return {"step": step, "changed": changed}
 
 
 def write_run_record(kind: str, settings: LoopSettings,
                      identity: Mapping[str, Mapping[str, object]], tokenizer,
-                     phase: Optional[Mapping[str, object]]) -> None:
+                     phase: Optional[Mapping[str, object]],
+                     previous: Optional[Mapping[str, object]]) -> None:
     """Writes albert_config.json, the tokenizer copy and run_settings.json (call it on the
-    chief, once every check has passed). `tokenizer`: the run's (None: it has none)."""
+    chief, once every check has passed). `tokenizer`: the run's (None: it has none);
+    `previous`: the record the folder held (`ResumeCheck.record`)."""
     layout = RunLayout(settings.output_dir)
-    previous = layout.read_record()
     if previous is not None and not settings.do_train:
         return  # evaluation and prediction leave the training record as it is
     os.makedirs(settings.output_dir, exist_ok=True)

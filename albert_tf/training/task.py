@@ -22,8 +22,9 @@ class Task:
     Subclasses set `kind` (the task registry's name, recorded in run_settings.json) and
     `logged` (the names `replica_losses` returns, "loss" first, the one minimized), and
     implement `build_model`, `train_dataset`, `replica_losses`, `warm_start_roots`,
-    `model_identity` and `data_identity`; the hooks below default to doing nothing. The hooks receive the `TrainingLoop` running the task
-    (its `model`, `step`, `layout`, `is_chief`, `distribute` and `mean_losses`).
+    `model_identity` and `data_identity`; the hooks below default to doing nothing. The
+    hooks receive the `TrainingLoop` running the task (its `model`, `step`, `layout`,
+    `is_chief`, `distribute` and `mean_losses`).
     """
 
     kind: str = ""

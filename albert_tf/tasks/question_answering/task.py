@@ -150,7 +150,6 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
                                 "checkpoint, so the answers would come from an untrained "
                                 "head; add --do_train, or --init_checkpoint of a fine-tuned "
                                 "(e.g. converted) question-answering model")
-        check_writable(settings.output_dir, "output_dir")
         if settings.export_dir:
             check_writable(settings.export_dir, "export_dir")
 
