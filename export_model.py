@@ -19,6 +19,13 @@ whatever directory it is exported. Examples:
     # a bare checkpoint (a converted release): say what it is
     python export_model.py --init_checkpoint=converted/base --task_name=sst-2 \
         --spm_model_file=converted/base/30k-clean.model --export_dir=exports
+
+Other formats write the new (or empty) folder --export_dir names:
+
+    # Hugging Face (from_pretrained), keras-hub (from_preset), LiteRT (float32 + int8)
+    python export_model.py --init_checkpoint=runs/sst2 --format=hugging_face --export_dir=hf/sst2
+    python export_model.py --init_checkpoint=runs/sst2 --format=keras_hub --export_dir=kh/sst2
+    python export_model.py --init_checkpoint=runs/sst2 --format=tflite --export_dir=lite/sst2
 """
 
 from absl import flags, logging
@@ -30,7 +37,14 @@ QUESTION_ANSWERING = "question_answering"
 flags.DEFINE_string("init_checkpoint", None, "A run folder (run_pretraining, run_classifier, "
                     "run_squad), or a checkpoint prefix or folder described by the flags "
                     "below.", required=True)
-flags.DEFINE_string("export_dir", None, "Folder TF Serving watches.", required=True)
+flags.DEFINE_string("export_dir", None, "saved_model: the folder TF Serving watches (a "
+                    "new version under <model_name>/); other formats: the new folder written.",
+                    required=True)
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "hugging_face", "keras_hub", "tflite"],
+                  "saved_model (TF Serving), hugging_face (transformers from_pretrained: "
+                  "config.json, model.safetensors, tokenizer), keras_hub (a preset for "
+                  "from_preset; needs keras-hub), tflite (LiteRT model.tflite + "
+                  "model_int8.tflite with the ids signature, and the tokenizer file).")
 flags.DEFINE_string("model_name", None, "Model name (a folder under --export_dir). Default: "
                     "the run's task (sst-2, squad, albert_encoder, ...), else albert.")
 flags.DEFINE_integer("max_seq_length", None, "Longest packed input (default: the run's "
@@ -39,6 +53,12 @@ flags.DEFINE_bool("text_signatures", True, "Export raw-text signatures (tensorfl
                   "--notext_signatures writes an ids-only model with core ops only.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                   "Compute precision of the served model (outputs stay float32).")
+flags.DEFINE_integer("sub_batch_size", 8, "Classifier and encoder raw-text signatures: run "
+                     "a request's texts in sub-batches of this many, sorted by length, each "
+                     "padded to its own longest (BENCHMARKS.md); 0: the whole request padded "
+                     "to its longest text, as before.")
+flags.DEFINE_integer("length_multiple", 16, "Sub-batch lengths are rounded up to a multiple "
+                     "of it, so few shapes reach the model.")
 flags.DEFINE_list("warmup_texts", None, "Texts for the warm-up requests (default: two "
                   "built-in sentences; question answering: question, context, question, ...).")
 flags.DEFINE_bool("encoder_only", False, "Export the encoder (pooled and sequence outputs) "
@@ -88,20 +108,27 @@ OVERRIDE_FLAGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_si
 
 
 def main(values):
+    from albert_tf.export.saved_model import ExportError
     from albert_tf.io_utils import check_writable
-    from albert_tf.tasks.export_run import (ExportOptions, export_source,
-                                            describe_checkpoint, run_source)
+    from albert_tf.tasks.export_run import (ExportOptions, describe_checkpoint, export_source,
+                                            export_to, run_source)
     from albert_tf.tasks.registry import entry
     from albert_tf.tasks.run_folder import find_run
 
     check_writable(values.export_dir, "export_dir")
+    if values.format != "saved_model":
+        for name in ("model_name", "warmup_texts", "text_signatures"):
+            if values[name].present:
+                raise ExportError(f"--{name} is for --format=saved_model, not "
+                                  f"--format={values.format}")
     given = {name: values[name].value for name in DESCRIPTION_FLAGS + OVERRIDE_FLAGS
              + ("do_lower_case",) if values[name].present}
     options = ExportOptions(
         overrides={name: given[name] for name in OVERRIDE_FLAGS if name in given},
         precision=values.precision, text_signatures=values.text_signatures,
         warmup_texts=tuple(values.warmup_texts or ()), encoder_only=values.encoder_only,
-        null_odds_threshold=values.null_odds_threshold)
+        null_odds_threshold=values.null_odds_threshold,
+        sub_batch_size=values.sub_batch_size, length_multiple=values.length_multiple)
     run = find_run(values.init_checkpoint)
     if run is not None:
         source = run_source(run, values.spm_model_file, values.vocab_file,
@@ -113,7 +140,16 @@ def main(values):
         source = describe_checkpoint(
             values.init_checkpoint, **{name: values[name].value for name in DESCRIPTION_FLAGS},
             spm_model_file=values.spm_model_file, vocab_file=values.vocab_file,
-            do_lower_case=given.get("do_lower_case", True), encoder_only=values.encoder_only)
+            do_lower_case=given.get("do_lower_case", True),
+            # Another library's format takes a bare pretrained checkpoint (a conversion)
+            # with its heads when it has them: no task needs naming.
+            encoder_only=values.encoder_only or values.format != "saved_model")
+    if values.format != "saved_model":
+        for note in export_to(source, values.export_dir, values.format, options):
+            print(f"note: {note}")
+        logging.info("done: %s", values.export_dir)
+        print(values.export_dir)
+        return
     name = values.model_name or (entry(source.kind).serving().default_model_name(
         source.settings) if run is not None else "albert")
     path = export_source(source, values.export_dir, name, options)

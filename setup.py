@@ -6,6 +6,7 @@ from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
 MATPLOTLIB = "matplotlib>=3.8,<4"
+KERAS_HUB = "keras-hub>=0.32,<0.33"
 
 setup(
     name="albert_tf",
@@ -35,14 +36,16 @@ setup(
         "jieba>=0.42,<0.43",  # Chinese whole-word masking (word_segmentation.py)
     ],
     # Only what the library imports is required. The plots of the demo's report,
-    # analyze_model and run_ablation need matplotlib;
-    # the benchmarks compare against keras-hub's ALBERT (keras-nlp is now an alias of
-    # keras-hub and nothing imports it). The tests cover the demo, so they take its extra.
+    # analyze_model and run_ablation need matplotlib; keras-hub presets (export_model
+    # --format=keras_hub, convert_checkpoint of a preset) and the benchmarks need keras-hub
+    # (keras-nlp is now an alias of it and nothing imports it). The tests cover the demo
+    # and the presets, so they take both (keras-hub installs in about 15 s).
     extras_require={
         "demo": [MATPLOTLIB],
-        "benchmarks": ["keras-hub>=0.32,<0.33"],
+        "keras_hub": [KERAS_HUB],
+        "benchmarks": [KERAS_HUB],
         # Two workers, a file each (pytest.ini): the suite in about 60% of the time on 2 cores.
-        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", MATPLOTLIB],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", MATPLOTLIB, KERAS_HUB],
     },
     entry_points={
         "console_scripts": [

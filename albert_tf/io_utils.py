@@ -178,3 +178,38 @@ def remove_stale(folder: str, prefix: str) -> List[str]:
                 os.remove(path)
         removed.append(path)
     return removed
+
+
+def check_new_folder(path: str, flag: str) -> None:
+    """`check_writable`, and `path` absent or empty (a folder a writer fills whole)."""
+    check_writable(path, flag)
+    if os.path.exists(path) and os.listdir(path):
+        raise OutputLocationError(f"--{flag} {path}: already exists and is not empty")
+
+
+@contextlib.contextmanager
+def atomic_folder(output_dir: str, flag: str = "output_dir") -> Iterator[str]:
+    """Yields a temp folder beside `output_dir` that becomes `output_dir` when the block
+    ends; `output_dir` must be absent or empty (checked first). On an error nothing is
+    left; a killed writer's temp folder is removed by the next write of `output_dir`.
+
+    >>> import tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "model")
+    >>> with atomic_folder(target) as folder:
+    ...     _ = open(os.path.join(folder, "config.json"), "w").write("{}")
+    >>> os.listdir(target)
+    ['config.json']
+    """
+    check_new_folder(output_dir, flag)
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    prefix = f".{os.path.basename(os.path.abspath(output_dir))}.tmp-"
+    remove_stale(parent, prefix)
+    temp_dir = os.path.join(parent, owned_temp_name(prefix))
+    os.makedirs(temp_dir)
+    try:
+        yield temp_dir
+        if os.path.isdir(output_dir):
+            os.rmdir(output_dir)  # empty (checked above)
+        os.rename(temp_dir, output_dir)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -43,7 +43,9 @@ SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 flags.DEFINE_string("shared_dir", SHARED, "The shared data folder.")
 flags.DEFINE_list("datasets", ["sst2", "chnsenticorp"], "sst2 and/or chnsenticorp.")
-flags.DEFINE_list("systems", ["ours", "keras_hub", "hf_torch"], "What to measure.")
+flags.DEFINE_list("systems", ["ours", "ours_sub", "keras_hub", "hf_torch"],
+                  "What to measure (ours_sub: ours with --sub_batch_size sub-batches).")
+flags.DEFINE_integer("sub_batch_size", 8, "ours_sub: rows per sub-batch.")
 flags.DEFINE_string("preset", "base", "Model size.")
 flags.DEFINE_integer("seq", 128, "max_seq_length: longer texts are truncated.")
 flags.DEFINE_integer("calls", 100, "Batch-1 requests timed per system.")
@@ -89,13 +91,13 @@ def dataset_texts(name, shared, folder):
     return [example.text_a for example in task.read(data, "dev")], files
 
 
-def export_ours(config, tokenizer, precision, seq, path):
+def export_ours(config, tokenizer, precision, seq, path, sub_batch_size=0):
     from albert_tf.export.saved_model import ServingModule, export_saved_model
     from albert_tf.models import AlbertClassifier
 
     dtype = "float32" if precision == "float32" else "mixed_bfloat16"
     model = AlbertClassifier(config, 2, dropout_rate=0.0, dtype=dtype)
-    module = ServingModule(model, tokenizer, seq, ["0", "1"])
+    module = ServingModule(model, tokenizer, seq, ["0", "1"], sub_batch_size=sub_batch_size)
     return export_saved_model(module, os.path.dirname(path), os.path.basename(path))
 
 
@@ -153,6 +155,10 @@ def main(_):
     values = flags.FLAGS
     logging.set_verbosity(logging.WARNING)
     folder = tempfile.mkdtemp(prefix="bench_serve-")
+    from benchmarks.machine import cpu_flags, matmul_peak
+
+    print(f"cpu flags: {cpu_flags()}; float32 matmul peak "
+          f"{matmul_peak() / 1e9:.1f} GFLOP/s", flush=True)
     print(f"preset {values.preset}, max_seq_length {values.seq}; batch-1 latency over "
           f"{values.calls} requests, batch-{values.batch} throughput over the dev set; "
           f"{platform.machine()}, cpus={os.cpu_count()}", flush=True)
@@ -169,6 +175,12 @@ def main(_):
                 path = export_ours(config, tokenizer, precision, values.seq,
                                    os.path.join(folder, f"{name}_ours_{precision}"))
                 measures["ours"] = lambda path=path: measure_saved_model(
+                    path, "text_a", texts, values)
+            if "ours_sub" in values.systems:
+                path = export_ours(config, tokenizer, precision, values.seq,
+                                   os.path.join(folder, f"{name}_ours_sub_{precision}"),
+                                   values.sub_batch_size)
+                measures["ours_sub"] = lambda path=path: measure_saved_model(
                     path, "text_a", texts, values)
             if "keras_hub" in values.systems:
                 path = export_keras_hub(config, files, precision, values.seq,
@@ -198,11 +210,12 @@ def main(_):
                 medians[name, system, precision] = {
                     key: float(np.median([row[key] for row in measured]))
                     for key in ("p50_ms", "p99_ms", "sequences_per_second")}
-            ours = medians.get((name, "ours", precision))
-            for peer in ("keras_hub", "hf_torch"):
+            for mine, peer in [(mine, peer) for mine in ("ours", "ours_sub")
+                               for peer in ("keras_hub", "hf_torch")]:
+                ours = medians.get((name, mine, precision))
                 other = medians.get((name, peer, precision))
                 if ours and other:
-                    print(f"{name} {precision}: ours/{peer} throughput "
+                    print(f"{name} {precision}: {mine}/{peer} throughput "
                           f"{ours['sequences_per_second'] / other['sequences_per_second']:.2f}x,"
                           f" p50 latency {ours['p50_ms'] / other['p50_ms']:.2f}x of theirs",
                           flush=True)

@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from benchmarks.machine import matmul_peak  # noqa: E402
 from benchmarks.synthetic import synthetic_batch  # noqa: E402
 
 flags.DEFINE_list("implementations", ["ours", "keras_hub", "hf_torch"],
@@ -59,28 +60,6 @@ flags.DEFINE_integer("steps", 6, "Timed steps.")
 flags.DEFINE_string("cell", None, "Internal: run one cell (impl:precision:xla) and print JSON.")
 
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-
-
-def matmul_peak(dtype: str, size: int = 2048, repeats: int = 16) -> float:
-    """FLOP/s of a square matmul chain at `dtype` (best of three timings)."""
-    import tensorflow as tf
-
-    a = tf.random.normal((size, size), dtype=tf.float32)
-    a = tf.cast(a / size ** 0.5, dtype)
-
-    @tf.function
-    def chain(x):
-        for _ in range(repeats):
-            x = tf.matmul(x, a)
-        return x
-
-    chain(a).numpy()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        chain(a).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * size ** 3 * repeats / best
 
 
 def ours_step(config, batch, precision, xla, steps_per_call, recompute=False):

@@ -30,9 +30,10 @@ def peers_python(python: str = "") -> str:
     return interpreter
 
 
-def run_hf_peer(python: str, request: dict) -> dict:
-    """One `hf_peer.py` job: its JSON result, or {"error": the stderr tail}."""
-    done = subprocess.run([python, HF_PEER], input=json.dumps(request), capture_output=True,
+def run_hf_peer(python: str, request: dict, script: str = HF_PEER) -> dict:
+    """One job of `script` (`hf_peer.py`, or another peer script beside it): its JSON
+    result, or {"error": the stderr tail}."""
+    done = subprocess.run([python, os.path.join(os.path.dirname(HF_PEER), script)], input=json.dumps(request), capture_output=True,
                           text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="true"))
     if done.returncode:
         return {"error": done.stderr[-1500:]}

@@ -387,9 +387,18 @@ CASES: List[Case] = [
                 "--task_name=custom classification needs --labels"),
                ("a model name with a folder", [*EXPORT, "--model_name=a/b"],
                 "--model_name='a/b': expected a plain folder name"),
+               ("a SavedModel flag for another format",
+                [*EXPORT[:1], "--format=tflite", "--model_name=x"],
+                "--model_name is for --format=saved_model, not --format=tflite"),
+               ("bfloat16 for a LiteRT file",
+                [*EXPORT[:1], "--format=tflite", "--precision=mixed_bfloat16"],
+                "--precision=mixed_bfloat16 is for SavedModel exports"),
            ])],
     case("export_model", "export under a file", [*EXPORT, "--export_dir={W}/blocker/x"],
          "{W}/blocker is a file, not a folder"),
+    case("export_model", "another format into a full folder",
+         [*EXPORT[:1], "--format=hugging_face", "--export_dir={W}/runs"],
+         "--export_dir {W}/runs: already exists and is not empty", unchanged=["runs"]),
     # -- analyze_model ----------------------------------------------------------------
     *[case("analyze_model", name, [*flags_, f"--output_dir={out('an_' + str(i))}"], expect,
            absent=[f"out/an_{i}"]) for i, (name, flags_, expect) in enumerate([
@@ -675,6 +684,10 @@ GOOD_CASES: List[Case] = [
     case("run_classifier", "warmup from the proportion",
          [*CLASSIFY, *TINY, "--train_step=8", "--warmup_proportion=0.25",
           "--save_checkpoints_steps=8", f"--output_dir={out('good_classifier')}"], ""),
+    *[case("export_model", f"a run as {format_}",
+           ["--init_checkpoint={W}/runs/sst2", f"--format={format_}",
+            f"--export_dir={out('as_' + format_)}"], "")
+      for format_ in ("hugging_face", "keras_hub", "tflite")],
 ]
 
 
@@ -710,6 +723,38 @@ def test_fine_tuning_scripts_warm_up_over_the_proportion_of_the_steps_given(matr
         recorded = json.loads(open(os.path.join(folder, "run_settings.json")).read())
         assert (recorded["settings"]["num_train_steps"],
                 recorded["settings"]["num_warmup_steps"]) == (steps, warmup), good.id
+
+
+def test_a_run_folder_leaves_as_each_format_with_its_labels_and_tokenizer(matrix):
+    from albert_tf.export.tflite import TfliteRunner
+    from albert_tf.tasks.export_run import run_source, trained_model
+    from albert_tf.tasks.run_folder import load_run
+
+    workspace, results, _ = matrix
+    exports = {good.argv[1].split("=")[1]: resolve(good.argv[2].split("=", 1)[1], workspace)
+               for good in GOOD_CASES if good.script == "export_model"}
+    for good in GOOD_CASES[2:]:
+        assert results[good.id]["status"] == 0, results[good.id]
+    run = os.path.join(workspace, "runs", "sst2")
+    spm = open(os.path.join(run, "assets", "spiece.model"), "rb").read()
+    hf = exports["hugging_face"]
+    values = json.load(open(os.path.join(hf, "config.json")))
+    assert values["architectures"] == ["AlbertForSequenceClassification"]
+    assert values["id2label"] == {"0": "0", "1": "1"}  # SST-2's labels
+    assert open(os.path.join(hf, "spiece.model"), "rb").read() == spm
+    preset = exports["keras_hub"]
+    assert json.load(open(os.path.join(preset, "task.json")))["class_name"] == \
+        "AlbertTextClassifier"
+    assert open(os.path.join(preset, "assets", "tokenizer", "vocabulary.spm"), "rb").read() == spm
+    lite = exports["tflite"]
+    assert sorted(os.listdir(lite)) == ["labels.txt", "model.tflite", "model_int8.tflite",
+                                        "spiece.model"]
+    model = trained_model(run_source(load_run(run)))
+    ids = np.array([[2, 40, 41, 42, 3]], "int32")
+    batch = (ids, np.ones_like(ids), np.zeros_like(ids))
+    want = model(dict(zip(("input_ids", "input_mask", "segment_ids"), batch))).numpy()
+    got = TfliteRunner(open(os.path.join(lite, "model.tflite"), "rb").read())(*batch)
+    np.testing.assert_allclose(got["logits"], want, atol=1e-4)
 
 
 def test_query_answers_follow_the_umask_and_the_run_records_what_it_belongs_to(matrix):

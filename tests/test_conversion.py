@@ -21,6 +21,7 @@ from albert_tf.checkpoints.conversion import (ConversionError, convert_checkpoin
                                               read_safetensors, read_torch_zip)
 from albert_tf.checkpoints.warm_start import warm_start
 from albert_tf.config import AlbertConfig
+from albert_tf.io_utils import OutputLocationError
 from albert_tf.models import AlbertClassifier, AlbertPretrainer
 from tests.reference import feed_forward, gelu_tanh, layer_norm, self_attention
 
@@ -272,7 +273,7 @@ def test_conversion_errors_name_the_variable(tmp_path):
         convert_checkpoint(prefix, str(tmp_path / "out"), _config_file(tmp_path, config))
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
-    with pytest.raises(ConversionError, match="already exists and is not empty"):
+    with pytest.raises(OutputLocationError, match="already exists and is not empty"):
         convert_checkpoint(prefix, str(tmp_path / "full"), _config_file(tmp_path, config))
     with pytest.raises(ConversionError, match="neither a TF checkpoint nor a Hugging Face"):
         convert_checkpoint(str(tmp_path / "nothing"), str(tmp_path / "out2"))

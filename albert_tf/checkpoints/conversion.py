@@ -38,12 +38,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf.checkpoints.keras_hub_preset import is_keras_hub_preset, read_keras_hub_preset
 from albert_tf.checkpoints.layout import RunLayout
+from albert_tf.checkpoints.shared_blocks import (BlockPositions, ConversionError,
+                                                 block_positions)
 from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenizers import load_tokenizer
-from albert_tf.errors import AlbertTfError
-from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
+from albert_tf.io_utils import atomic_folder, check_new_folder
 from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
+from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 
@@ -67,23 +70,6 @@ TOKENIZER_FILES = ("30k-clean.model", "spiece.model", "vocab_chinese.txt", "voca
 HF_FIXED_KEYS = {"tie_word_embeddings": True, "position_embedding_type": "absolute"}
 
 
-class ConversionError(AlbertTfError, ValueError):
-    """A source that cannot be converted; the message names the variable or file."""
-
-
-def block_positions(pretrainer: AlbertPretrainer) -> Dict[int, Tuple[int, int]]:
-    """Block index -> (group, inner) of the original layout (needs sharing="all")."""
-    config = pretrainer.encoder.albert_config
-    if config.sharing != "all":
-        raise ConversionError(f"checkpoints of the original layout share whole blocks; the "
-                              f"config's sharing={config.sharing!r} has no counterpart")
-    positions = {}
-    for step, block in enumerate(pretrainer.encoder.block_schedule):
-        layer, inner = divmod(step, config.inner_group_num)
-        positions.setdefault(block, (config.group_of_layer(layer), inner))
-    return positions
-
-
 _BLOCK_PARTS = {  # our sub-path -> (original sub-path, Hugging Face sub-path)
     "attention_1/query": ("attention_1/self/query", "attention.query"),
     "attention_1/key": ("attention_1/self/key", "attention.key"),
@@ -96,57 +82,74 @@ _BLOCK_PARTS = {  # our sub-path -> (original sub-path, Hugging Face sub-path)
 }
 
 
-def _dense(ours: str, original: str, hf: str, style: str) -> NameMap:
+def dense_names(ours: str, original: str, hf: str, style: str) -> NameMap:
     if style == "original":
         return {f"{ours}/kernel": (f"{original}/kernel", False),
                 f"{ours}/bias": (f"{original}/bias", False)}
     return {f"{ours}/kernel": (f"{hf}.weight", True), f"{ours}/bias": (f"{hf}.bias", False)}
 
 
-def _layer_norm(ours: str, original: str, hf: str, style: str) -> NameMap:
+def layer_norm_names(ours: str, original: str, hf: str, style: str) -> NameMap:
     if style == "original":
         return {f"{ours}/gamma": (f"{original}/gamma", False),
                 f"{ours}/beta": (f"{original}/beta", False)}
     return {f"{ours}/gamma": (f"{hf}.weight", False), f"{ours}/beta": (f"{hf}.bias", False)}
 
 
-def name_map(pretrainer: AlbertPretrainer, style: str) -> NameMap:
-    """Every variable of the pretrainer -> its name in an `original` or `hf` source."""
+def encoder_name_map(encoder, style: str, positions: BlockPositions,
+                     prefix: str = "albert.") -> NameMap:
+    """Every variable of the encoder -> its name in an `original` or `hf` source; `prefix`
+    is Hugging Face's for the encoder of a model with heads (AlbertModel has none)."""
     original = style == "original"
     names: NameMap = {}
     for ours, (tf1, hf) in {
             "embeddings/word_embeddings/embeddings": ("bert/embeddings/word_embeddings",
-                                                      "albert.embeddings.word_embeddings.weight"),
+                                                      "embeddings.word_embeddings.weight"),
             "embeddings/token_type_embeddings/embeddings": (
                 "bert/embeddings/token_type_embeddings",
-                "albert.embeddings.token_type_embeddings.weight"),
+                "embeddings.token_type_embeddings.weight"),
             "embeddings/position_embeddings": ("bert/embeddings/position_embeddings",
-                                               "albert.embeddings.position_embeddings.weight"),
-            "predictions/output_bias": ("cls/predictions/output_bias", "predictions.bias"),
-            "seq_relationship/output/bias": ("cls/seq_relationship/output_bias",
-                                             "sop_classifier.classifier.bias")}.items():
-        names[ours] = (tf1 if original else hf, False)
-    names["seq_relationship/output/kernel"] = (
-        ("cls/seq_relationship/output_weights" if original
-         else "sop_classifier.classifier.weight"), True)
-    names.update(_layer_norm("embeddings/LayerNorm", "bert/embeddings/LayerNorm",
-                             "albert.embeddings.LayerNorm", style))
-    if pretrainer.encoder.embeddings.projection is not None:
-        names.update(_dense("embeddings/embedding_hidden_mapping_in",
-                            PROJECTION_NAMES["original"], PROJECTION_NAMES["hf"], style))
-    names.update(_dense("pooler", "bert/pooler/dense", "albert.pooler", style))
-    names.update(_dense("predictions/transform", "cls/predictions/transform/dense",
-                        "predictions.dense", style))
-    names.update(_layer_norm("predictions/LayerNorm", "cls/predictions/transform/LayerNorm",
-                             "predictions.LayerNorm", style))
-    for block, (group, inner) in block_positions(pretrainer).items():
+                                               "embeddings.position_embeddings.weight"),
+    }.items():
+        names[ours] = (tf1 if original else prefix + hf, False)
+    names.update(layer_norm_names("embeddings/LayerNorm", "bert/embeddings/LayerNorm",
+                             prefix + "embeddings.LayerNorm", style))
+    if encoder.embeddings.projection is not None:
+        names.update(dense_names("embeddings/embedding_hidden_mapping_in",
+                            PROJECTION_NAMES["original"],
+                            prefix + PROJECTION_NAMES["hf"][len("albert."):], style))
+    names.update(dense_names("pooler", "bert/pooler/dense", prefix + "pooler", style))
+    for block, (group, inner) in positions.items():
         tf1_prefix = f"bert/encoder/transformer/group_{group}/inner_group_{inner}/"
-        hf_prefix = f"albert.encoder.albert_layer_groups.{group}.albert_layers.{inner}."
+        hf_prefix = f"{prefix}encoder.albert_layer_groups.{group}.albert_layers.{inner}."
         for ours, (tf1, hf) in _BLOCK_PARTS.items():
-            part = _layer_norm if "LayerNorm" in ours else _dense
+            part = layer_norm_names if "LayerNorm" in ours else dense_names
             names.update(part(f"transformer_block_{block}/{ours}", tf1_prefix + tf1,
                               hf_prefix + hf, style))
     return names
+
+
+def pretraining_head_name_map(style: str) -> NameMap:
+    """The MLM and SOP heads' variables -> their names in an `original` or `hf` source."""
+    original = style == "original"
+    names: NameMap = {
+        "predictions/output_bias": ("cls/predictions/output_bias" if original
+                                    else "predictions.bias", False),
+        "seq_relationship/output/bias": ("cls/seq_relationship/output_bias" if original
+                                         else "sop_classifier.classifier.bias", False),
+        "seq_relationship/output/kernel": ("cls/seq_relationship/output_weights" if original
+                                           else "sop_classifier.classifier.weight", True)}
+    names.update(dense_names("predictions/transform", "cls/predictions/transform/dense",
+                        "predictions.dense", style))
+    names.update(layer_norm_names("predictions/LayerNorm", "cls/predictions/transform/LayerNorm",
+                             "predictions.LayerNorm", style))
+    return names
+
+
+def name_map(pretrainer: AlbertPretrainer, style: str) -> NameMap:
+    """Every variable of the pretrainer -> its name in an `original` or `hf` source."""
+    return {**encoder_name_map(pretrainer.encoder, style, block_positions(pretrainer.encoder)),
+            **pretraining_head_name_map(style)}
 
 
 # brightmart/albert_zh's own models (modeling.py, not its *_google variants): BERT's names,
@@ -187,14 +190,14 @@ def brightmart_name_map(pretrainer: AlbertPretrainer) -> NameMap:
         "seq_relationship/output/bias": ("cls/seq_relationship/output_bias", False),
         "seq_relationship/output/kernel": ("cls/seq_relationship/output_weights", True),
     }
-    names.update(_layer_norm("embeddings/LayerNorm", "bert/embeddings/LayerNorm", "", "original"))
-    names.update(_dense("pooler", "bert/pooler/dense", "", "original"))
-    names.update(_dense("predictions/transform", "cls/predictions/transform/dense", "",
+    names.update(layer_norm_names("embeddings/LayerNorm", "bert/embeddings/LayerNorm", "", "original"))
+    names.update(dense_names("pooler", "bert/pooler/dense", "", "original"))
+    names.update(dense_names("predictions/transform", "cls/predictions/transform/dense", "",
                         "original"))
-    names.update(_layer_norm("predictions/LayerNorm", "cls/predictions/transform/LayerNorm", "",
+    names.update(layer_norm_names("predictions/LayerNorm", "cls/predictions/transform/LayerNorm", "",
                              "original"))
     for ours, theirs in _BRIGHTMART_BLOCK_PARTS.items():
-        part = _layer_norm if "LayerNorm" in ours else _dense
+        part = layer_norm_names if "LayerNorm" in ours else dense_names
         names.update(part(f"transformer_block_0/{ours}", f"bert/encoder/layer_shared/{theirs}",
                           "", "original"))
     return names
@@ -219,15 +222,33 @@ ANSWERABILITY_HEAD_NAMES = {
     for weight in weights}
 
 
-def question_answering_head(tensors: Mapping[str, np.ndarray], style: str):
-    """(model class, name map of its head) of the fine-tuned question-answering head the
-    source holds, or None."""
+# The original run_classifier's head and Hugging Face AlbertForSequenceClassification's.
+CLASSIFIER_HEAD_NAMES = {
+    "classifier/output/kernel": ("output_weights", "classifier.weight", True),
+    "classifier/output/bias": ("output_bias", "classifier.bias", False),
+}
+
+
+def fine_tuned_head(tensors: Mapping[str, np.ndarray], style: str):
+    """(build: encoder -> the fine-tuned model, name map of its head, what it is) of the
+    fine-tuned head the source holds (question answering or classification), or None."""
     column = 1 if style == "hf" else 0
-    for model_class, head_names in ((AlbertQuestionAnswering, SPAN_HEAD_NAMES),
-                                    (AlbertAnswerabilityQA, ANSWERABILITY_HEAD_NAMES)):
-        names = {ours: (spelled[column], spelled[2]) for ours, spelled in head_names.items()}
-        if all(name in tensors for name, _ in names.values()):
-            return model_class, names
+    heads = (
+        (lambda encoder: AlbertQuestionAnswering(encoder, dtype="float32"), SPAN_HEAD_NAMES,
+         "question-answering span head"),
+        (lambda encoder: AlbertAnswerabilityQA(encoder, dtype="float32"),
+         ANSWERABILITY_HEAD_NAMES, "SQuAD v2.0 answerability head"),
+        (None, CLASSIFIER_HEAD_NAMES, "classifier head"))
+    for build, head_names, what in heads:
+        names = {ours: (spelled[column], spelled[2]) for ours, spelled in head_names.items()
+                 if spelled[column]}
+        if len(names) == len(head_names) and all(name in tensors for name, _ in names.values()):
+            if build is None:
+                classes = int(tensors[names["classifier/output/bias"][0]].shape[0])
+                build = (lambda encoder, classes=classes: AlbertClassifier(
+                    encoder, classes, dropout_rate=0.0, dtype="float32"))
+                what = f"{what} ({classes} outputs)"
+            return build, names, what
     return None
 
 
@@ -563,7 +584,7 @@ def find_tokenizer_file(source: str) -> Optional[str]:
 def check_tokenizer_file(path: str, config: AlbertConfig) -> Tuple[str, str]:
     """(flag, description) of a SentencePiece model (`.model`) or WordPiece vocabulary,
     after checking that it loads and that its size is the config's vocab_size."""
-    is_sentencepiece = path.endswith(".model")
+    is_sentencepiece = path.endswith((".model", ".spm"))  # .spm: keras-hub presets
     tokenizer = (load_tokenizer(spm_model_file=path) if is_sentencepiece
                  else load_tokenizer(vocab_file=path))
     if tokenizer.vocab_size != config.vocab_size:
@@ -581,13 +602,9 @@ def convert_checkpoint(source: str, output_dir: str, config_file: Optional[str] 
     `TOKENIZER_FILES`) is checked against the config and copied in, so the folder holds
     all a fine-tuning run needs; the report names the flag that passes it on.
     """
-    check_writable(output_dir, "output_dir")
-    if os.path.exists(output_dir) and os.listdir(output_dir):
-        raise ConversionError(f"{output_dir}: already exists and is not empty")
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    temp_prefix = f".{os.path.basename(os.path.abspath(output_dir))}.tmp-"
-    for path in remove_stale(parent, temp_prefix):
-        logging.info("removed %s, left by a killed conversion", path)
+    check_new_folder(output_dir, "output_dir")
+    if os.path.isdir(source) and is_keras_hub_preset(source):
+        return convert_keras_hub_preset(source, output_dir, tokenizer_file)
     tensors, config, style = load_source(source, config_file)
     tokenizer_file = tokenizer_file or find_tokenizer_file(source)
     if tokenizer_file:
@@ -609,43 +626,71 @@ def convert_checkpoint(source: str, output_dir: str, config_file: Optional[str] 
              else name_map(pretrainer, style))
     # A fine-tuned question-answering model may lack the pooler it never used (Hugging
     # Face's AlbertForQuestionAnswering has none).
-    qa_head = question_answering_head(tensors, style)
-    optional = ("pooler/",) if qa_head else ()
+    head = fine_tuned_head(tensors, style)
+    optional = ("pooler/",) if head and "question-answering" in head[2] else ()
     report = assign_weights(pretrainer, tensors, names, skipped, source, optional)
     heads_complete = not report.missing
     checkpoint = (tf.train.Checkpoint(model=pretrainer) if heads_complete
                   else tf.train.Checkpoint(encoder=pretrainer.encoder))
-    qa_model = None
-    if qa_head:
-        model_class, head_names = qa_head
-        qa_model = model_class(pretrainer.encoder, dtype="float32")
-        head = assign_weights(qa_model, tensors, head_names, skipped, source)
-        report.mapped += head.mapped
-        used = {name for _, name in head.mapped}
+    what = "" if heads_complete else " (encoder only: the source has no pretraining heads)"
+    if head:
+        build, head_names, description = head
+        model = build(pretrainer.encoder)
+        head_report = assign_weights(model, tensors, head_names, skipped, source)
+        report.mapped += head_report.mapped
+        used = {name for _, name in head_report.mapped}
         report.unused = [name for name in report.unused if name not in used]
-        checkpoint = tf.train.Checkpoint(model=qa_model)
-    temp_dir = os.path.join(parent, owned_temp_name(temp_prefix))
-    try:
+        report.missing = [path for path in report.missing if not path.startswith(
+            ("predictions/", "seq_relationship/"))]
+        checkpoint = tf.train.Checkpoint(model=model)
+        what = f" (a fine-tuned {type(model).__name__}: encoder and {description})"
+    tokenizer = (tokenizer_file, tokenizer_flag, tokenizer_description) if tokenizer_file else None
+    return write_converted(output_dir, checkpoint, config, report, what, tokenizer)
+
+
+def write_converted(output_dir: str, checkpoint: tf.train.Checkpoint, config: AlbertConfig,
+                    report: ConversionReport, what: str,
+                    tokenizer: Optional[Tuple[str, str, str]]) -> ConversionReport:
+    """Writes a conversion's folder whole or not at all: `ckpt-1`, albert_config.json,
+    the tokenizer (file, flag, description) copied in, and the report."""
+    with atomic_folder(output_dir) as temp_dir:
         prefix = tf.train.CheckpointManager(checkpoint, temp_dir, max_to_keep=1).save()
         config.to_json_file(RunLayout(temp_dir).config_file)
-        report.wrote = os.path.join(output_dir, os.path.basename(prefix)) + (
-            f" (a fine-tuned {type(qa_model).__name__}: encoder and question-answering head)"
-            if qa_model is not None else "" if heads_complete
-            else " (encoder only: the source has no pretraining heads)")
-        if tokenizer_file:
+        report.wrote = os.path.join(output_dir, os.path.basename(prefix)) + what
+        if tokenizer:
+            tokenizer_file, flag, description = tokenizer
             name = os.path.basename(tokenizer_file)
+            if tokenizer_file.endswith(".spm"):
+                name = "spiece.model"  # keras-hub's name for the same SentencePiece model
             shutil.copyfile(tokenizer_file, os.path.join(temp_dir, name))
-            report.tokenizer = (f"{name} ({tokenizer_description}): pass --{tokenizer_flag}="
+            report.tokenizer = (f"{name} ({description}): pass --{flag}="
                                 f"{os.path.join(output_dir, name)}")
         else:
             report.tokenizer = ("none beside the source: pass --spm_model_file or "
                                 "--vocab_file yourself")
         with open(os.path.join(temp_dir, REPORT_FILE), "w", encoding="utf-8") as handle:
             handle.write(report.text())
-        if os.path.isdir(output_dir):
-            os.rmdir(output_dir)  # empty (checked above)
-        os.rename(temp_dir, output_dir)
-    finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
     logging.info("%s", report.text().splitlines()[0])
     return report
+
+
+def convert_keras_hub_preset(source: str, output_dir: str,
+                             tokenizer_file: Optional[str] = None) -> ConversionReport:
+    """A keras-hub ALBERT preset folder (an AlbertBackbone, or an AlbertTextClassifier
+    task) as a checkpoint of this project (see `keras_hub_preset.read_keras_hub_preset`)."""
+    model, config, preset_tokenizer = read_keras_hub_preset(source)
+    tokenizer_file = tokenizer_file or preset_tokenizer
+    tokenizer = None
+    if tokenizer_file:
+        tokenizer = (tokenizer_file, *check_tokenizer_file(tokenizer_file, config))
+    report = ConversionReport(source=source, mapped=[(variable.path, "keras-hub")
+                                                     for variable in model.weights],
+                              skipped=[], missing=[], unused=[])
+    if isinstance(model, AlbertClassifier):
+        checkpoint = tf.train.Checkpoint(model=model)
+        what = (f" (a fine-tuned AlbertClassifier: encoder and classifier head, "
+                f"{model.num_classes} outputs)")
+    else:
+        checkpoint = tf.train.Checkpoint(encoder=model)
+        what = " (encoder only: keras-hub's AlbertBackbone has no pretraining heads)"
+    return write_converted(output_dir, checkpoint, config, report, what, tokenizer)

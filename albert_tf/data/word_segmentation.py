@@ -33,7 +33,6 @@ Example:
 """
 
 import logging
-import os
 import re
 from typing import List, Optional, Sequence
 

@@ -32,7 +32,6 @@ True
 
 import hashlib
 import numbers
-import os
 import unicodedata
 from typing import Dict, List, Sequence, Tuple
 

@@ -35,6 +35,7 @@ from albert_tf.data.features import ENCODER_FEATURES
 from albert_tf.data.packing import check_sequence_length
 from albert_tf.data.tokenizers import Tokenizer, check_tokenizer_fits
 from albert_tf.errors import AlbertTfError
+from albert_tf.export.sub_batches import run_by_length
 from albert_tf.export.text_packing import TextPacker, checked_utf8
 from albert_tf.io_utils import check_writable, owned_temp_name, remove_stale
 from albert_tf.models.classifier import AlbertClassifier
@@ -75,11 +76,17 @@ class ServingModule(tf.Module):
             regressor (one output) or an encoder.
         text_pair: The text signature takes `text_a` and `text_b` (a pair task).
         text_signatures: Also export the raw-text signatures (tensorflow-text ops).
+        sub_batch_size: The raw-text signatures run a request's texts in sub-batches of
+            this many, sorted by length, each padded to its own longest rounded up to
+            `length_multiple` (`sub_batches.run_by_length`); 0: the whole request padded
+            to its longest.
+        length_multiple: See `sub_batch_size`.
     """
 
     def __init__(self, model, tokenizer: Optional[Tokenizer], max_seq_length: int,
                  labels: Optional[Sequence[str]] = None, text_pair: bool = False,
-                 text_signatures: bool = True):
+                 text_signatures: bool = True, sub_batch_size: int = 0,
+                 length_multiple: int = 16):
         super().__init__(name="albert_serving")
         self.is_encoder = isinstance(model, AlbertEncoder)
         if not self.is_encoder and not isinstance(model, AlbertClassifier):
@@ -104,17 +111,37 @@ class ServingModule(tf.Module):
         self.labels = list(labels) if labels is not None else None
         self.text_pair = text_pair
         self.text_signatures = text_signatures
+        if sub_batch_size < 0 or length_multiple < 1:
+            raise ExportError(f"sub_batch_size={sub_batch_size} must be 0 (off) or more and "
+                              f"length_multiple={length_multiple} at least 1")
+        self.sub_batch_size = sub_batch_size
+        self.length_multiple = length_multiple
         if text_signatures:
             self.packer = TextPacker(tokenizer, max_seq_length)
             self.tokenizer_file = tf.saved_model.Asset(tokenizer.source_file)
 
-    def outputs(self, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        """The model's serving outputs for packed int32 features."""
+    def model_outputs(self, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """The model's float32 outputs for packed int32 features: pooled and sequence
+        outputs of an encoder, a classifier's logits."""
         if self.is_encoder:
             outputs = self.model(features, training=False)
             return {name: tf.cast(outputs[name], tf.float32)
                     for name in ("pooled_output", "sequence_output")}
-        logits = tf.cast(self.model(features, training=False), tf.float32)  # [batch, classes]
+        return {"logits": tf.cast(self.model(features, training=False), tf.float32)}
+
+    def outputs(self, features: Dict[str, tf.Tensor],
+                by_length: bool = False) -> Dict[str, tf.Tensor]:
+        """The serving outputs for packed int32 features; `by_length`: the model runs in
+        sub-batches of similar length (`sub_batches.run_by_length`) when the module was
+        made with a `sub_batch_size`."""
+        if by_length and self.sub_batch_size:
+            outputs = run_by_length(self.model_outputs, features, self.sub_batch_size,
+                                    self.length_multiple, ("sequence_output",))
+        else:
+            outputs = self.model_outputs(features)
+        if self.is_encoder:
+            return outputs
+        logits = outputs["logits"]  # [batch, classes]
         if self.labels is None:
             return {"score": logits[:, 0]}
         return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1),
@@ -164,7 +191,7 @@ class ServingModule(tf.Module):
         text_a = tf.concat([text_a, padding], 0)
         if text_b is not None:
             text_b = tf.concat([text_b, padding], 0)
-        outputs = self.outputs(self.packer(text_a, text_b))
+        outputs = self.outputs(self.packer(text_a, text_b), by_length=True)
         return {name: value[:batch] for name, value in outputs.items()}
 
     def signatures(self) -> Dict[str, Callable]:

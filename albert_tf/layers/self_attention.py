@@ -97,7 +97,9 @@ class SelfAttentionSublayer(keras.layers.Layer):
         scores = ops.einsum("bqnd,bknd->bnqk", query, key)  # [batch, N, seq, seq]
         scores = ops.cast(scores, "float32") * (1.0 / math.sqrt(self.head_size))
         if padding_mask is not None:
-            mask = ops.cast(padding_mask, "float32")[:, None, None, :]  # [batch, 1, 1, seq]
+            # expand_dims, not [:, None, None, :]: LiteRT's builtins lack the new-axis slice.
+            mask = ops.expand_dims(ops.expand_dims(ops.cast(padding_mask, "float32"), 1), 1)
+            # mask: [batch, 1, 1, seq]
             scores = scores + (1.0 - mask) * _MASK_PENALTY
         probabilities = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probabilities = self.attention_dropout(probabilities, training=training)

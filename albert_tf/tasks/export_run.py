@@ -12,22 +12,31 @@ Example:
 
 import dataclasses
 import os
-from typing import Dict, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
-from albert_tf.checkpoints.warm_start import resolve_checkpoint
+from albert_tf.checkpoints.warm_start import CheckpointMismatchError, resolve_checkpoint
 from albert_tf.config import AlbertConfig, ConfigError
 from albert_tf.data.glue import TaskDataError, custom_task, get_task
 from albert_tf.data.tokenizers import Tokenizer, load_tokenizer
-from albert_tf.export.saved_model import ExportError, export_saved_model
+from albert_tf.export.question_answering import load_qa_model
+from albert_tf.export.saved_model import (ExportError, export_saved_model, load_serving_model,
+                                          restore_for_serving)
+from albert_tf.io_utils import check_new_folder
+from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.tasks.classification.settings import ClassifierSettings
 from albert_tf.tasks.pretraining.settings import PretrainingSettings
 from albert_tf.tasks.question_answering.settings import QASettings
 from albert_tf.tasks.registry import CLASSIFICATION, PRETRAINING, QUESTION_ANSWERING, entry
 from albert_tf.tasks.run_folder import RunFolder, folder_of, load_run
 from albert_tf.training.settings import LoopSettings
+
+
+# What export_model --format writes: a versioned SavedModel for TF Serving, or a folder
+# for another library (see export_to).
+FORMATS = ("saved_model", "hugging_face", "keras_hub", "tflite")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +53,11 @@ class ExportOptions:
         encoder_only: A fine-tuned run's encoder alone (pooled and sequence outputs).
         null_odds_threshold: SQuAD v2.0: null odds at or above it answer "" (default: the
             threshold the run's evaluation chose, else 0).
+        sub_batch_size: Classifier and encoder raw-text signatures: a request's texts run
+            in sub-batches of this many, sorted by length, each padded to its own longest
+            rounded up to `length_multiple` (`export/sub_batches.py`); 0: the whole
+            request padded to its longest text.
+        length_multiple: See `sub_batch_size`.
     """
 
     overrides: Mapping[str, object] = dataclasses.field(default_factory=dict)
@@ -52,6 +66,8 @@ class ExportOptions:
     warmup_texts: Sequence[str] = ()
     encoder_only: bool = False
     null_odds_threshold: Optional[float] = None
+    sub_batch_size: int = 8
+    length_multiple: int = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,3 +215,61 @@ def export_run(run: Union[str, RunFolder], export_dir: str, model_name: Optional
     source = run_source(run, spm_model_file, vocab_file)
     name = model_name or entry(run.kind).serving().default_model_name(run.settings)
     return export_source(source, export_dir, name, options)
+
+
+def trained_model(source: ModelSource, encoder_only: bool = False, with_heads: bool = True):
+    """The source's model in float32 with every weight from its checkpoint: the
+    classifier, the question-answering model, or for pretraining (and `encoder_only`) the
+    encoder; a pretraining run's `AlbertPretrainer` with its MLM and SOP heads when
+    `with_heads` and the checkpoint holds them."""
+    config = source.settings.albert_config
+    if encoder_only:
+        return load_serving_model(config, source.checkpoint, None)
+    if source.kind == CLASSIFICATION:
+        return load_serving_model(config, source.checkpoint, source.settings.task.num_outputs)
+    if source.kind == QUESTION_ANSWERING:
+        settings = source.settings
+        return load_qa_model(config, source.checkpoint, settings.answerability,
+                             settings.start_n_top, settings.end_n_top)
+    if with_heads:
+        pretrainer = AlbertPretrainer(config, dtype="float32")
+        try:
+            return restore_for_serving(pretrainer, source.checkpoint, "init_checkpoint",
+                                       "a pretrainer with its MLM and SOP heads")
+        except (ExportError, CheckpointMismatchError) as error:
+            logging.info("%s; exporting the encoder alone", error)
+    return load_serving_model(config, source.checkpoint, None)
+
+
+def export_to(source: ModelSource, output_dir: str, export_format: str,
+              options: ExportOptions = ExportOptions()) -> List[str]:
+    """Writes the source as `export_format` (`hugging_face`, `keras_hub` or `tflite`) into
+    the new (or empty) folder `output_dir`, whole or not at all; returns the notes the
+    writer has for the user. What the format cannot hold is refused, naming the setting."""
+    from albert_tf.checkpoints.hugging_face import write_hugging_face
+    from albert_tf.checkpoints.keras_hub_preset import write_keras_hub_preset
+    from albert_tf.export.tflite import write_tflite
+
+    if export_format not in FORMATS[1:]:
+        raise ExportError(f"--format={export_format}: expected one of {', '.join(FORMATS[1:])} "
+                          "(saved_model goes through export_source)")
+    if options.precision != "float32":
+        raise ExportError(f"--precision={options.precision} is for SavedModel exports; a "
+                          f"{export_format} export holds the float32 weights")
+    check_new_folder(output_dir, "export_dir")
+    settings = with_overrides(source, options.overrides)
+    labels = (settings.task.labels if source.kind == CLASSIFICATION and not options.encoder_only
+              else None)
+    model = trained_model(source, options.encoder_only,
+                          with_heads=export_format == "hugging_face")
+    notes: List[str] = []
+    if export_format == "hugging_face":
+        write_hugging_face(model, output_dir, source.tokenizer, labels)
+    elif export_format == "keras_hub":
+        notes = write_keras_hub_preset(model, output_dir, source.tokenizer,
+                                       settings.max_seq_length)
+    else:
+        write_tflite(model, output_dir, source.tokenizer, settings.max_seq_length, labels)
+    logging.info("exported %s %s as %s to %s", source.kind, source.checkpoint, export_format,
+                 output_dir)
+    return notes

@@ -21,4 +21,6 @@ def serving_module(source, options) -> ServingModule:
                                dtype=options.precision)
     return ServingModule(model, source.tokenizer, settings.max_seq_length, task.labels,
                          text_pair=task.text_b is not None,
-                         text_signatures=options.text_signatures)
+                         text_signatures=options.text_signatures,
+                         sub_batch_size=options.sub_batch_size,
+                         length_multiple=options.length_multiple)

@@ -22,7 +22,9 @@ def encoder_module(source, options) -> ServingModule:
     model = load_serving_model(settings.albert_config, source.checkpoint, None,
                                dtype=options.precision)
     return ServingModule(model, source.tokenizer, settings.max_seq_length,
-                         text_signatures=options.text_signatures)
+                         text_signatures=options.text_signatures,
+                         sub_batch_size=options.sub_batch_size,
+                         length_multiple=options.length_multiple)
 
 
 serving_module = encoder_module

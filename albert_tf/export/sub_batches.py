@@ -1,0 +1,83 @@
+"""A request's texts run in sub-batches of similar length, inside the serving graph.
+
+A batch of real sentences padded to its longest wastes most of its positions (SST-2 dev:
+27 tokens on average, the longest of 32 random ones often over 50). `run_by_length` sorts
+the rows by length, cuts them into sub-batches of `sub_batch_size` rows each padded only
+to its own longest rounded up to a multiple of `length_multiple` (so the shapes the model
+sees stay few: TF Serving's and XLA's caches stay small), runs the model on each, and puts
+the outputs back in the request's order. The last sub-batch is filled up with copies of
+the longest row so that every sub-batch has the same number of rows.
+
+Padding is masked, so each row's outputs are those of the whole-batch call up to float
+rounding (tests/test_sub_batches.py: 1e-5 on SST-2, ChnSentiCorp and SQuAD text); sequence
+outputs are zero past the row's sub-batch width, where the whole-batch call returns values
+of masked positions.
+
+Example:
+
+    >>> import tensorflow as tf
+    >>> features = {"input_ids": tf.constant([[2, 7, 3, 0, 0], [2, 7, 8, 9, 3]]),
+    ...             "input_mask": tf.constant([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])}
+    >>> widths = run_by_length(lambda chunk: {"width": tf.fill(
+    ...     [tf.shape(chunk["input_ids"])[0]], tf.shape(chunk["input_ids"])[1])},
+    ...     features, sub_batch_size=1, length_multiple=2)
+    >>> widths["width"].numpy().tolist()
+    [4, 5]
+"""
+
+from typing import Callable, Dict, Sequence
+
+import tensorflow as tf
+
+Features = Dict[str, tf.Tensor]
+
+
+def run_by_length(run: Callable[[Features], Features], features: Features,
+                  sub_batch_size: int, length_multiple: int,
+                  sequence_outputs: Sequence[str] = ()) -> Features:
+    """`run(features)` computed sub-batch by sub-batch (see the module docstring).
+
+    Args:
+        run: Packed features of some rows -> a dict of outputs with those rows first.
+        features: int32 [batch, width] tensors, `input_mask` among them (batch >= 1).
+        sub_batch_size: Rows per sub-batch.
+        length_multiple: Sub-batch widths are rounded up to a multiple of it (at most
+            `width`).
+        sequence_outputs: Outputs (those `run` returns) with a sequence axis second
+            ([rows, seq, ...]): padded back to `width` with zeros.
+    """
+    lengths = tf.reduce_sum(tf.cast(features["input_mask"], tf.int32), axis=1)  # [batch]
+    batch = tf.shape(lengths)[0]
+    width = tf.shape(features["input_mask"])[1]
+    chunks = (batch + sub_batch_size - 1) // sub_batch_size
+    order = tf.argsort(lengths, stable=True)  # shortest first
+    filled = tf.concat([order, tf.fill([chunks * sub_batch_size - batch], order[-1])], 0)
+
+    def chunk_outputs(index):
+        rows = filled[index * sub_batch_size:(index + 1) * sub_batch_size]
+        longest = tf.reduce_max(tf.gather(lengths, rows))
+        cut = tf.minimum((longest + length_multiple - 1) // length_multiple * length_multiple,
+                         width)
+        outputs = run({name: tf.gather(value, rows)[:, :cut]  # [sub_batch, cut]
+                       for name, value in features.items()})
+        for name in set(sequence_outputs) & set(outputs):
+            value = outputs[name]
+            pad = tf.concat([[[0, 0], [0, width - cut]],
+                             tf.zeros([tf.rank(value) - 2, 2], tf.int32)], 0)
+            outputs[name] = tf.pad(value, pad)  # [sub_batch, width, ...]
+        return outputs
+
+    # The first sub-batch outside the loop: it gives the outputs' names and dtypes.
+    first = chunk_outputs(0)
+    names = sorted(first)
+    arrays = [tf.TensorArray(first[name].dtype, size=chunks, infer_shape=False)
+              .write(0, first[name]) for name in names]
+
+    def body(index, arrays):
+        outputs = chunk_outputs(index)
+        return index + 1, [array.write(index, outputs[name])
+                           for array, name in zip(arrays, names)]
+
+    _, arrays = tf.while_loop(lambda index, _: index < chunks, body, (1, arrays))
+    back = tf.math.invert_permutation(order)  # request row -> its place in `order`
+    return {name: tf.gather(array.concat(), back) for name, array in zip(names, arrays)}
