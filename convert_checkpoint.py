@@ -1,5 +1,6 @@
-"""Convert an original google-research ALBERT checkpoint or Hugging Face ALBERT weights into a
-checkpoint of this project, and print what was mapped, skipped, missing and unused.
+"""Convert an original google-research ALBERT checkpoint, Hugging Face ALBERT weights or a
+keras-hub preset into a checkpoint of this project, and print what was mapped, skipped,
+missing and unused.
 
     # original TF1 release (albert_config.json beside it)
     python convert_checkpoint.py --source=albert_base/model.ckpt-best --output_dir=converted/base
@@ -8,6 +9,8 @@ checkpoint of this project, and print what was mapped, skipped, missing and unus
     # Google's Chinese release (vocab_chinese.txt beside it), or brightmart/albert_zh
     python convert_checkpoint.py --source=albert_base_zh/model.ckpt-best \
         --output_dir=converted/base_zh
+    # a keras-hub preset folder (AlbertBackbone, or AlbertTextClassifier with its head)
+    python convert_checkpoint.py --source=presets/albert_kh --output_dir=converted/kh
 
 The tokenizer file found beside the source is checked and copied in. Then fine-tune with
 `run_classifier.py --init_checkpoint=converted/base

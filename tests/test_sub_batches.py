@@ -110,6 +110,17 @@ def test_sub_batches_keep_the_order_and_cut_each_to_its_own_length():
         assert (widths[rows] == widths[rows[0]]).all()
 
 
+def test_a_request_smaller_than_a_sub_batch_is_not_filled_up():
+    mask = np.array([[1, 1, 0], [1, 1, 1]], "int32")
+
+    def rows(chunk):
+        count = tf.shape(chunk["input_mask"])[0]
+        return {"rows": tf.fill([count], count)}
+
+    outputs = tf.function(lambda f: run_by_length(rows, f, 8, 16))({"input_mask": mask})
+    np.testing.assert_array_equal(outputs["rows"], [2, 2])
+
+
 def test_an_empty_request_and_bad_settings(assets):
     from albert_tf.data.sentencepiece_tokenizer import AlbertTokenizer
 

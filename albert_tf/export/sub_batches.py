@@ -6,7 +6,9 @@ the rows by length, cuts them into sub-batches of `sub_batch_size` rows each pad
 to its own longest rounded up to a multiple of `length_multiple` (so the shapes the model
 sees stay few: TF Serving's and XLA's caches stay small), runs the model on each, and puts
 the outputs back in the request's order. The last sub-batch is filled up with copies of
-the longest row so that every sub-batch has the same number of rows.
+the longest row so that every sub-batch has the same number of rows; a request of at most
+`sub_batch_size` rows runs as it is (its own size and width: rounding the width up would
+only add work to a single text).
 
 Padding is masked, so each row's outputs are those of the whole-batch call up to float
 rounding (tests/test_sub_batches.py: 1e-5 on SST-2, ChnSentiCorp and SQuAD text); sequence
@@ -49,15 +51,19 @@ def run_by_length(run: Callable[[Features], Features], features: Features,
     lengths = tf.reduce_sum(tf.cast(features["input_mask"], tf.int32), axis=1)  # [batch]
     batch = tf.shape(lengths)[0]
     width = tf.shape(features["input_mask"])[1]
-    chunks = (batch + sub_batch_size - 1) // sub_batch_size
+    # A request smaller than a sub-batch is one sub-batch of its own size (filling it up
+    # would multiply a single text's work).
+    rows_per_chunk = tf.minimum(sub_batch_size, batch)
+    chunks = (batch + rows_per_chunk - 1) // rows_per_chunk
     order = tf.argsort(lengths, stable=True)  # shortest first
-    filled = tf.concat([order, tf.fill([chunks * sub_batch_size - batch], order[-1])], 0)
+    filled = tf.concat([order, tf.fill([chunks * rows_per_chunk - batch], order[-1])], 0)
 
     def chunk_outputs(index):
-        rows = filled[index * sub_batch_size:(index + 1) * sub_batch_size]
+        rows = filled[index * rows_per_chunk:(index + 1) * rows_per_chunk]
         longest = tf.reduce_max(tf.gather(lengths, rows))
-        cut = tf.minimum((longest + length_multiple - 1) // length_multiple * length_multiple,
-                         width)
+        rounded = (longest + length_multiple - 1) // length_multiple * length_multiple
+        # One sub-batch (a small request) runs at its exact width, as without sub-batches.
+        cut = tf.where(chunks > 1, tf.minimum(rounded, width), width)
         outputs = run({name: tf.gather(value, rows)[:, :cut]  # [sub_batch, cut]
                        for name, value in features.items()})
         for name in set(sequence_outputs) & set(outputs):
