@@ -622,3 +622,18 @@ def test_groups_follow_the_original_floating_point_formula(tmp_path):
     report = convert_checkpoint(prefix, str(tmp_path / "out"), _config_file(tmp_path, config))
     assert report.missing == [] and report.unused == []
     check_outputs(tmp_path / "out", config, arrays)
+
+
+def test_a_keras_hub_preset_without_keras_hub_installed_says_how_to_install_it(
+        tmp_path, monkeypatch):
+    preset = tmp_path / "preset"
+    preset.mkdir()
+    (preset / "config.json").write_text(json.dumps(
+        {"module": "keras_hub.src.models.albert.albert_backbone",
+         "class_name": "AlbertBackbone", "config": {}}))
+    (preset / "model.weights.h5").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # import keras_hub fails
+    with pytest.raises(ConversionError, match=r"needs keras-hub: pip install "
+                                              r"'albert_tf\[keras_hub\]'"):
+        convert_checkpoint(str(preset), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

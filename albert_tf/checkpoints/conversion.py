@@ -230,16 +230,18 @@ CLASSIFIER_HEAD_NAMES = {
 
 
 def fine_tuned_head(tensors: Mapping[str, np.ndarray], style: str):
-    """(build: encoder -> the fine-tuned model, name map of its head, what it is) of the
-    fine-tuned head the source holds (question answering or classification), or None."""
+    """(build: encoder -> the fine-tuned model, name map of its head, what it is, whether
+    the source may lack the pooler) of the fine-tuned head the source holds (question
+    answering or classification), or None. Question-answering models never use the
+    pooler (Hugging Face's AlbertForQuestionAnswering has none)."""
     column = 1 if style == "hf" else 0
     heads = (
         (lambda encoder: AlbertQuestionAnswering(encoder, dtype="float32"), SPAN_HEAD_NAMES,
-         "question-answering span head"),
+         "question-answering span head", True),
         (lambda encoder: AlbertAnswerabilityQA(encoder, dtype="float32"),
-         ANSWERABILITY_HEAD_NAMES, "SQuAD v2.0 answerability head"),
-        (None, CLASSIFIER_HEAD_NAMES, "classifier head"))
-    for build, head_names, what in heads:
+         ANSWERABILITY_HEAD_NAMES, "SQuAD v2.0 answerability head", True),
+        (None, CLASSIFIER_HEAD_NAMES, "classifier head", False))
+    for build, head_names, what, pooler_optional in heads:
         names = {ours: (spelled[column], spelled[2]) for ours, spelled in head_names.items()
                  if spelled[column]}
         if len(names) == len(head_names) and all(name in tensors for name, _ in names.values()):
@@ -248,7 +250,7 @@ def fine_tuned_head(tensors: Mapping[str, np.ndarray], style: str):
                 build = (lambda encoder, classes=classes: AlbertClassifier(
                     encoder, classes, dropout_rate=0.0, dtype="float32"))
                 what = f"{what} ({classes} outputs)"
-            return build, names, what
+            return build, names, what, pooler_optional
     return None
 
 
@@ -624,17 +626,15 @@ def convert_checkpoint(source: str, output_dir: str, config_file: Optional[str] 
     skipped = HF_SKIPPED.search if style == "hf" else ORIGINAL_SKIPPED.search
     names = (brightmart_name_map(pretrainer) if style == "brightmart"
              else name_map(pretrainer, style))
-    # A fine-tuned question-answering model may lack the pooler it never used (Hugging
-    # Face's AlbertForQuestionAnswering has none).
     head = fine_tuned_head(tensors, style)
-    optional = ("pooler/",) if head and "question-answering" in head[2] else ()
+    optional = ("pooler/",) if head and head[3] else ()
     report = assign_weights(pretrainer, tensors, names, skipped, source, optional)
     heads_complete = not report.missing
     checkpoint = (tf.train.Checkpoint(model=pretrainer) if heads_complete
                   else tf.train.Checkpoint(encoder=pretrainer.encoder))
     what = "" if heads_complete else " (encoder only: the source has no pretraining heads)"
     if head:
-        build, head_names, description = head
+        build, head_names, description, _ = head
         model = build(pretrainer.encoder)
         head_report = assign_weights(model, tensors, head_names, skipped, source)
         report.mapped += head_report.mapped

@@ -29,7 +29,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 from absl import logging
 
-from albert_tf.checkpoints.shared_blocks import ConversionError, exported_block_positions
+from albert_tf.checkpoints.shared_blocks import (BlockPositions, ConversionError,
+                                                 exported_block_positions)
 from albert_tf.config import AlbertConfig
 from albert_tf.data.tokenizers import Tokenizer
 from albert_tf.io_utils import atomic_folder
@@ -86,12 +87,17 @@ def _layer_variables(layer) -> List[Tuple[str, object]]:
     return [(name, getattr(layer, name)) for name in names]
 
 
-def weight_pairs(encoder: AlbertEncoder, backbone) -> List[Tuple[object, object]]:
+def keras_hub_layout(encoder: AlbertEncoder) -> Tuple[BlockPositions, int]:
+    """(block index -> keras-hub (group, inner), number of groups) of `encoder`, after
+    refusing what keras-hub's ALBERT cannot hold."""
+    check_representable(encoder.albert_config)
+    return exported_block_positions(encoder, TARGET, keras_hub_group_of_layer)
+
+
+def weight_pairs(encoder: AlbertEncoder, backbone,
+                 positions: BlockPositions) -> List[Tuple[object, object]]:
     """(our variable, keras-hub variable) for every weight of the backbone (ours may lack
     the projection); values move by reshape only ([H, H] <-> [H, heads, head])."""
-    config = encoder.albert_config
-    check_representable(config)
-    positions, _ = exported_block_positions(encoder, TARGET, keras_hub_group_of_layer)
     ours = {variable.path: variable for variable in encoder.weights}
     pairs = [(ours["embeddings/word_embeddings/embeddings"],
               backbone.token_embedding.embeddings),
@@ -131,8 +137,7 @@ def backbone_of(encoder: AlbertEncoder):
     """A keras-hub AlbertBackbone holding `encoder`'s weights."""
     module = keras_hub()
     config = encoder.albert_config
-    check_representable(config)
-    _, groups = exported_block_positions(encoder, TARGET, keras_hub_group_of_layer)
+    positions, groups = keras_hub_layout(encoder)
     backbone = module.models.AlbertBackbone(
         vocabulary_size=config.vocab_size, num_layers=config.num_hidden_layers,
         num_heads=config.num_attention_heads, embedding_dim=config.embedding_size,
@@ -140,7 +145,7 @@ def backbone_of(encoder: AlbertEncoder):
         num_groups=groups, num_inner_repetitions=config.inner_group_num,
         dropout=config.hidden_dropout_prob, max_sequence_length=config.max_position_embeddings,
         num_segments=config.type_vocab_size)
-    copy_weights(weight_pairs(encoder, backbone), to_keras_hub=True)
+    copy_weights(weight_pairs(encoder, backbone, positions), to_keras_hub=True)
     if encoder.embeddings.projection is None:
         backbone.embeddings_projection.kernel.assign(np.eye(config.hidden_size, dtype="float32"))
         backbone.embeddings_projection.bias.assign(np.zeros(config.hidden_size, "float32"))
@@ -248,6 +253,7 @@ def read_keras_hub_preset(folder: str):
         copy_weights(_head_pairs(model, task), to_keras_hub=False)
     else:
         model = encoder = AlbertEncoder(config, dtype="float32")
-    copy_weights(weight_pairs(encoder, backbone), to_keras_hub=False)
+    copy_weights(weight_pairs(encoder, backbone, keras_hub_layout(encoder)[0]),
+                 to_keras_hub=False)
     spm = os.path.join(folder, TOKENIZER_ASSET)
     return model, config, spm if os.path.isfile(spm) else None

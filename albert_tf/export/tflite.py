@@ -53,7 +53,7 @@ class TfliteError(AlbertTfError, ValueError):
 
 
 class _IdsModule(tf.Module):
-    def __init__(self, model, labels: Optional[Sequence[str]]):
+    def __init__(self, model):
         super().__init__()
         self.model = model
         self.is_encoder = isinstance(model, AlbertEncoder)
@@ -73,8 +73,7 @@ class _IdsModule(tf.Module):
         return {"logits": outputs, "probabilities": tf.nn.softmax(outputs, axis=-1)}
 
 
-def tflite_model(model, quantization: str = "float32", max_seq_length: int = 128,
-                 labels: Optional[Sequence[str]] = None) -> bytes:
+def tflite_model(model, quantization: str = "float32", max_seq_length: int = 128) -> bytes:
     """The flatbuffer of `model` (an `AlbertClassifier` or `AlbertEncoder` computing in
     float32) with the `serve_ids` signature."""
     if quantization not in QUANTIZATIONS:
@@ -85,7 +84,7 @@ def tflite_model(model, quantization: str = "float32", max_seq_length: int = 128
                           f"{type(model).__name__} (question answering: --encoder_only)")
     config = (model if isinstance(model, AlbertEncoder) else model.encoder).albert_config
     check_sequence_length(max_seq_length, config.max_position_embeddings)
-    module = _IdsModule(model, labels)
+    module = _IdsModule(model)
     # Frozen to constants first: converted from the SavedModel of the live model, Keras 3
     # variables stay resource variables that LiteRT's interpreter never initializes (NaN
     # outputs). The frozen graph goes through a SavedModel of its own so that the
@@ -141,7 +140,7 @@ def write_tflite(model, output_dir: str, tokenizer: Optional[Tokenizer],
                  flag: str = "export_dir") -> Dict[str, str]:
     """Writes each quantization's model, the tokenizer file and `labels.txt` into the new
     (or empty) `output_dir`; returns quantization -> file written."""
-    models = {quantization: tflite_model(model, quantization, max_seq_length, labels)
+    models = {quantization: tflite_model(model, quantization, max_seq_length)
               for quantization in quantizations}
     written = {}
     with atomic_folder(output_dir, flag) as folder:
