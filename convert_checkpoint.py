@@ -32,12 +32,17 @@ flags.DEFINE_string("tokenizer_file", None, "The source's SentencePiece model (.
                     "WordPiece vocabulary, copied into --output_dir (default: the one beside "
                     "it: 30k-clean.model, spiece.model, vocab_chinese.txt or vocab.txt).")
 
+flags.DEFINE_integer("num_choices", None, "The source is a multiple-choice model with this "
+                     "many options per question (the original run_race's checkpoint, 4; "
+                     "Hugging Face's AlbertForMultipleChoice): its one-output head holds the "
+                     "same tensors as a regressor's, so say it.")
+
 
 def main(values):
     from albert_tf.checkpoints.conversion import convert_checkpoint
 
     report = convert_checkpoint(values.source, values.output_dir, values.config_file,
-                                values.tokenizer_file)
+                                values.tokenizer_file, values.num_choices)
     print(report.text(), end="")
 
 

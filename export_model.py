@@ -53,12 +53,17 @@ flags.DEFINE_bool("text_signatures", True, "Export raw-text signatures (tensorfl
                   "--notext_signatures writes an ids-only model with core ops only.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                   "Compute precision of the served model (outputs stay float32).")
-flags.DEFINE_integer("sub_batch_size", 8, "Classifier and encoder raw-text signatures: run "
-                     "a request's texts in sub-batches of this many, sorted by length, each "
-                     "padded to its own longest (BENCHMARKS.md); 0: the whole request padded "
-                     "to its longest text, as before.")
+flags.DEFINE_integer("sub_batch_size", 8, "Classifier and encoder signatures (text and "
+                     "ids): run a request's rows in sub-batches of this many, sorted by "
+                     "length, each padded to its own longest (BENCHMARKS.md); 0: the whole "
+                     "request at once, as before.")
 flags.DEFINE_integer("length_multiple", 16, "Sub-batch lengths are rounded up to a multiple "
                      "of it, so few shapes reach the model.")
+flags.DEFINE_bool("qa_sub_batches", False, "Question answering: run a request's windows in "
+                  "such sub-batches too. Faster on short contexts; the SQuAD v2 answerability "
+                  "head answers the same, the span head the same unless a padding position "
+                  "would have been among a window's n_best_size best (the original counts "
+                  "them): off by default.")
 flags.DEFINE_list("warmup_texts", None, "Texts for the warm-up requests (default: two "
                   "built-in sentences; question answering: question, context, question, ...).")
 flags.DEFINE_bool("encoder_only", False, "Export the encoder (pooled and sequence outputs) "
@@ -128,7 +133,8 @@ def main(values):
         precision=values.precision, text_signatures=values.text_signatures,
         warmup_texts=tuple(values.warmup_texts or ()), encoder_only=values.encoder_only,
         null_odds_threshold=values.null_odds_threshold,
-        sub_batch_size=values.sub_batch_size, length_multiple=values.length_multiple)
+        sub_batch_size=values.sub_batch_size, length_multiple=values.length_multiple,
+        qa_sub_batches=values.qa_sub_batches)
     run = find_run(values.init_checkpoint)
     if run is not None:
         source = run_source(run, values.spm_model_file, values.vocab_file,

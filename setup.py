@@ -20,7 +20,7 @@ setup(
     # The entry scripts live at the top level as thin wrappers around library code.
     py_modules=["albert_params", "analyze_model", "convert_checkpoint",
                 "create_pretraining_data", "export_model", "query_saved_model", "run_ablation",
-                "run_classifier", "run_demo", "run_pretraining", "run_squad",
+                "run_classifier", "run_demo", "run_pretraining", "run_race", "run_squad",
                 "train_sentencepiece"],
     install_requires=[
         "tensorflow>=2.21,<2.22",
@@ -55,6 +55,7 @@ setup(
             "albert-pretrain=run_pretraining:run",
             "albert-classify=run_classifier:run",
             "albert-squad=run_squad:run",
+            "albert-race=run_race:run",
             "albert-export=export_model:run",
             "albert-convert=convert_checkpoint:run",
             "albert-demo=run_demo:run",

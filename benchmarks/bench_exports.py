@@ -10,9 +10,10 @@ against the other libraries themselves, and the LiteRT size/latency/accuracy tab
    with the Chinese WordPiece vocab): exported to each format and run there on the whole
    dev set: Hugging Face (its own tokenizer and its PyTorch model), keras-hub
    (`AlbertTextClassifier.from_preset`, its own preprocessor where it has one),
-   SavedModel `serve_ids`, LiteRT float32 and dynamic-range int8: accuracy, the largest
-   logit difference from this project's model, file size and batch-1 p50 latency (each
-   text packed to its own length, --latency_texts of them).
+   SavedModel `serve_ids` (float32, and `--precision=mixed_bfloat16`: matmuls in
+   bfloat16, weights stored in float32), LiteRT float32 and dynamic-range int8:
+   accuracy, the largest logit difference from this project's model, file size and
+   batch-1 p50 latency (each text packed to its own length, --latency_texts of them).
 
 The CPU flags and the float32 matmul peak are measured in the same run. Run by hand:
 
@@ -42,6 +43,9 @@ flags.DEFINE_string("shared_dir", SHARED, "The shared data folder (the dev sets)
 flags.DEFINE_integer("latency_texts", 200, "Dev texts timed at batch 1.")
 flags.DEFINE_string("peers_python", "", "The peers' interpreter (default: made by peers.py).")
 flags.DEFINE_bool("round_trips", True, "Run the Hugging Face round trips.")
+SYSTEMS = ("saved_model", "saved_model_bf16", "tflite", "hugging_face", "keras_hub")
+flags.DEFINE_list("systems", list(SYSTEMS), f"What the fine-tuned runs are exported to: "
+                  f"{', '.join(SYSTEMS)}.")
 
 DEV_DIRS = {"SST-2": ("glue", "SST-2"), "ChnSentiCorp": ("chnsenticorp",)}
 ROUND_TRIP_CONFIG = {"vocab_size": 500, "embedding_size": 64, "hidden_size": 128,
@@ -126,7 +130,8 @@ def run_formats(run_folder, folder, python, values):
     from albert_tf.checkpoints.keras_hub_preset import write_keras_hub_preset
     from albert_tf.data.packing import pack
     from albert_tf.export.tflite import MODEL_FILES, TfliteRunner, write_tflite
-    from albert_tf.tasks.export_run import export_source, run_source, trained_model
+    from albert_tf.tasks.export_run import (ExportOptions, export_source, run_source,
+                                            trained_model)
     from albert_tf.tasks.run_folder import load_run
     from benchmarks.peers import run_hf_peer
 
@@ -159,66 +164,74 @@ def run_formats(run_folder, folder, python, values):
         print(json.dumps(rows[-1]), flush=True)
 
     row("this project (Keras, float32)", reference)
-    saved_model = export_source(source, os.path.join(folder, f"{task.name}_sm"), "model")
-    serve_ids = tf.saved_model.load(saved_model).signatures["serve_ids"]
+    for system, precision in (("saved_model", "float32"),
+                              ("saved_model_bf16", "mixed_bfloat16")):
+        if system not in values.systems:
+            continue
+        saved_model = export_source(source, os.path.join(folder, f"{task.name}_{system}"),
+                                    "model", ExportOptions(precision=precision))
+        serve_ids = tf.saved_model.load(saved_model).signatures["serve_ids"]
 
-    def saved_model_call(batch):
-        ids, mask, segments = batch
-        return serve_ids(input_ids=ids, input_mask=mask, segment_ids=segments)["logits"].numpy()
+        def saved_model_call(batch, serve_ids=serve_ids):
+            ids, mask, segments = batch
+            return serve_ids(input_ids=ids, input_mask=mask,
+                             segment_ids=segments)["logits"].numpy()
 
-    _, latencies = timed(saved_model_call, timed_inputs * 2)  # the first pass warms up
-    logits = [saved_model_call(batch) for batch in packed]
-    row("SavedModel serve_ids float32", logits, folder_size(saved_model),
-        latencies[len(timed_inputs):])
+        _, latencies = timed(saved_model_call, timed_inputs * 2)  # the first pass warms up
+        logits = [saved_model_call(batch) for batch in packed]
+        row(f"SavedModel serve_ids {precision}", logits, folder_size(saved_model),
+            latencies[len(timed_inputs):])
+    if "tflite" in values.systems:
+        lite = os.path.join(folder, f"{task.name}_lite")
+        written = write_tflite(model, lite, tokenizer, length, task.labels)
+        for quantization, path in written.items():
+            runner = TfliteRunner(open(path, "rb").read(), num_threads=os.cpu_count())
+            call = lambda batch, runner=runner: runner(*batch)["logits"]  # noqa: E731
+            _, latencies = timed(call, timed_inputs * 2)
+            row(f"LiteRT {quantization}", [call(batch) for batch in packed],
+                os.path.getsize(path), latencies[len(timed_inputs):], MODEL_FILES[quantization])
 
-    lite = os.path.join(folder, f"{task.name}_lite")
-    written = write_tflite(model, lite, tokenizer, length, task.labels)
-    for quantization, path in written.items():
-        runner = TfliteRunner(open(path, "rb").read(), num_threads=os.cpu_count())
-        call = lambda batch, runner=runner: runner(*batch)["logits"]  # noqa: E731
-        _, latencies = timed(call, timed_inputs * 2)
-        row(f"LiteRT {quantization}", [call(batch) for batch in packed],
-            os.path.getsize(path), latencies[len(timed_inputs):], MODEL_FILES[quantization])
+    if "hugging_face" in values.systems:
+        hf = os.path.join(folder, f"{task.name}_hf")
+        write_hugging_face(model, hf, tokenizer, task.labels)
+        loaded = run_hf_peer(python, {"job": "load", "folder": hf, "texts": texts,
+                                      "ids": [batch[0][0].tolist() for batch in packed],
+                                      "max_length": length},
+                             script="hf_export_peer.py")
+        if "error" in loaded:
+            print(json.dumps({"dataset": task.name, "hugging_face_error": loaded["error"]}))
+        else:
+            ours_ids = [batch[0][0].tolist() for batch in packed]
+            within = [(theirs, mine) for theirs, mine in zip(loaded["text_ids"], ours_ids)
+                      if len(theirs) <= length]  # ours are truncated to max_seq_length
+            row("Hugging Face (our ids)", [out["logits"] for out in loaded["outputs"]],
+                folder_size(hf), note=f"{loaded['architecture']}, loading info "
+                f"{loaded['loading_info']}")
+            row(f"Hugging Face (its {loaded['tokenizer']})",
+                [out["logits"] for out in loaded["text_outputs"]], folder_size(hf))
+            print(json.dumps({"dataset": task.name, "hf_tokenizer": loaded["tokenizer"],
+                              "hf_ids_equal_ours": sum(a == b for a, b in within),
+                              "texts_within_max_seq_length": len(within),
+                              "texts": len(texts)}), flush=True)
 
-    hf = os.path.join(folder, f"{task.name}_hf")
-    write_hugging_face(model, hf, tokenizer, task.labels)
-    loaded = run_hf_peer(python, {"job": "load", "folder": hf, "texts": texts,
-                                  "ids": [batch[0][0].tolist() for batch in packed],
-                                  "max_length": length},
-                         script="hf_export_peer.py")
-    if "error" in loaded:
-        print(json.dumps({"dataset": task.name, "hugging_face_error": loaded["error"]}))
-    else:
-        ours_ids = [batch[0][0].tolist() for batch in packed]
-        within = [(theirs, mine) for theirs, mine in zip(loaded["text_ids"], ours_ids)
-                  if len(theirs) <= length]  # ours are truncated to max_seq_length
-        row("Hugging Face (our ids)", [out["logits"] for out in loaded["outputs"]],
-            folder_size(hf), note=f"{loaded['architecture']}, loading info "
-            f"{loaded['loading_info']}")
-        row(f"Hugging Face (its {loaded['tokenizer']})",
-            [out["logits"] for out in loaded["text_outputs"]], folder_size(hf))
-        print(json.dumps({"dataset": task.name, "hf_tokenizer": loaded["tokenizer"],
-                          "hf_ids_equal_ours": sum(a == b for a, b in within),
-                          "texts_within_max_seq_length": len(within),
-                          "texts": len(texts)}), flush=True)
+    if "keras_hub" in values.systems:
+        import keras_hub
 
-    import keras_hub
-
-    hub = os.path.join(folder, f"{task.name}_keras_hub")
-    notes = write_keras_hub_preset(model, hub, tokenizer, length)
-    classifier = keras_hub.models.AlbertTextClassifier.from_preset(hub)
-    if classifier.preprocessor is not None:
-        # keras-hub's tokenizer does not lower-case: the text goes in as the run saw it.
-        hub_texts = [tokenizer.preprocess(text) for text in texts]
-        logits = classifier.predict(hub_texts, batch_size=64, verbose=0)
-        row("keras-hub AlbertTextClassifier (its preprocessor)", logits, folder_size(hub),
-            note="; ".join(notes))
-    else:
-        logits = np.concatenate([classifier.predict(
-            {"token_ids": i, "segment_ids": s, "padding_mask": m}, verbose=0)
-            for i, m, s in packed])
-        row("keras-hub AlbertTextClassifier (our ids)", logits, folder_size(hub),
-            note="; ".join(notes))
+        hub = os.path.join(folder, f"{task.name}_keras_hub")
+        notes = write_keras_hub_preset(model, hub, tokenizer, length)
+        classifier = keras_hub.models.AlbertTextClassifier.from_preset(hub)
+        if classifier.preprocessor is not None:
+            # keras-hub's tokenizer does not lower-case: the text goes in as the run saw it.
+            hub_texts = [tokenizer.preprocess(text) for text in texts]
+            logits = classifier.predict(hub_texts, batch_size=64, verbose=0)
+            row("keras-hub AlbertTextClassifier (its preprocessor)", logits, folder_size(hub),
+                note="; ".join(notes))
+        else:
+            logits = np.concatenate([classifier.predict(
+                {"token_ids": i, "segment_ids": s, "padding_mask": m}, verbose=0)
+                for i, m, s in packed])
+            row("keras-hub AlbertTextClassifier (our ids)", logits, folder_size(hub),
+                note="; ".join(notes))
     return rows
 
 
@@ -228,7 +241,11 @@ def main(_):
 
     values = flags.FLAGS
     logging.set_verbosity(logging.WARNING)
-    python = peers_python(values.peers_python)
+    unknown = set(values.systems) - set(SYSTEMS)
+    if unknown:
+        raise SystemExit(f"bench_exports: --systems: unknown {sorted(unknown)}")
+    python = (peers_python(values.peers_python)
+              if values.round_trips or "hugging_face" in values.systems else None)
     folder = tempfile.mkdtemp(prefix="bench_exports-")
     print(json.dumps({"cpu_flags": cpu_flags(), "cpus": os.cpu_count(),
                       "float32_matmul_gflops": round(matmul_peak() / 1e9, 1),

@@ -30,11 +30,17 @@ def peers_python(python: str = "") -> str:
     return interpreter
 
 
-def run_hf_peer(python: str, request: dict, script: str = HF_PEER) -> dict:
+def run_hf_peer(python: str, request: dict, script: str = HF_PEER,
+                timeout: float = None) -> dict:
     """One job of `script` (`hf_peer.py`, or another peer script beside it): its JSON
-    result, or {"error": the stderr tail}."""
-    done = subprocess.run([python, os.path.join(os.path.dirname(HF_PEER), script)], input=json.dumps(request), capture_output=True,
-                          text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="true"))
+    result, or {"error": the stderr tail, or that it ran past `timeout` seconds}."""
+    try:
+        done = subprocess.run([python, os.path.join(os.path.dirname(HF_PEER), script)],
+                              input=json.dumps(request), capture_output=True, text=True,
+                              timeout=timeout,
+                              env=dict(os.environ, TOKENIZERS_PARALLELISM="true"))
+    except subprocess.TimeoutExpired:
+        return {"error": f"not finished in {timeout} s"}
     if done.returncode:
         return {"error": done.stderr[-1500:]}
     return json.loads(done.stdout.strip().splitlines()[-1])

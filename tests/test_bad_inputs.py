@@ -54,6 +54,8 @@ def case(script, name, argv, expect, absent=(), unchanged=()):
 
 W = "{W}"  # replaced by the workspace folder
 TINY = [f"--albert_config_file={W}/config.json"]
+RACE = [*TINY, "--spm_model_file={W}/spm.model", "--max_seq_length=32", "--max_qa_length=8",
+        "--train_batch_size=2", "--train_step=2", "--strategy=one_device"]
 PRETRAIN = ["--input_file={W}/records/train.tfrecord-*", "--max_seq_length=32",
             "--max_predictions_per_seq=5", "--train_batch_size=4", "--num_train_steps=2",
             "--strategy=one_device"]
@@ -312,6 +314,26 @@ CASES: List[Case] = [
           "--init_checkpoint={W}/runs/sst2", f"--output_dir={out('cls_init_spm')}"],
          "spm_other.model is not the tokenizer --init_checkpoint {W}/runs/sst2 was trained "
          "with", absent=["out/cls_init_spm"]),
+    # -- run_race -----------------------------------------------------------------------
+    *[case("run_race", name, [*RACE, f"--data_dir={W}/race/{folder}",
+                              f"--output_dir={out('race_' + folder)}"], expect,
+           absent=[f"out/race_{folder}"])
+      for name, folder, expect in [
+          ("no train folder", "empty", "no train/ folder (expected train/middle/*.txt"),
+          ("three options", "three", "a.txt:1, question 1: expected 4 option strings "
+                                     "(--num_choices), got 3"),
+          ("answer E", "letter", "a.txt:1, question 2: answer 'E' is not one of A, B, C, D"),
+          ("no article", "noarticle", "a.txt:1: missing field 'article'"),
+          ("broken JSON", "broken", "a.txt:2: not a JSON object"),
+      ]],
+    case("run_race", "both level filters", [*RACE, "--data_dir={W}/race/good", "--high_only",
+                                            "--middle_only", f"--output_dir={out('race_1')}"],
+         "--high_only and --middle_only exclude each other", absent=["out/race_1"]),
+    case("run_race", "max_qa_length past max_seq_length",
+         [*RACE, "--data_dir={W}/race/good", "--max_qa_length=40",
+          f"--output_dir={out('race_2')}"],
+         "--max_qa_length=40 must be at least 1 and leave room for the article in "
+         "--max_seq_length=32", absent=["out/race_2"]),
     # -- run_squad ----------------------------------------------------------------------
     *[case("run_squad", name, [*TINY, "--spm_model_file={W}/spm.model", "--max_seq_length=64",
                                 "--max_query_length=16", "--strategy=one_device",
@@ -528,6 +550,20 @@ def build_workspace(folder):
     (folder / "binary.bin").write_bytes(rng.integers(0, 256, 60_000, dtype=np.uint8).tobytes())
     (folder / "longline.txt").write_text("word " * 5000 + "\n")
     (folder / "blank.txt").write_text("\n\n   \n")
+    article = {"id": "a.txt", "article": "The Loire flows through Tours.",
+               "questions": ["Which river?", "Where does it flow?"],
+               "options": [["Loire", "Seine", "Rhine", "Po"], ["Tours", "Rome", "Bonn", "Oslo"]],
+               "answers": ["A", "A"]}
+    for name, record in [("good", article),
+                         ("three", {**article, "options": [["a", "b", "c"]] * 2}),
+                         ("letter", {**article, "answers": ["A", "E"]}),
+                         ("noarticle", {k: v for k, v in article.items() if k != "article"}),
+                         ("broken", json.dumps(article) + "\n{\"id\": ")]:
+        for split in ("train", "dev"):
+            path = folder / "race" / name / split / "middle" / "a.txt"
+            path.parent.mkdir(parents=True)
+            path.write_text(record if isinstance(record, str) else json.dumps(record))
+    (folder / "race" / "empty").mkdir()
     (folder / "ragged.tsv").write_text("label\tsentence\n1\tfine\n0\n")
     (folder / "vocab_repeat.txt").write_text(
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\n的\n", encoding="utf-8")
@@ -694,7 +730,8 @@ GOOD_CASES: List[Case] = [
 def test_the_matrix_covers_every_script_with_at_least_60_cases():
     scripts = {c.script for c in CASES}
     assert scripts == {"albert_params", "train_sentencepiece", "create_pretraining_data",
-                       "run_pretraining", "run_classifier", "run_squad", "export_model",
+                       "run_pretraining", "run_classifier", "run_squad", "run_race",
+                       "export_model",
                        "convert_checkpoint", "query_saved_model", "run_demo",
                        "analyze_model"}
     assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)

@@ -68,6 +68,11 @@ def test_a_tiny_model_learns_spans_and_answers_every_question(squad_tokenizer, t
     assert export.returncode == 0, export.stderr[-3000:]
     served = serve_in_fresh_process(export.stdout.strip().splitlines()[-1], examples)
     assert_serving_matches(served, predictions, examples, squad_tokenizer)
+    module = qa_module(tmp_path / "run", squad_tokenizer, 0.0, answerability=False,
+                       start_n_top=5, end_n_top=5, sub_batch_size=8)
+    differ = assert_sub_batches_agree(serve_module(module, examples), served,
+                                      explained_by=(module, examples))
+    assert len(differ) <= 0.01 * len(examples)
 
 
 SERVE_SCRIPT = """
@@ -118,6 +123,40 @@ def assert_serving_matches(served, predictions, examples, tokenizer):
         differ.append(example.qas_id)
     print(f"served answers differing from run_squad's: {len(differ)} of {len(examples)}")
     assert len(differ) <= 0.01 * len(examples), differ
+
+
+def assert_sub_batches_agree(by_length, served, explained_by=None):
+    """The windows run in sub-batches by length (--qa_sub_batches) give the answers of
+    windows padded to max_seq_length (scores and null odds to float32 noise), but, for a
+    span head (`explained_by`: its module and the examples), where a padding position
+    was among a window's n-best starts or ends at full width. Returns the questions
+    answered otherwise."""
+    import numpy as np
+    import tensorflow as tf
+
+    differ = sorted(qas_id for qas_id, answer in served.items()
+                    if by_length[qas_id]["answer"] != answer["answer"])
+    print(f"sub-batched answers differing: {len(differ)} of {len(served)}")
+    assert explained_by is not None or not differ, differ[:5]
+    for qas_id, answer in served.items():
+        if qas_id in differ:
+            continue
+        assert by_length[qas_id]["answer_start"] == answer["answer_start"]
+        for name in ("score", "null_odds"):
+            if name in answer and abs(answer[name]) < 1e30:
+                assert abs(by_length[qas_id][name] - answer[name]) < 1e-3, (qas_id, name)
+    module, examples = explained_by or (None, ())
+    examples = {e.qas_id: e for e in examples}
+    for qas_id in differ:
+        windows = module.windows(tf.constant([examples[qas_id].question]),
+                                 tf.constant([examples[qas_id].context]))
+        outputs = module.model({name: windows[name] for name in (
+            "input_ids", "input_mask", "segment_ids")}, training=False)
+        padding = windows["input_mask"].numpy() == 0  # [w, seq]
+        top = [np.argsort(-outputs[name].numpy(), axis=1, kind="stable")[
+            :, :module.n_best_size] for name in ("start_logits", "end_logits")]
+        assert any(np.take_along_axis(padding, best, 1).any() for best in top), qas_id
+    return differ
 
 
 def test_predicting_without_weights_or_files_is_refused(squad_tokenizer, tmp_path):
@@ -182,12 +221,20 @@ def test_squad_v2_learns_and_writes_null_odds_for_every_question(squad_tokenizer
     assert deviation < 1e-3
     assert all(served[qas_id]["has_answer"] == (odds < threshold)
                for qas_id, odds in null_odds.items() if abs(odds - threshold) > 1e-3)
+    if head == "answerability":  # the span head's sub-batches: the v1.1 test
+        assert_sub_batches_agree(serve_run(
+            tmp_path / "run", squad_tokenizer, examples, threshold, answerability=True,
+            version_2=True, start_n_top=3, end_n_top=3, sub_batch_size=8), served)
 
 
 def serve_run(run_dir, tokenizer, examples, threshold, answerability, **settings):
     """qas_id -> the QA serving module's outputs, built in this process from a run."""
-    import tensorflow as tf
+    return serve_module(qa_module(run_dir, tokenizer, threshold, answerability, **settings),
+                        examples)
 
+
+def qa_module(run_dir, tokenizer, threshold, answerability, **settings):
+    """The QA serving module of a run, built in this process."""
     from albert_tf.export.question_answering import QAServingModule, load_qa_model
 
     # A tokenizer of its own: training seeded TensorFlow, which drops the graph ops that
@@ -196,8 +243,14 @@ def serve_run(run_dir, tokenizer, examples, threshold, answerability, **settings
     config = AlbertConfig.from_json_file(str(run_dir / "albert_config.json"))
     model = load_qa_model(config, str(run_dir), answerability, settings.pop("start_n_top"),
                           settings.pop("end_n_top"))
-    module = QAServingModule(model, tokenizer, SEQ, doc_stride=64, max_query_length=24,
-                             null_odds_threshold=threshold, **settings)
+    return QAServingModule(model, tokenizer, SEQ, doc_stride=64, max_query_length=24,
+                           null_odds_threshold=threshold, **settings)
+
+
+def serve_module(module, examples):
+    """qas_id -> the module's `serving_default` outputs."""
+    import tensorflow as tf
+
     serve = tf.function(module.serve_text)
     served = {}
     for i in range(0, len(examples), 128):

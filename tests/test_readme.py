@@ -87,8 +87,8 @@ def script_invocations():
 def test_the_readme_shows_the_main_scripts():
     modules = {module for module, _, _ in script_invocations()}
     assert {"run_demo", "train_sentencepiece", "create_pretraining_data", "run_pretraining",
-            "run_classifier", "run_squad", "export_model", "convert_checkpoint",
-            "query_saved_model"} <= modules
+            "run_classifier", "run_squad", "run_race", "export_model",
+            "convert_checkpoint", "query_saved_model"} <= modules
 
 
 @pytest.mark.parametrize("module, flags, command", script_invocations(),

@@ -67,14 +67,15 @@ def stand_in_checkpoint(folder, step=20):
 
 
 def test_the_registry_is_the_one_place_the_kinds_live():
-    assert set(ENTRIES) == {"pretraining", "classification", "question_answering"}
+    assert set(ENTRIES) == {"pretraining", "classification", "question_answering",
+                            "multiple_choice"}
     assert entry("fine_tuning").kind == CLASSIFICATION  # what earlier folders recorded
     for kind, task_entry in ENTRIES.items():
         assert task_entry.task_class().kind == kind
         serving = task_entry.serving()
         assert "max_seq_length" in serving.EXPORT_SETTINGS and callable(serving.serving_module)
-    with pytest.raises(UnknownTaskError, match="unknown kind of run 'race'"):
-        entry("race")
+    with pytest.raises(UnknownTaskError, match="unknown kind of run 'ner'"):
+        entry("ner")
 
 
 def test_settings_come_back_typed_from_a_moved_folder(tmp_path, config, vocab):

@@ -100,3 +100,18 @@ def test_a_classifier_config_of_the_config_only_form_still_loads():
     clone = AlbertClassifier.from_config(old_form)
     assert clone.albert_config == config and (clone.num_classes, clone.dropout_rate) == (2, 0.3)
     assert clone.count_params() == model.count_params()
+
+
+def test_a_multiple_choice_model_round_trips_through_a_keras_file(tmp_path):
+    from albert_tf.models import AlbertMultipleChoice
+
+    config = tiny_config()
+    model = AlbertMultipleChoice(config, num_choices=3, dropout_rate=0.2)
+    batch = {name: np.stack([value] * 3, axis=1)  # [batch, 3, seq]
+             for name, value in encoder_features(random_batch(config)).items()}
+    model.save(str(tmp_path / "race.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "race.keras"))
+    assert type(loaded) is AlbertMultipleChoice and loaded.num_choices == 3
+    assert loaded.dropout_rate == 0.2
+    np.testing.assert_array_equal(loaded(batch, training=False).numpy(),
+                                  model(batch, training=False).numpy())

@@ -59,6 +59,19 @@ def test_a_classifier_answers_sst2_dev_as_with_the_whole_request_padded(assets):
         assert (a["label"] == b["label"]).all()
     assert sum(len(a["logits"]) for a in whole) == len(texts)
 
+    # serve_ids: requests padded to max_seq_length, as clients often send them.
+    whole_ids, by_length_ids = (tf.function(ServingModule(
+        model, tokenizer, 128, ["0", "1"], sub_batch_size=size).serve_ids) for size in (0, 8))
+    packer = ServingModule(model, tokenizer, 128, ["0", "1"]).packer
+    for start in range(0, 96, 32):
+        features = packer(tf.constant(texts[start:start + 32]))
+        padded = {name: tf.pad(value, [[0, 0], [0, 128 - value.shape[1]]])
+                  for name, value in features.items()}
+        np.testing.assert_allclose(by_length_ids(**padded)["logits"],
+                                   whole_ids(**padded)["logits"], atol=1e-5)
+        np.testing.assert_allclose(by_length_ids(**padded)["logits"],
+                                   whole[start // 32]["logits"], atol=1e-5)
+
 
 def test_an_encoder_encodes_chnsenticorp_dev_as_with_the_whole_request_padded():
     from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
@@ -108,6 +121,23 @@ def test_sub_batches_keep_the_order_and_cut_each_to_its_own_length():
     for chunk in range(4):
         rows = order[chunk * 3:chunk * 3 + 3]
         assert (widths[rows] == widths[rows[0]]).all()
+
+
+def test_a_row_keeps_every_unmasked_position_of_a_mask_with_holes():
+    mask = np.zeros([9, 40], "int32")
+    mask[:, :3] = 1
+    mask[4, 37] = 1  # a hole before the last unmasked position
+    features = {"input_mask": tf.constant(mask)}
+
+    def widths(chunk):
+        return {"width": tf.fill([tf.shape(chunk["input_mask"])[0]],
+                                 tf.shape(chunk["input_mask"])[1]),
+                "kept": tf.reduce_sum(chunk["input_mask"], axis=1)}
+
+    outputs = tf.function(lambda f: run_by_length(widths, f, 4, 1, min_width=5))(features)
+    np.testing.assert_array_equal(outputs["kept"], mask.sum(1))
+    # Rows of 3 positions are cut no narrower than min_width; the row with a hole at 38.
+    np.testing.assert_array_equal(outputs["width"], [5] * 4 + [38] + [5] * 4)
 
 
 def test_a_request_smaller_than_a_sub_batch_is_not_filled_up():

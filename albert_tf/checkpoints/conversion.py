@@ -47,6 +47,7 @@ from albert_tf.data.tokenizers import load_tokenizer
 from albert_tf.io_utils import atomic_folder, check_new_folder
 from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
 from albert_tf.models.classifier import AlbertClassifier
+from albert_tf.models.multiple_choice import AlbertMultipleChoice
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 
@@ -229,11 +230,14 @@ CLASSIFIER_HEAD_NAMES = {
 }
 
 
-def fine_tuned_head(tensors: Mapping[str, np.ndarray], style: str):
+def fine_tuned_head(tensors: Mapping[str, np.ndarray], style: str,
+                    num_choices: Optional[int] = None):
     """(build: encoder -> the fine-tuned model, name map of its head, what it is, whether
     the source may lack the pooler) of the fine-tuned head the source holds (question
     answering or classification), or None. Question-answering models never use the
-    pooler (Hugging Face's AlbertForQuestionAnswering has none)."""
+    pooler (Hugging Face's AlbertForQuestionAnswering has none). With `num_choices`, the
+    one-output classifier head is a multiple-choice head (the original run_race's and
+    Hugging Face's AlbertForMultipleChoice hold the same tensors as a regressor's)."""
     column = 1 if style == "hf" else 0
     heads = (
         (lambda encoder: AlbertQuestionAnswering(encoder, dtype="float32"), SPAN_HEAD_NAMES,
@@ -250,7 +254,21 @@ def fine_tuned_head(tensors: Mapping[str, np.ndarray], style: str):
                 build = (lambda encoder, classes=classes: AlbertClassifier(
                     encoder, classes, dropout_rate=0.0, dtype="float32"))
                 what = f"{what} ({classes} outputs)"
+                if num_choices:
+                    if classes != 1:
+                        raise ConversionError(
+                            f"--num_choices={num_choices}: a multiple-choice head has one "
+                            f"output per choice row, this classifier head has {classes}")
+                    build = (lambda encoder: AlbertMultipleChoice(
+                        encoder, num_choices, dropout_rate=0.0, dtype="float32"))
+                    what = f"multiple-choice head ({num_choices} choices)"
+            elif num_choices:
+                raise ConversionError(f"--num_choices={num_choices}: the source holds a "
+                                      f"{what}, not a multiple-choice head")
             return build, names, what, pooler_optional
+    if num_choices:
+        raise ConversionError(f"--num_choices={num_choices}: the source holds no fine-tuned "
+                              "head (output_weights / classifier.weight)")
     return None
 
 
@@ -597,12 +615,14 @@ def check_tokenizer_file(path: str, config: AlbertConfig) -> Tuple[str, str]:
 
 
 def convert_checkpoint(source: str, output_dir: str, config_file: Optional[str] = None,
-                       tokenizer_file: Optional[str] = None) -> ConversionReport:
+                       tokenizer_file: Optional[str] = None,
+                       num_choices: Optional[int] = None) -> ConversionReport:
     """Converts `source` into a checkpoint of this project in a new `output_dir`.
 
     The tokenizer file (`tokenizer_file`, else the one found beside the source, see
     `TOKENIZER_FILES`) is checked against the config and copied in, so the folder holds
     all a fine-tuning run needs; the report names the flag that passes it on.
+    `num_choices`: the source is a multiple-choice model (`fine_tuned_head`).
     """
     check_new_folder(output_dir, "output_dir")
     if os.path.isdir(source) and is_keras_hub_preset(source):
@@ -626,7 +646,7 @@ def convert_checkpoint(source: str, output_dir: str, config_file: Optional[str] 
     skipped = HF_SKIPPED.search if style == "hf" else ORIGINAL_SKIPPED.search
     names = (brightmart_name_map(pretrainer) if style == "brightmart"
              else name_map(pretrainer, style))
-    head = fine_tuned_head(tensors, style)
+    head = fine_tuned_head(tensors, style, num_choices)
     optional = ("pooler/",) if head and head[3] else ()
     report = assign_weights(pretrainer, tensors, names, skipped, source, optional)
     heads_complete = not report.missing

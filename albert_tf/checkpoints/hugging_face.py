@@ -2,9 +2,10 @@
 
 `config.json` (model_type albert and every field that changes the computation),
 `model.safetensors` under the names and `[out, in]` layouts of `AlbertForPreTraining`,
-`AlbertForSequenceClassification`, `AlbertForQuestionAnswering` or `AlbertModel` (the
-architecture follows the model: a pretrainer with its MLM and SOP heads, a fine-tuned
-classifier or regressor with its labels, a span question-answering model, or an encoder),
+`AlbertForSequenceClassification`, `AlbertForQuestionAnswering`,
+`AlbertForMultipleChoice` or `AlbertModel` (the architecture follows the model: a
+pretrainer with its MLM and SOP heads, a fine-tuned classifier or regressor with its
+labels, a span question-answering model, a RACE model, or an encoder),
 and the tokenizer (`spiece.model` for SentencePiece models, `vocab.txt` with
 `BertTokenizer` for WordPiece ones such as the Chinese releases) with its settings.
 
@@ -46,6 +47,7 @@ from albert_tf.io_utils import atomic_folder, current_umask
 from albert_tf.models.answerability_qa import AlbertAnswerabilityQA
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder
+from albert_tf.models.multiple_choice import AlbertMultipleChoice
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 
@@ -67,6 +69,8 @@ def architecture(model) -> str:
         return "AlbertForPreTraining"
     if isinstance(model, AlbertClassifier):
         return "AlbertForSequenceClassification"
+    if isinstance(model, AlbertMultipleChoice):
+        return "AlbertForMultipleChoice"
     if isinstance(model, AlbertQuestionAnswering):
         return "AlbertForQuestionAnswering"
     if isinstance(model, AlbertEncoder):
@@ -97,7 +101,7 @@ def hf_name_map(model) -> NameMap:
                              prefix="" if kind == "AlbertModel" else "albert.")
     if kind == "AlbertForPreTraining":
         names.update(pretraining_head_name_map("hf"))
-    elif kind == "AlbertForSequenceClassification":
+    elif kind in ("AlbertForSequenceClassification", "AlbertForMultipleChoice"):
         names.update(_hf_names(CLASSIFIER_HEAD_NAMES))
     elif kind == "AlbertForQuestionAnswering":
         # AlbertForQuestionAnswering has no pooler (add_pooling_layer=False).

@@ -131,6 +131,12 @@ class AlbertTokenizer:
     def preprocess(self, text: str) -> str:
         return preprocess_text(text, self.lower_case, self.keep_accents)
 
+    def preprocess_tf(self, texts):
+        """Graph path of `preprocess`: string [batch] -> the cleaned strings."""
+        import tensorflow as tf
+        return preprocess_text_tf(tf.convert_to_tensor(texts, tf.string), self.lower_case,
+                                  self.keep_accents)
+
     def encode(self, text: str) -> List[int]:
         """Ids of one text, without [CLS]/[SEP]."""
         return self.processor.EncodeAsIds(self.preprocess(text))

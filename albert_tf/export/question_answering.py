@@ -22,6 +22,15 @@ without an answer), `score` (start + end logit, or log-probability for the v2 he
 float32 minimum without a span) and, v2, `null_odds` (as in null_odds.json) and
 `has_answer` (null_odds below the exported threshold, by default the one the run's
 evaluation chose). `serve_ids` takes packed windows and returns the head's raw outputs.
+
+With `sub_batch_size`, the windows of a request run in sub-batches by length
+(`sub_batches.run_by_length`), cut to the request's longest window first. The original
+head's answers are unchanged by it (its top starts and ends are taken over context
+positions only). The span head's are unchanged unless a padding position would have been
+among a window's `n_best_size` best starts or ends: the original (and run_squad) take
+them over all `max_seq_length` positions, padding included, where a cut window has no
+logits; a fine-tuned model scores padding far below its context, so this is rare
+(BENCHMARKS.md gives the measured agreement), but not excluded: hence off by default.
 """
 
 from typing import Callable, Dict, Sequence
@@ -35,6 +44,7 @@ from albert_tf.data.packing import check_sequence_length
 from albert_tf.data.tokenizers import Tokenizer, check_tokenizer_fits
 from albert_tf.export.saved_model import (ExportError, SERVE_IDS, SERVING_DEFAULT,
                                           restore_for_serving)
+from albert_tf.export.sub_batches import run_by_length
 from albert_tf.export.text_packing import checked_utf8
 from albert_tf.models.answerability_qa import P_MASK, AlbertAnswerabilityQA
 from albert_tf.models.question_answering import AlbertQuestionAnswering
@@ -61,12 +71,16 @@ class QAServingModule(tf.Module):
             As run_squad.py's flags (use the run's values).
         version_2: SQuAD v2.0 (a span-head model then scores null odds from [CLS]).
         null_odds_threshold: v2: a question whose null odds reach it is unanswered.
+        sub_batch_size: Windows per sub-batch of similar length (see the module
+            docstring); 0: every window padded to `max_seq_length`, as run_squad predicts.
+        length_multiple: Sub-batch widths are rounded up to a multiple of it.
     """
 
     def __init__(self, model, tokenizer: Tokenizer, max_seq_length: int = 384,
                  doc_stride: int = 128, max_query_length: int = 64, n_best_size: int = 20,
                  max_answer_length: int = 30, version_2: bool = False,
-                 null_odds_threshold: float = 0.0):
+                 null_odds_threshold: float = 0.0, sub_batch_size: int = 0,
+                 length_multiple: int = 16):
         super().__init__(name="albert_qa_serving")
         self.answerability = isinstance(model, AlbertAnswerabilityQA)
         if not self.answerability and not isinstance(model, AlbertQuestionAnswering):
@@ -78,6 +92,9 @@ class QAServingModule(tf.Module):
                             ("max_answer_length", max_answer_length)):
             if value < 1:
                 raise ExportError(f"--{name} must be at least 1, got {value}")
+        if sub_batch_size < 0 or length_multiple < 1:
+            raise ExportError(f"sub_batch_size={sub_batch_size} must be 0 (off) or more and "
+                              f"length_multiple={length_multiple} at least 1")
         if max_query_length + 4 > max_seq_length:
             raise ExportError(f"--max_query_length={max_query_length} leaves no room for the "
                               f"context in --max_seq_length={max_seq_length}")
@@ -93,6 +110,8 @@ class QAServingModule(tf.Module):
         self.max_answer_length = max_answer_length
         self.version_2 = version_2 or self.answerability
         self.null_odds_threshold = float(null_odds_threshold)
+        self.sub_batch_size = sub_batch_size
+        self.length_multiple = length_multiple
 
     # -- windows ---------------------------------------------------------------------------
 
@@ -169,6 +188,30 @@ class QAServingModule(tf.Module):
 
     # -- answers ---------------------------------------------------------------------------
 
+    def _model_outputs(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """The head's outputs for [w, max_seq_length] windows, by length when asked."""
+        if not self.sub_batch_size:
+            return self.model(inputs, training=False)
+        # Cut to the longest window first, so that a request of one sub-batch runs at its
+        # own width; positions past a window's width get no start or end logit.
+        # The original head takes its top starts and ends among a window's positions.
+        least = (max(self.model.start_n_top, self.model.end_n_top) if self.answerability
+                 else 1)
+        extent = tf.reduce_max(inputs["input_mask"] * tf.range(
+            1, self.max_seq_length + 1)[None, :])
+        width = tf.minimum(tf.maximum(extent, least), self.max_seq_length)
+        logits = () if self.answerability else ("start_logits", "end_logits")
+        outputs = run_by_length(
+            lambda chunk: self.model(chunk, training=False),
+            {name: value[:, :width] for name, value in inputs.items()},
+            self.sub_batch_size, self.length_multiple, logits, fill=-float("inf"),
+            min_width=least)
+        for name in logits:
+            outputs[name] = tf.pad(outputs[name], [[0, 0], [0, self.max_seq_length - width]],
+                                   constant_values=tf.cast(-float("inf"),
+                                                           outputs[name].dtype))
+        return outputs
+
     def _candidates(self, windows, outputs):
         """[w, candidates] float64 scores (-inf where invalid) and each candidate's start
         and end position, in the Python path's order."""
@@ -203,7 +246,7 @@ class QAServingModule(tf.Module):
         inputs = {name: windows[name] for name in ENCODER_FEATURES}
         if self.answerability:
             inputs[P_MASK] = windows[P_MASK]
-        outputs = self.model(inputs, training=False)
+        outputs = self._model_outputs(inputs)
         scores, starts, ends = self._candidates(windows, outputs)  # [w, c]
         count = windows["count"]
         per_example = tf.RaggedTensor.from_row_lengths(scores, count).to_tensor(

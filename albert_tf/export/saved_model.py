@@ -76,10 +76,11 @@ class ServingModule(tf.Module):
             regressor (one output) or an encoder.
         text_pair: The text signature takes `text_a` and `text_b` (a pair task).
         text_signatures: Also export the raw-text signatures (tensorflow-text ops).
-        sub_batch_size: The raw-text signatures run a request's texts in sub-batches of
-            this many, sorted by length, each padded to its own longest rounded up to
-            `length_multiple` (`sub_batches.run_by_length`); 0: the whole request padded
-            to its longest.
+        sub_batch_size: Every signature runs a request's rows in sub-batches of this
+            many, sorted by length, each padded to its own longest rounded up to
+            `length_multiple` (`sub_batches.run_by_length`; ids requests padded further
+            than their longest row gain most); 0: the whole request as it comes (text:
+            padded to its longest).
         length_multiple: See `sub_batch_size`.
     """
 
@@ -173,7 +174,7 @@ class ServingModule(tf.Module):
         with tf.control_dependencies(checks):
             return self.outputs({"input_ids": tf.identity(input_ids),
                                  "input_mask": tf.identity(input_mask),
-                                 "segment_ids": tf.identity(segment_ids)})
+                                 "segment_ids": tf.identity(segment_ids)}, by_length=True)
 
     def serve_text(self, text_a, text_b=None):
         texts = [text_a] if text_b is None else [text_a, text_b]

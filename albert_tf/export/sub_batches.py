@@ -10,10 +10,12 @@ the longest row so that every sub-batch has the same number of rows; a request o
 `sub_batch_size` rows runs as it is (its own size and width: rounding the width up would
 only add work to a single text).
 
-Padding is masked, so each row's outputs are those of the whole-batch call up to float
-rounding (tests/test_sub_batches.py: 1e-5 on SST-2, ChnSentiCorp and SQuAD text); sequence
-outputs are zero past the row's sub-batch width, where the whole-batch call returns values
-of masked positions.
+A row's length is its extent: one past its last unmasked position (the number of ones for
+a packed row; a mask with holes keeps every unmasked position). Padding is masked, so each
+row's outputs are those of the whole-batch call up to float rounding
+(tests/test_sub_batches.py: 1e-5 on SST-2 and ChnSentiCorp dev text, raw and as ids
+padded to max_seq_length); sequence outputs are `fill` (0) past the row's sub-batch width, where the
+whole-batch call returns values of masked positions.
 
 Example:
 
@@ -36,7 +38,8 @@ Features = Dict[str, tf.Tensor]
 
 def run_by_length(run: Callable[[Features], Features], features: Features,
                   sub_batch_size: int, length_multiple: int,
-                  sequence_outputs: Sequence[str] = ()) -> Features:
+                  sequence_outputs: Sequence[str] = (), fill: float = 0.0,
+                  min_width: int = 1) -> Features:
     """`run(features)` computed sub-batch by sub-batch (see the module docstring).
 
     Args:
@@ -46,11 +49,15 @@ def run_by_length(run: Callable[[Features], Features], features: Features,
         length_multiple: Sub-batch widths are rounded up to a multiple of it (at most
             `width`).
         sequence_outputs: Outputs (those `run` returns) with a sequence axis second
-            ([rows, seq, ...]): padded back to `width` with zeros.
+            ([rows, seq, ...]): padded back to `width` with `fill`.
+        fill: Their value past a sub-batch's width.
+        min_width: No sub-batch is cut narrower (a model that takes the top k positions
+            needs k of them).
     """
-    lengths = tf.reduce_sum(tf.cast(features["input_mask"], tf.int32), axis=1)  # [batch]
+    mask = tf.cast(features["input_mask"], tf.int32)  # [batch, width]
+    width = tf.shape(mask)[1]
+    lengths = tf.reduce_max(mask * tf.range(1, width + 1)[None, :], axis=1)  # [batch]
     batch = tf.shape(lengths)[0]
-    width = tf.shape(features["input_mask"])[1]
     # A request smaller than a sub-batch is one sub-batch of its own size (filling it up
     # would multiply a single text's work).
     rows_per_chunk = tf.minimum(sub_batch_size, batch)
@@ -63,14 +70,15 @@ def run_by_length(run: Callable[[Features], Features], features: Features,
         longest = tf.reduce_max(tf.gather(lengths, rows))
         rounded = (longest + length_multiple - 1) // length_multiple * length_multiple
         # One sub-batch (a small request) runs at its exact width, as without sub-batches.
-        cut = tf.where(chunks > 1, tf.minimum(rounded, width), width)
+        cut = tf.where(chunks > 1, tf.minimum(tf.maximum(rounded, min_width), width), width)
         outputs = run({name: tf.gather(value, rows)[:, :cut]  # [sub_batch, cut]
                        for name, value in features.items()})
         for name in set(sequence_outputs) & set(outputs):
             value = outputs[name]
             pad = tf.concat([[[0, 0], [0, width - cut]],
                              tf.zeros([tf.rank(value) - 2, 2], tf.int32)], 0)
-            outputs[name] = tf.pad(value, pad)  # [sub_batch, width, ...]
+            outputs[name] = tf.pad(value, pad, constant_values=tf.cast(fill, value.dtype))
+            # [sub_batch, width, ...]
         return outputs
 
     # The first sub-batch outside the loop: it gives the outputs' names and dtypes.

@@ -1,5 +1,6 @@
 """Keras layers that make up ALBERT: embedding, transformer sub-layers and heads."""
 
+from albert_tf.layers.choice_rows import ChoiceRows
 from albert_tf.layers.classification_head import ClassificationHead
 from albert_tf.layers.embedding import AlbertEmbedding
 from albert_tf.layers.feed_forward import FeedForwardSublayer
@@ -9,6 +10,7 @@ from albert_tf.layers.transformer_block import TransformerBlock
 
 __all__ = [
     "AlbertEmbedding",
+    "ChoiceRows",
     "ClassificationHead",
     "FeedForwardSublayer",
     "MaskedLMHead",

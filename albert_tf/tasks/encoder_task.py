@@ -1,16 +1,22 @@
 """What the fine-tuning tasks share: the tokenizer (the one the settings name, else the copy
 in the run folder being resumed or in the run folder warm-started from), a data cache in
 the run folder, and warm starts of the encoder (from a pretraining run, a converted
-checkpoint, or a run of the same task)."""
+checkpoint, or a run of the same task); for classification and multiple choice also
+evaluation after every checkpoint with the best weights kept, predictions and the
+export (`EvaluatedFineTuningTask`)."""
 
 from typing import Dict, List, Optional
 
+import tensorflow as tf
 from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.checkpoints.warm_start import Candidate
 from albert_tf.data.tokenizers import Tokenizer, check_tokenizer_fits, load_tokenizer
+from albert_tf.io_utils import check_writable
+from albert_tf.tasks.export_run import export_run
 from albert_tf.tasks.run_folder import find_run, is_run_folder, load_run
+from albert_tf.training.best_checkpoint import BestCheckpointKeeper
 from albert_tf.training.loop import TrainingError
 from albert_tf.training.task import Task
 
@@ -81,3 +87,87 @@ class EncoderFineTuningTask(Task):
         encoder = model.encoder
         return [(("model", "encoder"), encoder), (("encoder",), encoder),
                 (("model",), model)]
+
+
+def check_fine_tuning_run(settings) -> None:
+    """What the settings' own `validate()` cannot know: whether the folder holds the weights
+    a prediction-only run needs, and whether the export folder can be written."""
+    layout = RunLayout(settings.output_dir)
+    has_weights = (tf.train.latest_checkpoint(layout.checkpoint_dir)
+                   or tf.io.gfile.exists(layout.best_prefix + ".index"))
+    if settings.do_predict and not settings.do_train and not has_weights:
+        raise TrainingError(f"--do_predict: {settings.output_dir} holds no fine-tuned "
+                            "weights (no checkpoint, no best/), so the predictions would "
+                            "come from an untrained head; add --do_train")
+    if settings.export_dir:
+        check_writable(settings.export_dir, "export_dir")
+
+
+class EvaluatedFineTuningTask(EncoderFineTuningTask):
+    """An `EncoderFineTuningTask` evaluated on dev after every checkpoint, keeping the
+    weights of the best evaluation by `main_metric` (`BestCheckpointKeeper`), then
+    predicting and exporting as its settings (`do_eval`, `do_predict`, `export_dir`,
+    `export_model_name`) ask. Subclasses implement `evaluate(loop)` (a results dict with
+    `step`), `predict(loop)` and `default_export_name`, and call `start_keeping(loop)`
+    from `after_restore`."""
+
+    main_metric = "accuracy"
+    unit = "examples"  # what a training example is called in messages
+    keeper: Optional[BestCheckpointKeeper] = None
+
+    def needed_splits(self) -> List[str]:
+        raise NotImplementedError
+
+    def examples(self, split: str) -> list:
+        raise NotImplementedError
+
+    def validate(self, strategy) -> None:
+        """Also reads every split the run needs (a bad row stops it before anything is
+        written) and checks the prediction weights and the export folder."""
+        super().validate(strategy)
+        settings = self.settings
+        check_fine_tuning_run(settings)
+        for split in self.needed_splits():
+            self.examples(split)
+        if settings.do_train and settings.train_batch_size > len(self.examples("train")):
+            raise TrainingError(f"--train_batch_size={settings.train_batch_size} is larger "
+                                f"than the {len(self.examples('train'))} training {self.unit}")
+
+    @property
+    def default_export_name(self) -> str:
+        raise NotImplementedError
+
+    def evaluate(self, loop) -> Dict[str, float]:
+        raise NotImplementedError
+
+    def predict(self, loop):
+        raise NotImplementedError
+
+    def start_keeping(self, loop) -> None:
+        self.keeper = BestCheckpointKeeper(loop.layout, self.main_metric, loop.is_chief)
+        self.keeper.load(loop.step)
+
+    def evaluate_and_keep_best(self, loop) -> Dict[str, float]:
+        results = self.evaluate(loop)
+        self.keeper.record(results, loop.model)
+        return results
+
+    def on_checkpoint(self, loop, step: int) -> None:
+        if self.settings.do_eval:
+            self.evaluate_and_keep_best(loop)
+
+    def conclude(self, loop) -> Dict[str, object]:
+        settings = self.settings
+        results: Dict[str, object] = {}
+        if settings.do_eval:
+            if self.keeper.latest is None or self.keeper.latest["step"] != loop.step:
+                self.evaluate_and_keep_best(loop)
+            results["eval"] = self.keeper.latest
+            results["best"] = self.keeper.best
+        if settings.do_predict:
+            results["predictions"] = self.predict(loop)
+        if settings.export_dir and loop.is_chief:
+            results["export"] = export_run(settings.output_dir, settings.export_dir,
+                                           settings.export_model_name
+                                           or self.default_export_name)
+        return results

@@ -29,7 +29,8 @@ from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.tasks.classification.settings import ClassifierSettings
 from albert_tf.tasks.pretraining.settings import PretrainingSettings
 from albert_tf.tasks.question_answering.settings import QASettings
-from albert_tf.tasks.registry import CLASSIFICATION, PRETRAINING, QUESTION_ANSWERING, entry
+from albert_tf.tasks.registry import (CLASSIFICATION, MULTIPLE_CHOICE, PRETRAINING,
+                                      QUESTION_ANSWERING, entry)
 from albert_tf.tasks.run_folder import RunFolder, folder_of, load_run
 from albert_tf.training.settings import LoopSettings
 
@@ -53,11 +54,14 @@ class ExportOptions:
         encoder_only: A fine-tuned run's encoder alone (pooled and sequence outputs).
         null_odds_threshold: SQuAD v2.0: null odds at or above it answer "" (default: the
             threshold the run's evaluation chose, else 0).
-        sub_batch_size: Classifier and encoder raw-text signatures: a request's texts run
-            in sub-batches of this many, sorted by length, each padded to its own longest
-            rounded up to `length_multiple` (`export/sub_batches.py`); 0: the whole
-            request padded to its longest text.
+        sub_batch_size: Classifier and encoder signatures (text and ids): a request's
+            rows run in sub-batches of this many, sorted by length, each padded to its
+            own longest rounded up to `length_multiple` (`export/sub_batches.py`); 0: the
+            whole request at once.
         length_multiple: See `sub_batch_size`.
+        qa_sub_batches: Question answering: the windows run in such sub-batches too (the
+            original head's answers are unchanged; the span head's are unless padding
+            would have been among a window's n-best: `export/question_answering.py`).
     """
 
     overrides: Mapping[str, object] = dataclasses.field(default_factory=dict)
@@ -68,6 +72,7 @@ class ExportOptions:
     null_odds_threshold: Optional[float] = None
     sub_batch_size: int = 8
     length_multiple: int = 16
+    qa_sub_batches: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +99,8 @@ class ModelSource:
         settings = self.settings
         if self.kind == PRETRAINING:
             return {"task_name": None}
+        if self.kind == MULTIPLE_CHOICE:
+            return {"task_name": "race"}
         if self.kind == QUESTION_ANSWERING:
             return {"task_name": QUESTION_ANSWERING,
                     **{name: getattr(settings, name) for name in (
@@ -231,6 +238,10 @@ def trained_model(source: ModelSource, encoder_only: bool = False, with_heads: b
         settings = source.settings
         return load_qa_model(config, source.checkpoint, settings.answerability,
                              settings.start_n_top, settings.end_n_top)
+    if source.kind == MULTIPLE_CHOICE:
+        from albert_tf.tasks.multiple_choice.serving import load_multiple_choice_model
+        return load_multiple_choice_model(config, source.checkpoint,
+                                          source.settings.num_choices)
     if with_heads:
         pretrainer = AlbertPretrainer(config, dtype="float32")
         try:

@@ -10,10 +10,10 @@ Example:
 
 >>> entry(CLASSIFICATION).settings_class.__name__, entry("fine_tuning").kind
 ('ClassifierSettings', 'classification')
->>> entry("race")
+>>> entry("ner")
 Traceback (most recent call last):
 ...
-albert_tf.tasks.registry.UnknownTaskError: unknown kind of run 'race'; expected one of pretraining, classification, question_answering
+albert_tf.tasks.registry.UnknownTaskError: unknown kind of run 'ner'; expected one of pretraining, classification, question_answering, multiple_choice
 """
 
 import dataclasses
@@ -22,6 +22,7 @@ from typing import Dict, Type
 
 from albert_tf.errors import AlbertTfError
 from albert_tf.tasks.classification.settings import ClassifierSettings
+from albert_tf.tasks.multiple_choice.settings import RaceSettings
 from albert_tf.tasks.pretraining.settings import PretrainingSettings
 from albert_tf.tasks.question_answering.settings import QASettings
 from albert_tf.training.settings import LoopSettings
@@ -29,6 +30,7 @@ from albert_tf.training.settings import LoopSettings
 PRETRAINING = "pretraining"
 CLASSIFICATION = "classification"
 QUESTION_ANSWERING = "question_answering"
+MULTIPLE_CHOICE = "multiple_choice"
 # Kinds that run folders written by earlier versions record.
 LEGACY_KINDS = {"fine_tuning": CLASSIFICATION}
 
@@ -74,6 +76,9 @@ ENTRIES: Dict[str, TaskEntry] = {entry.kind: entry for entry in (
     TaskEntry(QUESTION_ANSWERING, QASettings,
               "albert_tf.tasks.question_answering.task:QuestionAnsweringTask",
               "albert_tf.tasks.question_answering.serving", "run_squad"),
+    TaskEntry(MULTIPLE_CHOICE, RaceSettings,
+              "albert_tf.tasks.multiple_choice.task:MultipleChoiceTask",
+              "albert_tf.tasks.multiple_choice.serving", "run_race"),
 )}
 
 

@@ -14,28 +14,24 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.data.classifier_data import cached_lengths, cached_split, classifier_dataset
 from albert_tf.data.files import content_fingerprint
 from albert_tf.data.glue import TaskDataError
 from albert_tf.data.length_batches import EXAMPLE_INDEX, in_file_order
 from albert_tf.data.tokenizers import Tokenizer
-from albert_tf.io_utils import check_writable
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.flops import model_flops_per_sequence
 from albert_tf.models.losses import classification_losses, regression_losses
-from albert_tf.training.best_checkpoint import BestCheckpointKeeper
 from albert_tf.training.driver import run_task
-from albert_tf.training.loop import TrainingError, TrainingLoop
+from albert_tf.training.loop import TrainingLoop
 from albert_tf.training.metrics import compute_metrics
 from albert_tf.training.outputs import write_json_lines, write_tsv
 from albert_tf.tasks.classification.settings import ClassifierSettings
-from albert_tf.tasks.encoder_task import EncoderFineTuningTask
-from albert_tf.tasks.export_run import export_run
+from albert_tf.tasks.encoder_task import EvaluatedFineTuningTask
 from albert_tf.tasks.registry import CLASSIFICATION
 
 
-class ClassificationTask(EncoderFineTuningTask):
+class ClassificationTask(EvaluatedFineTuningTask):
     """Sentence(-pair) classification or regression: the classifier model, the cached
     data splits, evaluation with best-checkpoint keeping, and submission files.
 
@@ -50,7 +46,7 @@ class ClassificationTask(EncoderFineTuningTask):
         super().__init__(settings, tokenizer)
         self.data = settings.task
         self.logged = ("loss",) if self.data.is_regression else ("loss", "accuracy")
-        self.keeper: Optional[BestCheckpointKeeper] = None
+        self.main_metric = self.data.main_metric
         self._splits: Dict[str, tuple] = {}
         self._examples: Dict[str, list] = {}
         self._predict_model = None
@@ -125,20 +121,9 @@ class ClassificationTask(EncoderFineTuningTask):
 
     # -- the run around training -----------------------------------------------------------
 
-    def validate(self, strategy) -> None:
-        super().validate(strategy)
-        settings = self.settings
-        check_classifier_run(settings)
-        for split in self.needed_splits():
-            self.examples(split)
-        if settings.do_train and settings.train_batch_size > len(self.examples("train")):
-            raise TrainingError(f"--train_batch_size={settings.train_batch_size} is larger "
-                                f"than the {len(self.examples('train'))} training examples")
-
     def after_restore(self, loop: TrainingLoop) -> None:
         self._compiled = loop.jit_compile
-        self.keeper = BestCheckpointKeeper(loop.layout, self.data.main_metric, loop.is_chief)
-        self.keeper.load(loop.step)
+        self.start_keeping(loop)
         if self.settings.do_train:
             count = len(self.split("train")[1])
             logging.info("training on %d examples, %d steps of %d (%.1f epochs)", count,
@@ -165,24 +150,9 @@ class ClassificationTask(EncoderFineTuningTask):
                 [self.data.path(settings.data_dir, "train")])
         return data
 
-    def on_checkpoint(self, loop: TrainingLoop, step: int) -> None:
-        if self.settings.do_eval:
-            self.evaluate_and_keep_best(loop)
-
-    def conclude(self, loop: TrainingLoop) -> Dict[str, object]:
-        results: Dict[str, object] = {}
-        if self.settings.do_eval:
-            if self.keeper.latest is None or self.keeper.latest["step"] != loop.step:
-                self.evaluate_and_keep_best(loop)
-            results["eval"] = self.keeper.latest
-            results["best"] = self.keeper.best
-        if self.settings.do_predict:
-            results["predictions"] = self.predict(loop)
-        if self.settings.export_dir and loop.is_chief:
-            results["export"] = export_run(
-                self.settings.output_dir, self.settings.export_dir,
-                self.settings.export_model_name or self.data.name.lower())
-        return results
+    @property
+    def default_export_name(self) -> str:
+        return self.data.name.lower()
 
     # -- evaluation and predictions --------------------------------------------------------
 
@@ -220,11 +190,6 @@ class ClassificationTask(EncoderFineTuningTask):
         logging.info("eval at step %d: %s", loop.step, results)
         return results
 
-    def evaluate_and_keep_best(self, loop: TrainingLoop) -> Dict[str, float]:
-        results = self.evaluate(loop)
-        self.keeper.record(results, loop.model)
-        return results
-
     def predict(self, loop: TrainingLoop) -> List[str]:
         """Writes `<submission name>.tsv` (`index<TAB>prediction`, GLUE's format) for each
         test split; CLUE's `<submission name>.json` (`{"id": ..., "label": ...}` lines)
@@ -250,20 +215,6 @@ class ClassificationTask(EncoderFineTuningTask):
                          target)
             written.append(target)
         return written
-
-
-def check_classifier_run(settings: ClassifierSettings) -> None:
-    """What the settings' own `validate()` cannot know: whether the folder holds the weights
-    a prediction-only run needs, and whether the export folder can be written."""
-    layout = RunLayout(settings.output_dir)
-    has_weights = (tf.train.latest_checkpoint(layout.checkpoint_dir)
-                   or tf.io.gfile.exists(layout.best_prefix + ".index"))
-    if settings.do_predict and not settings.do_train and not has_weights:
-        raise TrainingError(f"--do_predict: {settings.output_dir} holds no fine-tuned "
-                            "weights (no checkpoint, no best/), so the predictions would "
-                            "come from an untrained classifier head; add --do_train")
-    if settings.export_dir:
-        check_writable(settings.export_dir, "export_dir")
 
 
 def run(settings: ClassifierSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:

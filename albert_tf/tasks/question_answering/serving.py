@@ -39,4 +39,6 @@ def serving_module(source, options):
     return QAServingModule(
         model, source.tokenizer, settings.max_seq_length, settings.doc_stride,
         settings.max_query_length, settings.n_best_size, settings.max_answer_length,
-        settings.version_2_with_negative, null_odds_threshold(source, options))
+        settings.version_2_with_negative, null_odds_threshold(source, options),
+        sub_batch_size=options.sub_batch_size if options.qa_sub_batches else 0,
+        length_multiple=options.length_multiple)
