@@ -1,5 +1,6 @@
-"""A small ALBERT trained from scratch (no pretraining) on the shared RACE-format set, then
-evaluated on its dev questions: accuracy overall and per level against chance (0.25).
+"""A small ALBERT trained from scratch (no pretraining; or from a pretraining run with
+--init_checkpoint) on the shared RACE-format set, then evaluated on its dev questions:
+accuracy overall and per level against chance (0.25).
 
 The set (`../shared/data/race_format/`) is built from SQuAD paragraphs in RACE's layout,
 269 training and 323 dev questions: it is not RACE, and its numbers say nothing about
@@ -38,6 +39,25 @@ flags.DEFINE_integer("vocab_size", 2000, "SentencePiece vocabulary.")
 flags.DEFINE_integer("hidden_size", 128, "Model width.")
 flags.DEFINE_integer("num_hidden_layers", 4, "Layers (all sharing one block).")
 flags.DEFINE_integer("seed", 1, "Seed.")
+flags.DEFINE_string("init_checkpoint", None, "Start from this pretraining run folder instead "
+                    "of from scratch (its albert_config.json and SentencePiece model are "
+                    "used; BENCHMARKS.md says how it was made).")
+
+
+def training_text(files, folder) -> str:
+    """A text file of the training articles, questions and options (one per line)."""
+    lines = []
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    record = json.loads(line)
+                    lines += [record["article"], *record["questions"],
+                              *(option for options in record["options"] for option in options)]
+    corpus = os.path.join(folder, "race_train_text.txt")
+    with open(corpus, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return corpus
 
 
 def main(_):
@@ -54,28 +74,24 @@ def main(_):
     folder = values.output_dir or tempfile.mkdtemp(prefix="race_from_scratch-")
     os.makedirs(folder, exist_ok=True)
     start = time.perf_counter()
-    lines = []
-    for path in files:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    record = json.loads(line)
-                    lines += [record["article"], *record["questions"],
-                              *(option for options in record["options"] for option in options)]
-    corpus = os.path.join(folder, "race_train_text.txt")
-    with open(corpus, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    spm_model = train_sentencepiece([corpus], os.path.join(folder, "spm"),
-                                    vocab_size=values.vocab_size)
-    config = AlbertConfig(vocab_size=values.vocab_size, embedding_size=64,
-                          hidden_size=values.hidden_size,
-                          num_hidden_layers=values.num_hidden_layers, num_attention_heads=2,
-                          intermediate_size=4 * values.hidden_size,
-                          max_position_embeddings=max(128, values.max_seq_length),
-                          hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    if values.init_checkpoint:  # the pretraining run's config and its tokenizer copy
+        spm_model = None
+        config = AlbertConfig.from_json_file(os.path.join(values.init_checkpoint,
+                                                          "albert_config.json"))
+    else:
+        spm_model = train_sentencepiece([training_text(files, folder)],
+                                        os.path.join(folder, "spm"),
+                                        vocab_size=values.vocab_size)
+        config = AlbertConfig(vocab_size=values.vocab_size, embedding_size=64,
+                              hidden_size=values.hidden_size,
+                              num_hidden_layers=values.num_hidden_layers,
+                              num_attention_heads=2, intermediate_size=4 * values.hidden_size,
+                              max_position_embeddings=max(128, values.max_seq_length),
+                              hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     every = max(1, values.steps // values.evaluations)
     settings = RaceSettings(
         output_dir=os.path.join(folder, "run"), albert_config=config,
+        init_checkpoint=values.init_checkpoint,
         data_dir=values.data_dir, spm_model_file=spm_model,
         max_seq_length=values.max_seq_length, max_qa_length=values.max_qa_length,
         train_batch_size=values.batch_size, eval_batch_size=64,
