@@ -17,11 +17,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["albert_tf", "albert_tf.*"]),
-    # The entry scripts live at the top level as thin wrappers around library code.
-    py_modules=["albert_params", "analyze_model", "convert_checkpoint",
-                "create_pretraining_data", "export_model", "query_saved_model", "run_ablation",
-                "run_classifier", "run_demo", "run_pretraining", "run_race", "run_squad",
-                "train_sentencepiece"],
+    # The entry scripts are albert_tf.scripts.* (the top-level files of a checkout are
+    # thin wrappers): installing adds commands, not top-level modules.
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
@@ -49,18 +46,19 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "albert-params=albert_params:run",
-            "albert-train-spm=train_sentencepiece:run",
-            "albert-create-pretraining-data=create_pretraining_data:run",
-            "albert-pretrain=run_pretraining:run",
-            "albert-classify=run_classifier:run",
-            "albert-squad=run_squad:run",
-            "albert-race=run_race:run",
-            "albert-export=export_model:run",
-            "albert-convert=convert_checkpoint:run",
-            "albert-demo=run_demo:run",
-            "albert-analyze=analyze_model:run",
-            "albert-ablation=run_ablation:run",
+            "albert-params=albert_tf.scripts.albert_params:run",
+            "albert-train-spm=albert_tf.scripts.train_sentencepiece:run",
+            "albert-create-pretraining-data=albert_tf.scripts.create_pretraining_data:run",
+            "albert-pretrain=albert_tf.scripts.run_pretraining:run",
+            "albert-classify=albert_tf.scripts.run_classifier:run",
+            "albert-squad=albert_tf.scripts.run_squad:run",
+            "albert-race=albert_tf.scripts.run_race:run",
+            "albert-export=albert_tf.scripts.export_model:run",
+            "albert-query=albert_tf.scripts.query_saved_model:run",
+            "albert-convert=albert_tf.scripts.convert_checkpoint:run",
+            "albert-demo=albert_tf.scripts.run_demo:run",
+            "albert-analyze=albert_tf.scripts.analyze_model:run",
+            "albert-ablation=albert_tf.scripts.run_ablation:run",
         ],
     },
     classifiers=[

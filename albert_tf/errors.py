@@ -13,3 +13,9 @@ True
 
 class AlbertTfError(Exception):
     """An error whose message names the file, line, setting or value at fault."""
+
+
+class Stopped(AlbertTfError):
+    """A run stopped on a signal (Ctrl-C, SIGTERM) after saving what it reached; the
+    message says where that is and how to go on. The entry scripts print it in one line
+    and exit with status 130 (not an input error, so they catch it first)."""

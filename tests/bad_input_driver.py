@@ -50,7 +50,7 @@ def main():
     cases = json.load(sys.stdin)
     sys.path.insert(0, ROOT)
     os.chdir(ROOT)
-    module = importlib.import_module(script)
+    module = importlib.import_module(f"albert_tf.scripts.{script}")
     results = {}
     for case in cases:
         results[case["id"]] = run_case(module, script, case["argv"])

@@ -163,8 +163,9 @@ def test_every_cell_is_an_ordinary_run_evaluated_both_ways(grid):
         formula = parameter_formula(config)
         assert cell["encoder_parameters"] == sum(
             formula[part] for part in ("embedding", "projection", "transformer", "pooler"))
-        sop = json.loads((folder / "eval_sop.json").read_text())
-        nsp = json.loads((folder / "eval_nsp.json").read_text())
+        # Each held-out set's evaluation has its own results file in the pretraining folder.
+        sop = json.loads((folder / "pretrain" / "eval_results_heldout_sop.json").read_text())
+        nsp = json.loads((folder / "pretrain" / "eval_results_heldout_nsp.json").read_text())
         assert sop["step"] == nsp["step"] == cell["final_step"] == 6
         assert cell["mlm_accuracy"] == sop["mlm_accuracy"]
         assert (cell["sop_accuracy"], cell["nsp_accuracy"]) == (sop["sop_accuracy"],

@@ -277,6 +277,8 @@ CASES: List[Case] = [
                 "{W}/squad: is a directory; expected a vocabulary file"),
                ("warmup proportion out of range", ["--warmup_proportion=1.5"],
                 "--warmup_proportion must be in [0, 1], got 1.5"),
+               ("epochs and steps", ["--num_train_epochs=2"],
+                "give --train_step or --num_train_epochs, not both"),
                ("vocabulary with a repeated token", ["--spm_model_file=",
                                                      "--vocab_file={W}/vocab_repeat.txt"],
                 "vocab_repeat.txt:7: '的' repeats line 6"),
@@ -724,6 +726,10 @@ GOOD_CASES: List[Case] = [
            ["--init_checkpoint={W}/runs/sst2", f"--format={format_}",
             f"--export_dir={out('as_' + format_)}"], "")
       for format_ in ("hugging_face", "keras_hub", "tflite")],
+    case("run_classifier", "steps from epochs",  # 40 examples x 0.5 / batch 4 -> 5 steps
+         [*[flag for flag in CLASSIFY if not flag.startswith("--train_step")],
+          *TINY, "--num_train_epochs=0.5", "--warmup_proportion=0.4",
+          "--save_checkpoints_steps=5", f"--output_dir={out('good_epochs')}"], ""),
 ]
 
 
@@ -752,9 +758,10 @@ def test_bad_input_ends_in_a_clear_error_and_leaves_nothing(matrix, bad):
 
 
 def test_fine_tuning_scripts_warm_up_over_the_proportion_of_the_steps_given(matrix):
-    """Before: run_squad --num_train_steps=30 kept the default warmup of 3125 steps."""
+    """Before: run_squad --num_train_steps=30 kept the default warmup of 3125 steps. The
+    steps may also come from --num_train_epochs."""
     workspace, results, _ = matrix
-    for good, steps, warmup in zip(GOOD_CASES, (30, 8), (3, 2)):
+    for good, steps, warmup in zip([*GOOD_CASES[:2], GOOD_CASES[-1]], (30, 8, 5), (3, 2, 2)):
         assert results[good.id]["status"] == 0, results[good.id]
         folder = resolve(good.argv[-1].split("=", 1)[1], workspace)
         recorded = json.loads(open(os.path.join(folder, "run_settings.json")).read())

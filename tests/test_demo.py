@@ -75,7 +75,8 @@ def test_report_numbers_are_the_logged_ones(demo):
     for tag in ("mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"):
         assert report["pretraining"]["final_train"][tag] == pytest.approx(
             logged[tag][last_step], rel=1e-6)
-        heldout = json.loads((run_dir / "pretrain" / "eval_results.json").read_text())[tag]
+        heldout = json.loads((run_dir / "pretrain" / "eval_results_heldout.json")
+                             .read_text())[tag]
         assert f"| {tag} | {logged[tag][last_step]:.4f} | {heldout:.4f} |" in markdown
 
     evaluations = json.loads((run_dir / "finetune" / "eval_results.json").read_text())

@@ -2,6 +2,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -90,7 +91,9 @@ def test_a_tiny_model_learns_mlm_and_sop(trained):
 
 def test_a_run_writes_results_checkpoints_encoder_and_summaries(trained):
     _, after, run_dir = trained
-    assert json.loads((run_dir / "eval_results.json").read_text()) == after
+    # settings_for's eval files are the training shards: the set is named after them.
+    assert json.loads((run_dir / "eval_results_data.json").read_text()) == after
+    assert not (run_dir / "eval_results.json").exists()
     checkpoints = tf.train.CheckpointManager(
         tf.train.Checkpoint(), str(run_dir / "checkpoints"), 5).checkpoints
     assert [os.path.basename(c) for c in checkpoints] == ["ckpt-200", "ckpt-400"]
@@ -265,33 +268,97 @@ def final_weights(output_dir):
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
-def test_sigkill_then_rerun_resumes_to_the_same_weights(data, tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    straight = subprocess.run(pretrain_command(data, tmp_path / "straight"),
-                              capture_output=True, text=True, timeout=600, env=env)
+@pytest.fixture(scope="module")
+def straight_run(data, tmp_path_factory):
+    """The final weights of `pretrain_command` run without interruption."""
+    folder = tmp_path_factory.mktemp("straight")
+    # With every native and TensorFlow line (the noise the scripts filter is there).
+    straight = subprocess.run(pretrain_command(data, folder), capture_output=True, text=True,
+                              timeout=600, env=dict(os.environ, ALBERT_TF_NATIVE_LOGS="1"))
     assert straight.returncode == 0, straight.stderr[-3000:]
+    assert "Sharding callback duration" in straight.stderr
+    return final_weights(folder)
 
-    killed_dir = tmp_path / "killed"
-    process = subprocess.Popen(pretrain_command(data, killed_dir), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env)
+
+def signal_after_checkpoint(data, output_dir, signal_number, capture=False):
+    """Starts `pretrain_command`, sends `signal_number` once ckpt-20 is written; the
+    finished process."""
+    process = subprocess.Popen(
+        pretrain_command(data, output_dir),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
+        text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     deadline = time.monotonic() + 300
-    while not glob.glob(str(killed_dir / "checkpoints" / "ckpt-20.index")):
+    while not glob.glob(str(output_dir / "checkpoints" / "ckpt-20.index")):
         assert process.poll() is None and time.monotonic() < deadline, "no checkpoint at 20"
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    reached = tf.train.latest_checkpoint(str(killed_dir / "checkpoints"))
-    assert reached is not None and not reached.endswith("ckpt-60")
+    process.send_signal(signal_number)
+    process.stderr_text = process.communicate(timeout=300)[1]
+    return process
 
-    resumed = subprocess.run(pretrain_command(data, killed_dir), capture_output=True, text=True,
-                             timeout=600, env=env)
+
+def resume_and_compare(data, output_dir, expected):
+    resumed = subprocess.run(pretrain_command(data, output_dir), capture_output=True, text=True,
+                             timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stderr
-    expected, got = final_weights(tmp_path / "straight"), final_weights(killed_dir)
+    got = final_weights(output_dir)
     assert expected.keys() == got.keys() and len(expected) > 50
-    for name in expected:
+    # How many saves were made is bookkeeping (a stop adds one), not training state.
+    for name in (name for name in expected if not name.startswith("save_counter")):
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-6,
                                    err_msg=name)
+
+
+def test_sigkill_then_rerun_resumes_to_the_same_weights(data, straight_run, tmp_path):
+    killed_dir = tmp_path / "killed"
+    signal_after_checkpoint(data, killed_dir, signal.SIGKILL)
+    reached = tf.train.latest_checkpoint(str(killed_dir / "checkpoints"))
+    assert reached is not None and not reached.endswith("ckpt-60")
+    resume_and_compare(data, killed_dir, straight_run)
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM],
+                         ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_saves_the_step_reached_in_one_line_and_exits_130(
+        data, straight_run, tmp_path, signal_number):
+    """Ctrl-C or a scheduler's SIGTERM: a checkpoint at the step reached (not only the last
+    scheduled one), one line naming it, status 130; the same command resumes from it to
+    the uninterrupted run's weights."""
+    stopped_dir = tmp_path / "stopped"
+    process = signal_after_checkpoint(data, stopped_dir, signal_number, capture=True)
+    name = signal.Signals(signal_number).name
+    assert process.returncode == 130, process.stderr_text[-3000:]
+    assert "Traceback" not in process.stderr_text
+    from albert_tf.quiet_tensorflow import NOISE
+
+    assert not [line for line in process.stderr_text.splitlines() if NOISE.search(line)]
+    last = process.stderr_text.strip().splitlines()[-1]
+    match = re.fullmatch(rf"run_pretraining: stopped by {name} at step (\d+) of 60; "
+                         rf"checkpoint (\S+) saved: rerun the same command to resume", last)
+    assert match, last
+    step, checkpoint = int(match.group(1)), match.group(2)
+    assert 20 <= step < 60 and checkpoint.endswith(f"ckpt-{step}")
+    assert tf.train.latest_checkpoint(str(stopped_dir / "checkpoints")) == checkpoint
+    resume_and_compare(data, stopped_dir, straight_run)
+
+
+def test_progress_values_are_means_over_the_logging_interval(data, tmp_path):
+    """Logged at step 4 of a run that logs every 4 steps (two calls of 2 steps): the mean
+    of what a run logging every step logs at steps 1-4."""
+    from albert_tf.experiments.summaries import read_scalars
+
+    def logged(folder, **overrides):
+        run(settings_for(data, tmp_path / folder, num_train_steps=4, num_warmup_steps=0,
+                         save_checkpoints_steps=4, **overrides), create_strategy("one_device"))
+        return read_scalars(str(tmp_path / folder / "train"))
+
+    every_step = logged("every", log_steps=1, iterations_per_loop=1)
+    every_four = logged("four", log_steps=4, iterations_per_loop=2)
+    for tag in PretrainingTask.logged:
+        assert [step for step, _ in every_step[tag]] == [1, 2, 3, 4]
+        assert [step for step, _ in every_four[tag]] == [4]
+        assert every_four[tag][0][1] == pytest.approx(
+            np.mean([value for _, value in every_step[tag]]), rel=1e-5), tag
 
 
 def test_lengths_come_from_the_manifests_and_the_run_folder_exports_without_flags(
@@ -328,6 +395,35 @@ def test_lengths_come_from_the_manifests_and_the_run_folder_exports_without_flag
     assert recorded["settings"]["spm_model_file"] == "assets/spiece.model"
     assert recorded["tokenizer"]["copied_from"] == os.path.join(os.path.dirname(files[0]),
                                                                 "spm.model")
+
+    # The guide's evaluation: no config flag (the folder has it), the training record left
+    # byte-identical, the results in a file of their own and TensorBoard.
+    settings_bytes = (run_dir / "run_settings.json").read_bytes()
+    evaluate = [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
+                f"--eval_file={files[0]}", f"--output_dir={run_dir}", "--nodo_train",
+                "--do_eval", "--eval_batch_size=8", "--max_eval_steps=2",
+                "--strategy=one_device"]
+    evaluated = subprocess.run(evaluate, capture_output=True, text=True, timeout=600, env=env)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert (run_dir / "run_settings.json").read_bytes() == settings_bytes
+    results = json.loads((run_dir / "eval_results_data.json").read_text())
+    assert (results["step"], results["eval_batches"]) == (2, 2)
+    from albert_tf.experiments.summaries import read_scalars
+
+    scalars = read_scalars(str(run_dir / "eval_data"))
+    assert scalars["mlm_accuracy"] == [(2, pytest.approx(results["mlm_accuracy"]))]
+    # A config flag that differs from the folder's is refused, naming both.
+    other = tmp_path / "other_config.json"
+    layers = AlbertConfig.from_json_file(config_file).num_hidden_layers
+    AlbertConfig.from_json_file(config_file).replace(
+        num_hidden_layers=layers + 1).to_json_file(str(other))
+    refused = subprocess.run(evaluate + [f"--albert_config_file={other}"],
+                             capture_output=True, text=True, timeout=600, env=env)
+    assert refused.returncode == 1
+    assert (f"run_pretraining: {other} describes another model than the "
+            f"{run_dir / 'albert_config.json'} of the run in --output_dir {run_dir} "
+            f"(num_hidden_layers: {layers} in the folder vs {layers + 1})") in refused.stderr
+    assert (run_dir / "run_settings.json").read_bytes() == settings_bytes
     assert (run_dir / "assets" / "spiece.model").read_bytes() == open(
         recorded["tokenizer"]["copied_from"], "rb").read()
     ids = tf.constant([[2, 10, 11, 3]], tf.int32)

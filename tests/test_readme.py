@@ -44,7 +44,7 @@ def shell_commands():
 
 def console_scripts():
     setup = open(os.path.join(ROOT, "setup.py"), encoding="utf-8").read()
-    return dict(re.findall(r'"([\w-]+)=(\w+):run"', setup))
+    return dict(re.findall(r'"([\w-]+)=albert_tf\.scripts\.(\w+):run"', setup))
 
 
 @functools.lru_cache(maxsize=None)

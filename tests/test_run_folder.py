@@ -6,13 +6,14 @@ here: records are written as a run writes them and checkpoints are stand-ins."""
 import json
 import logging
 import os
+import re
 import shutil
 
 import pytest
 import tensorflow as tf
 
 from albert_tf.checkpoints.layout import RunFolderError, RunLayout
-from albert_tf.config import AlbertConfig
+from albert_tf.config import AlbertConfig, ConfigError
 from albert_tf.data.glue import custom_task, get_task
 from albert_tf.data.wordpiece_tokenizer import WordPieceTokenizer
 from albert_tf.tasks.classification.settings import ClassifierSettings
@@ -280,6 +281,29 @@ def test_the_config_comes_from_the_folder_and_a_different_one_is_named(tmp_path,
         run_config(str(given), None, str(tmp_path / "x"), str(run_dir))
     with pytest.raises(RunFolderError, match="give --albert_config_file or --preset"):
         run_config(None, None, str(tmp_path / "x"), None)
+
+
+def test_model_flags_change_the_config_on_top_of_a_preset_or_the_folder(tmp_path, config):
+    sized = run_config(None, "base", str(tmp_path / "new"), None,
+                       {"num_hidden_layers": 6, "vocab_size": 21128})
+    assert sized == AlbertConfig.from_preset("base", num_hidden_layers=6, vocab_size=21128)
+    run_dir = tmp_path / "pretrain"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    config.to_json_file(str(run_dir / "albert_config.json"))
+    # Fine-tuning from the folder with more dropout: the folder's config, changed.
+    tuned = run_config(None, None, str(tmp_path / "tune"), str(run_dir),
+                       {"hidden_dropout_prob": 0.1})
+    assert tuned == config.replace(hidden_dropout_prob=0.1)
+    # Resuming it as another model: refused, naming the flag and the folder's file.
+    (run_dir / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    with pytest.raises(RunFolderError, match=(
+            r"the folder's config with --hidden_size=64 describes another model than the "
+            rf"{re.escape(str(run_dir / 'albert_config.json'))} of the run in --output_dir "
+            rf"{re.escape(str(run_dir))} \(hidden_size: 32 in the folder vs 64\)")):
+        run_config(None, None, str(run_dir), None, {"hidden_size": 64})
+    assert run_config(None, None, str(run_dir), None) == config
+    with pytest.raises(ConfigError, match="sharing"):
+        run_config(None, "tiny", str(tmp_path / "x"), None, {"sharing": "everything"})
 
 
 def test_pretraining_settings_round_trip_without_a_tokenizer(tmp_path, config):

@@ -12,8 +12,10 @@ everything needed to resume, evaluate, analyze and export it:
     checkpoints/ckpt-N     the training checkpoints (model, optimizer, step)
     best/model             fine-tuning: the weights of the best evaluation
     encoder/encoder        pretraining: the encoder alone, for warm starts
-    eval_results.json      the evaluation results
-    train/                 TensorBoard summaries
+    eval_results.json      fine-tuning: the evaluation results
+    eval_results_<set>.json  pretraining: the evaluation on one eval set
+    train/                 TensorBoard summaries of training
+    eval_<set>/            TensorBoard summaries of the evaluations (dev, eval sets)
     data/                  fine-tuning: the tokenized splits (a cache)
     scratch/<task>_<id>/   checkpoints of non-chief workers (never read back)
 
@@ -85,6 +87,10 @@ class RunLayout:
     def results_file(self) -> str:
         return self._path("eval_results.json")
 
+    def eval_set_results_file(self, name: str) -> str:
+        """Pretraining: the results of evaluating on the eval set `name`."""
+        return self._path(f"eval_results_{name}.json")
+
     @property
     def checkpoint_dir(self) -> str:
         return self._path("checkpoints")
@@ -100,6 +106,10 @@ class RunLayout:
     @property
     def train_logs(self) -> str:
         return self._path("train")
+
+    def eval_logs(self, name: str) -> str:
+        """TensorBoard summaries of the evaluations on `name` (dev, an eval set)."""
+        return self._path(f"eval_{name}")
 
     @property
     def data_cache_dir(self) -> str:

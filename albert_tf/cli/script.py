@@ -2,8 +2,9 @@
 one `main` wrapper that reports user errors in one line.
 
 Importing this module also quiets TensorFlow's C++ logging (unless the user set
-TF_CPP_MIN_LOG_LEVEL or ALBERT_TF_NATIVE_LOGS=1), and `entry_point` imports TensorFlow
-without its start-up lines (quiet_tensorflow.py) once the flags are parsed.
+TF_CPP_MIN_LOG_LEVEL or ALBERT_TF_NATIVE_LOGS=1); a script's `run` sends its stderr through
+the noise filter and imports TensorFlow without its start-up lines once the flags are
+parsed (albert_tf/quiet_tensorflow.py).
 
 Example (a whole script):
 
@@ -22,15 +23,19 @@ import collections.abc
 import contextlib
 import dataclasses
 import os
+import sys
 import typing
-from typing import Callable, Dict, Iterable, Mapping, Tuple, Type
+from typing import Callable, Dict, Iterable, Mapping, Optional, Tuple, Type
 
-if os.environ.get("ALBERT_TF_NATIVE_LOGS") != "1":  # see quiet_tensorflow.py
+if os.environ.get("ALBERT_TF_NATIVE_LOGS") != "1":  # see albert_tf/quiet_tensorflow.py
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from albert_tf.errors import AlbertTfError  # noqa: E402
+from albert_tf.errors import AlbertTfError, Stopped  # noqa: E402
+from albert_tf.quiet_tensorflow import filter_native_stderr, import_quietly  # noqa: E402
+
+STOPPED_STATUS = 130
 
 _FLAG_KINDS = {bool: "bool", int: "integer", float: "float", str: "string"}
 
@@ -74,11 +79,37 @@ def settings_from_flags(values: flags.FlagValues, names: Iterable[str],
 @contextlib.contextmanager
 def exit_on_user_error(script: str, errors: Tuple[Type[BaseException], ...] = ()):
     """Bad input (flags, files, checkpoints: an `AlbertTfError`, or one of `errors`) ends
-    the script with `script: message` and a non-zero status, without a traceback."""
+    the script with `script: message` and a non-zero status, without a traceback; a run
+    stopped by a signal (`Stopped`: it saved a checkpoint) or interrupted by Ctrl-C ends
+    with one line and status 130, the shell's for SIGINT."""
     try:
         yield
+    except Stopped as stopped:
+        print(f"{script}: {stopped}", file=sys.stderr)
+        raise SystemExit(STOPPED_STATUS) from None
     except (AlbertTfError, *errors) as error:
         raise SystemExit(f"{script}: {error}") from None
+    except KeyboardInterrupt as interrupt:
+        print(f"{script}: interrupted{f' ({interrupt})' if str(interrupt) else ''}; what was "
+              "written before is kept", file=sys.stderr)
+        raise SystemExit(STOPPED_STATUS) from None
+
+
+def _show_script_flags_in_help(doc: Optional[str]) -> None:
+    """`--help` (and `--helpshort`) lists absl's "key flags" of the main module, which are
+    only those defined in the file that runs: none for a console command or a thin
+    wrapper, and not the shared training flags defined in training_flags.py. So every flag
+    defined outside absl itself becomes a key flag of the program, and its help text
+    starts with the script's docstring (the wrapper's or console command's has none)."""
+    program = sys.argv[0]
+    for module, defined in flags.FLAGS.flags_by_module_dict().items():
+        if module.split(".")[0] != "absl":
+            for flag in defined:
+                flags.FLAGS.register_key_flag_for_module(program, flag)
+    main_module = sys.modules.get("__main__")
+    if doc and main_module is not None and getattr(main_module, "__doc__", None) != doc:
+        # absl's usage() formats %s in the docstring with the program name.
+        main_module.__doc__ = doc.replace("%", "%%")
 
 
 def entry_point(script: str, main: Callable[[flags.FlagValues], None],
@@ -93,13 +124,14 @@ def entry_point(script: str, main: Callable[[flags.FlagValues], None],
     def absl_main(argv):
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-        if uses_tensorflow:
-            from albert_tf.cli.quiet_tensorflow import import_quietly
-            import_quietly()
         with exit_on_user_error(script, errors):
+            if uses_tensorflow:
+                import_quietly()
             main(flags.FLAGS)
 
     def run():
+        filter_native_stderr()
+        _show_script_flags_in_help(sys.modules[main.__module__].__doc__)
         app.run(absl_main)
 
     run.absl_main = absl_main  # what app.run calls once the flags are parsed

@@ -8,6 +8,7 @@ from typing import Dict, Optional, Type
 from absl import flags
 
 from albert_tf.cli.script import define_flags, settings_from_flags
+from albert_tf.config import AlbertConfig
 from albert_tf.training.settings import PRECISIONS, LoopSettings, SettingsError
 
 # LoopSettings field -> help text
@@ -43,6 +44,24 @@ _LOOP_FLAGS = {
 }
 
 
+# AlbertConfig field -> help text: the model's size from the command line, on top of the
+# config the run starts from.
+MODEL_FLAGS = {
+    "vocab_size": "Vocabulary size (the tokenizer's pieces; the presets have 30000).",
+    "embedding_size": "Embedding size E (factorized: V x E, then E -> H).",
+    "hidden_size": "Hidden size H.",
+    "num_hidden_layers": "Transformer layers run.",
+    "num_hidden_groups": "Groups of parameters the layers share (the original's).",
+    "inner_group_num": "Blocks inside each group (the original's).",
+    "num_attention_heads": "Attention heads.",
+    "intermediate_size": "Feed-forward inner size.",
+    "max_position_embeddings": "Position embeddings (the longest sequence).",
+    "sharing": "What the layers share: all, attention, ffn or none.",
+    "hidden_dropout_prob": "Dropout on the hidden states.",
+    "attention_probs_dropout_prob": "Dropout on the attention probabilities.",
+}
+
+
 def define_training_flags(settings_class: Type[LoopSettings]) -> None:
     """Defines the shared flags with `settings_class`'s defaults, named as its
     `FLAG_NAMES` says (run_classifier's `train_step`)."""
@@ -51,6 +70,10 @@ def define_training_flags(settings_class: Type[LoopSettings]) -> None:
                         "default: the one in --output_dir when resuming, else the one "
                         "beside --init_checkpoint).")
     flags.DEFINE_string("preset", None, "A named config (base, large, xlarge, xxlarge, tiny).")
+    define_flags(AlbertConfig, {
+        name: f"{text} Default: the config's (--preset, --albert_config_file, or the run "
+              "folder's)." for name, text in MODEL_FLAGS.items()},
+        defaults={name: None for name in MODEL_FLAGS})
     define_flags(settings_class, _LOOP_FLAGS, settings_class.FLAG_NAMES)
     optimizer = next(f.default for f in dataclasses.fields(settings_class)
                      if f.name == "optimizer")
@@ -86,14 +109,19 @@ def warmup_steps(values: flags.FlagValues, settings_class: Type[LoopSettings],
     return {"num_warmup_steps": int(num_train_steps * warmup_proportion)}
 
 
+def model_overrides(values: flags.FlagValues) -> Dict[str, object]:
+    """{config field: value} of the model flags given."""
+    return {name: values[name].value for name in MODEL_FLAGS if values[name].value is not None}
+
+
 def strategy_and_config(values: flags.FlagValues):
     """The strategy (created first: multi-worker collectives must be set up before any
     other TF work) and the AlbertConfig (`tasks.run_folder.run_config`: the flag, else the
-    resumed run's, else the init checkpoint's)."""
+    resumed run's, else the init checkpoint's, with the model flags given on top)."""
     from albert_tf.tasks.run_folder import run_config
     from albert_tf.training.distribution import create_strategy
 
     strategy = create_strategy(values.strategy, values.num_gpus, values.tpu)
     config = run_config(values.albert_config_file, values.preset, values.output_dir,
-                        values.init_checkpoint)
+                        values.init_checkpoint, model_overrides(values))
     return strategy, config

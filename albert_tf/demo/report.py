@@ -1,7 +1,8 @@
 """The demo's report: `report.md` (settings, metrics, timings, plots) and `report.json`.
 
 Every number comes from what the stages logged: the TensorBoard event files of pretraining
-and fine-tuning, their `eval_results.json`, the prediction file and the query answers.
+and fine-tuning, their results files (`eval_results_heldout.json`, `eval_results.json`), the
+prediction file and the query answers.
 """
 
 import csv
@@ -48,7 +49,7 @@ def collect(pipeline) -> Dict[str, object]:
     pretrain_final = {tag: series[-1][1] for tag, series in pretraining_curves.items()
                       if series[-1][0] == last_step}
     throughput = [v for _, v in pretraining_curves.get("sequences_per_second", [])[1:]]
-    pretrain_eval = _read_json(path("pretrain", "eval_results.json"))
+    pretrain_eval = _read_json(path("pretrain", "eval_results_heldout.json"))
     finetune_eval = _read_json(path("finetune", "eval_results.json"))
     dev = read_tsv(path("task", "dev.tsv"))
     test = read_tsv(path("task", "test.tsv"))

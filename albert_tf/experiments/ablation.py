@@ -27,9 +27,10 @@ from typing import Dict, List, Optional, Sequence
 from albert_tf.config import SHARING_MODES, AlbertConfig
 from albert_tf.errors import AlbertTfError
 from albert_tf.experiments import continuation_task
+from albert_tf.experiments.ablation_report import heldout_name
 from albert_tf.experiments.corpus_run import CorpusRun
 from albert_tf.experiments.staged_run import Stage, StageError
-from albert_tf.io_utils import check_writable, copy_atomically
+from albert_tf.io_utils import check_writable
 
 OBJECTIVES = ("sop", "nsp")
 DESIGNS = ("one_at_a_time", "full")
@@ -231,7 +232,8 @@ class AblationRun(CorpusRun):
                 lambda cell=cell: self.pretrain(cell), after=[f"data_{cell.objective}"]))
             stages.append(Stage(
                 f"evaluate/{cell.name}", f"held-out SOP and NSP records on {cell.name}",
-                [f"cells/{cell.name}/eval_{objective}.json" for objective in OBJECTIVES],
+                [f"cells/{cell.name}/pretrain/eval_results_{heldout_name(objective)}.json"
+                 for objective in OBJECTIVES],
                 {"batches": s.eval_batches}, lambda cell=cell: self.evaluate(cell),
                 after=[pretrain, "data_sop", "data_nsp"]))
             if finetuning:
@@ -292,10 +294,8 @@ class AblationRun(CorpusRun):
         for objective in OBJECTIVES:
             self.script("run_pretraining", eval_file=self.record_file(objective, "heldout"),
                         output_dir=run_dir, eval_batch_size=s.batch_size,
-                        max_eval_steps=s.eval_batches,
+                        max_eval_steps=s.eval_batches, eval_name=heldout_name(objective),
                         do_train=False, do_eval=True)
-            copy_atomically(os.path.join(run_dir, "eval_results.json"),
-                            self.cell_path(cell, f"eval_{objective}.json"))
 
     def finetune(self, cell: Cell) -> None:
         s = self.settings

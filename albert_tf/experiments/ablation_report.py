@@ -2,7 +2,8 @@
 base cell, the paper's findings set against this grid), `ablation.json` and PNG plots.
 
 Every number comes from what the stages wrote: parameter counts from the cells' models as
-built, held-out accuracies from `eval_sop.json` / `eval_nsp.json`, dev accuracy from the
+built, held-out accuracies from the pretraining folder's
+`eval_results_heldout_sop.json` / `eval_results_heldout_nsp.json`, dev accuracy from the
 fine-tuning run's `eval_results.json` (its best evaluation), curves from the TensorBoard
 event files, layer transitions from `analyze_model.py`'s JSON.
 """
@@ -25,6 +26,12 @@ SAME, OPPOSITE, NOT_REPRODUCED, UNTESTED, SEE = (
     "same direction", "opposite direction", "not reproduced", "not tested here",
     "see numbers")
 
+
+
+def heldout_name(objective: str) -> str:
+    """The eval set name of an objective's held-out records: a cell's pretraining folder
+    holds eval_results_heldout_sop.json and eval_results_heldout_nsp.json."""
+    return f"heldout_{objective}"
 
 def _read_json(path: str):
     with open(path, encoding="utf-8") as handle:
@@ -69,7 +76,8 @@ def collect(run) -> Dict[str, object]:
     for cell in run.cells:
         config = AlbertConfig.from_json_file(run.cell_path(cell, "albert_config.json"))
         curves = read_scalars(run.cell_path(cell, "pretrain", "train"))
-        evals = {objective: _read_json(run.cell_path(cell, f"eval_{objective}.json"))
+        evals = {objective: _read_json(run.cell_path(
+            cell, "pretrain", f"eval_results_{heldout_name(objective)}.json"))
                  for objective in ("sop", "nsp")}
         for objective, results in evals.items():
             records = results["eval_batches"] * run.settings.batch_size

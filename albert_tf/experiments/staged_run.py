@@ -92,8 +92,9 @@ class StagedRun:
         logging.info("[%s] %s", self.current_name, message)
 
     def script(self, module: str, **flag_values) -> None:
-        """Runs an entry script (`python -m module --flag=value ...`) in a child process,
-        echoing its output and appending it to the stage's log."""
+        """Runs an entry script (albert_tf/scripts/<module>.py, by its file, so that
+        query_saved_model imports no albert_tf; shown as `python <module>.py ...`) in a
+        child process, echoing its output and appending it to the stage's log."""
         arguments = [_flag(name, value) for name, value in flag_values.items()]
         shown = _shell_line([f"{module}.py"] + arguments, self.run_dir)
         self.records[self.current_name].commands.append(shown)
@@ -102,7 +103,7 @@ class StagedRun:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         logging.info("[%s] $ %s", self.current_name, shown)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-        command = [self.python, "-m", module] + arguments
+        command = [self.python, script_file(module)] + arguments
         with open(log_path, "a", encoding="utf-8") as log:
             log.write("$ " + " ".join(command) + "\n")
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -178,6 +179,12 @@ class StagedRun:
         write_atomically(self.records_path, json.dumps(
             {name: dataclasses.asdict(record) for name, record in self.records.items()},
             indent=2).encode())
+
+
+def script_file(module: str) -> str:
+    """The file of the entry script albert_tf.scripts.<module>."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "scripts", f"{module}.py")
 
 
 def _flag(name: str, value) -> str:

@@ -1,5 +1,10 @@
 """ALBERT networks and task models."""
 
+from albert_tf.quiet_tensorflow import import_quietly
+
+import_quietly()  # as albert_tf.layers does: TensorFlow without its start-up lines
+
+
 from albert_tf.models.classifier import AlbertClassifier
 from albert_tf.models.encoder import AlbertEncoder, build_transformer_schedule
 from albert_tf.models.multiple_choice import AlbertMultipleChoice

@@ -222,29 +222,51 @@ TRAINING_ONLY_CONFIG_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_p
 
 
 def run_config(albert_config_file: Optional[str], preset: Optional[str], output_dir: str,
-               init_checkpoint: Optional[str]) -> AlbertConfig:
+               init_checkpoint: Optional[str],
+               overrides: Optional[Mapping[str, object]] = None) -> AlbertConfig:
     """A training run's config: `--albert_config_file` or `--preset` when given, else the
     albert_config.json of the run being resumed (`output_dir`), else the one beside
-    `init_checkpoint` (a run folder or a converted checkpoint). A config given for a warm
-    start that describes another model than the checkpoint's is an error naming both
-    (dropout and the initializer range may differ)."""
+    `init_checkpoint` (a run folder or a converted checkpoint), with `overrides` (the
+    model flags: `--hidden_size=...`) on top. A config given that describes another model
+    than the one of the run in `output_dir` (when it holds checkpoints), or, for a warm
+    start, than the checkpoint's, is an error naming both (for a warm start dropout and
+    the initializer range may differ)."""
     if albert_config_file and preset:
         raise RunFolderError("give at most one of --albert_config_file and --preset")
+    overrides = dict(overrides or {})
     given = (AlbertConfig.from_json_file(albert_config_file) if albert_config_file
              else AlbertConfig.from_preset(preset) if preset else None)
     resumed = RunLayout(output_dir).config_file if output_dir else None
     source = RunLayout(folder_of(init_checkpoint)).config_file if init_checkpoint else None
     if given is None:
-        for path in (resumed, source):
-            if path and os.path.isfile(path):
-                return AlbertConfig.from_json_file(path)
-        raise RunFolderError("give --albert_config_file or --preset: neither --output_dir "
-                             "nor --init_checkpoint holds an albert_config.json")
+        found = next((path for path in (resumed, source) if path and os.path.isfile(path)),
+                     None)
+        if found is None:
+            raise RunFolderError("give --albert_config_file or --preset: neither --output_dir "
+                                 "nor --init_checkpoint holds an albert_config.json")
+        if not overrides:
+            return AlbertConfig.from_json_file(found)
+        given = AlbertConfig.from_json_file(found)
+    base = albert_config_file or (f"--preset={preset}" if preset else "the folder's config")
+    if overrides:
+        given = given.replace(**overrides)
+        base += " with " + " ".join(f"--{name}={value}" for name, value in overrides.items())
+    what = base
+    if resumed and os.path.isfile(resumed) and os.path.isfile(
+            os.path.join(RunLayout(output_dir).checkpoint_dir, "checkpoint")):
+        changed = AlbertConfig.from_json_file(resumed).differences(given)
+        if changed:
+            raise RunFolderError(
+                f"{what} describes another model than the {resumed} of the run in "
+                f"--output_dir {output_dir} ("
+                + ", ".join(f"{name}: {theirs} in the folder vs {ours}"
+                            for name, (theirs, ours) in changed.items())
+                + "); leave the flag out to resume or evaluate with the folder's, or use a "
+                "new --output_dir")
     if source and os.path.isfile(source):
         changed = AlbertConfig.from_json_file(source).differences(
             given, ignore=TRAINING_ONLY_CONFIG_FIELDS)
         if changed:
-            what = albert_config_file or f"--preset={preset}"
             raise RunFolderError(
                 f"{what} describes another model than --init_checkpoint's {source} ("
                 + ", ".join(f"{name}: {theirs} vs {ours}"

@@ -1,7 +1,8 @@
 """Keeping the best evaluated weights of a run, and the history of its evaluations.
 
 `eval_results.json` lists every evaluation (one per line) and the best by the main
-metric; `best/model` holds that evaluation's weights. A resumed run keeps the history up
+metric; `best/model` holds that evaluation's weights; `eval_dev/` the same numbers for
+TensorBoard. A resumed run keeps the history up
 to the step it resumes from and redoes the evaluations after it.
 """
 
@@ -15,6 +16,7 @@ from absl import logging
 
 from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.io_utils import write_atomically
+from albert_tf.training.outputs import write_eval_summaries
 
 
 class BestCheckpointKeeper:
@@ -63,6 +65,7 @@ class BestCheckpointKeeper:
                          step)
         if self.is_chief:
             self._write()
+            write_eval_summaries(self.layout.eval_logs("dev"), step, results)
         return improved
 
     def restore_best(self, model: keras.Model, current_step: int) -> str:

@@ -20,7 +20,6 @@ state of its dropout seed generators, so after a resume the dropout masks differ
 import math
 import os
 import shutil
-import time
 from typing import Callable, Dict, Optional
 
 import keras
@@ -30,11 +29,13 @@ from absl import logging
 from albert_tf.checkpoints.layout import RunLayout
 from albert_tf.checkpoints.warm_start import warm_start
 from albert_tf.config import AlbertConfig
-from albert_tf.errors import AlbertTfError
+from albert_tf.errors import AlbertTfError, Stopped
 from albert_tf.io_utils import check_writable
 from albert_tf.training.distribution import auto_jit_compile, auto_precision, device_type
 from albert_tf.training.optimization import clipped_replica_gradients, create_optimizer
+from albert_tf.training.progress import Lap, Progress, format_duration
 from albert_tf.training.settings import LoopSettings
+from albert_tf.training.stop_signals import StopSignals
 from albert_tf.training.task import Task
 
 CLIP_NORM = 1.0
@@ -279,18 +280,18 @@ class TrainingLoop:
 
     def make_train_loop(self):
         """A tf.function `loop(iterator, steps)` running `steps` training steps on a
-        distributed iterator and returning the last step's logged values (also what the
-        benchmarks time)."""
+        distributed iterator and returning the *sums* over those steps of each logged value
+        (the progress line shows their means; also what the benchmarks time)."""
         step_fn = (tf.function(self._train_step, jit_compile=True)
                    if self.jit_compile else self._train_step)
 
         def loop(iterator, steps):
-            values = {name: tf.constant(0.0) for name in self.logged}
+            sums = {name: tf.constant(0.0) for name in self.logged}
             for _ in tf.range(steps):
                 per_replica = self.strategy.run(step_fn, args=(next(iterator),))
-                values = {name: self.strategy.reduce("sum", per_replica[name], axis=None)
-                          for name in self.logged}
-            return values
+                sums = {name: sums[name] + tf.cast(self.strategy.reduce(
+                    "sum", per_replica[name], axis=None), tf.float32) for name in self.logged}
+            return sums
 
         return tf.function(loop)
 
@@ -317,48 +318,73 @@ class TrainingLoop:
         loop = self.make_train_loop()
         writer = (tf.summary.create_file_writer(self.layout.train_logs)
                   if self.is_chief else tf.summary.create_noop_writer())
-        step, values = start_step, {}
-        last_time, last_step = time.monotonic(), start_step
-        while step < settings.num_train_steps:
-            steps = min(settings.iterations_per_loop, settings.num_train_steps - step,
-                        settings.save_checkpoints_steps - step % settings.save_checkpoints_steps,
-                        settings.log_steps - step % settings.log_steps)
-            try:
-                outputs = loop(iterator, tf.constant(steps))
-            except tf.errors.DataLossError as error:
-                damaged = self.task.find_damaged_data() or error.message.splitlines()[0]
-                raise TrainingError(
-                    f"the training data is damaged: {damaged}. Checkpoints up to "
-                    f"{tf.train.latest_checkpoint(self.checkpoint_dir)} are kept; rewrite "
-                    "the file and rerun to resume") from None
-            values = {name: float(value) for name, value in outputs.items()}
-            if not all(math.isfinite(v) for v in values.values()):
-                raise TrainingError(
-                    f"non-finite loss at step {step + steps} ({values}); stopping. The last "
-                    f"good checkpoint is {tf.train.latest_checkpoint(self.checkpoint_dir)}")
-            step = self.step
-            if step % settings.log_steps == 0 or step == settings.num_train_steps:
-                now = time.monotonic()
-                sequences_per_second = ((step - last_step) * settings.train_batch_size
-                                        / max(now - last_time, 1e-9))
-                self._log(writer, step, values, sequences_per_second)
-                last_time, last_step = time.monotonic(), step
-            if step % settings.save_checkpoints_steps == 0 or step == settings.num_train_steps:
-                self.save(step)
-                on_checkpoint(step)
-                last_time = time.monotonic()  # evaluation time is not training throughput
-        return values
+        progress = Progress(start_step, settings.num_train_steps)
+        step, means = start_step, {}
+        sums, summed_steps = {name: 0.0 for name in self.logged}, 0
+        # A stop signal (Ctrl-C, a scheduler's SIGTERM) ends the running call of `loop`,
+        # then the run saves a checkpoint at the step reached and stops (`StopSignals`).
+        with StopSignals(enabled=not self._multi_worker) as stops:
+            while step < settings.num_train_steps:
+                steps = min(settings.iterations_per_loop, settings.num_train_steps - step,
+                            settings.save_checkpoints_steps
+                            - step % settings.save_checkpoints_steps,
+                            settings.log_steps - step % settings.log_steps)
+                try:
+                    outputs = loop(iterator, tf.constant(steps))
+                except tf.errors.DataLossError as error:
+                    damaged = self.task.find_damaged_data() or error.message.splitlines()[0]
+                    raise TrainingError(
+                        f"the training data is damaged: {damaged}. Checkpoints up to "
+                        f"{tf.train.latest_checkpoint(self.checkpoint_dir)} are kept; rewrite "
+                        "the file and rerun to resume") from None
+                step = self.step
+                sums = {name: sums[name] + float(value) for name, value in outputs.items()}
+                summed_steps += steps
+                if not all(math.isfinite(v) for v in sums.values()):
+                    raise TrainingError(
+                        f"non-finite loss at step {step} (sums over the last {summed_steps} "
+                        f"steps: {sums}); stopping. The last good checkpoint is "
+                        f"{tf.train.latest_checkpoint(self.checkpoint_dir)}")
+                if (step % settings.log_steps == 0 or step == settings.num_train_steps
+                        or stops.requested):
+                    means = {name: total / summed_steps for name, total in sums.items()}
+                    self._log(writer, step, means, progress.lap(step))
+                    sums, summed_steps = {name: 0.0 for name in self.logged}, 0
+                if stops.requested:
+                    self._stop(step, stops.requested)
+                if (step % settings.save_checkpoints_steps == 0
+                        or step == settings.num_train_steps):
+                    self.save(step)
+                    on_checkpoint(step)
+                    progress.pause()  # evaluation time is not training throughput
+        return means
 
-    def _log(self, writer, step: int, values: Dict[str, float],
-             sequences_per_second: float) -> None:
+    @property
+    def _multi_worker(self) -> bool:
+        """Under MultiWorkerMirrored a save takes every worker; a signal reaches one."""
+        resolver = self.strategy.cluster_resolver
+        return bool(resolver and len(resolver.cluster_spec().as_dict().get("worker", ())) > 1)
+
+    def _stop(self, step: int, signal_name: str) -> None:
+        """Saves the step reached (unless the last save was at it) and raises `Stopped`."""
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        if latest is None or not latest.endswith(f"-{step}"):
+            self.save(step)
+            latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        raise Stopped(f"stopped by {signal_name} at step {step} of "
+                      f"{self.settings.num_train_steps}; checkpoint {latest} saved: rerun the "
+                      "same command to resume")
+
+    def _log(self, writer, step: int, means: Dict[str, float], lap: "Lap") -> None:
         settings = self.settings
         learning_rate = float(self.optimizer.learning_rate)
+        sequences_per_second = lap.steps_per_second * settings.train_batch_size
         tokens_per_second = sequences_per_second * self.task.sequence_length
         utilization = (sequences_per_second * self.task.flops_per_sequence
                        / (settings.peak_flops * self.strategy.num_replicas_in_sync)
                        if settings.peak_flops else None)
         with writer.as_default(step=step):
-            for name, value in values.items():
+            for name, value in means.items():
                 tf.summary.scalar(name, value)
             tf.summary.scalar("learning_rate", learning_rate)
             tf.summary.scalar("sequences_per_second", sequences_per_second)
@@ -366,9 +392,11 @@ class TrainingLoop:
             if utilization is not None:
                 tf.summary.scalar("model_flops_utilization", utilization)
         writer.flush()
-        logging.info("step %d/%d | %s | lr %.3g | %.1f seq/s, %.0f tokens/s%s", step,
-                     settings.num_train_steps,
-                     ", ".join(f"{name} {value:.4f}" for name, value in values.items()),
+        logging.info("step %d/%d (%.0f%%) | %s elapsed, ETA %s | %s (means over %d steps) | "
+                     "lr %.3g | %.1f seq/s, %.0f tokens/s%s", step, settings.num_train_steps,
+                     100.0 * step / settings.num_train_steps, format_duration(lap.elapsed),
+                     format_duration(lap.remaining), ", ".join(
+                         f"{name} {value:.4f}" for name, value in means.items()), lap.steps,
                      learning_rate, sequences_per_second, tokens_per_second,
                      "" if utilization is None else f", MFU {utilization:.1%}")
 

@@ -1,6 +1,8 @@
-"""Result files of a run (evaluations, predictions), each written whole or not at all."""
+"""Result files of a run (evaluations, predictions), each written whole or not at all,
+and evaluation scalars for TensorBoard."""
 
 import json
+import numbers
 from typing import Iterable, Mapping, Sequence
 
 from albert_tf.io_utils import write_atomically
@@ -23,3 +25,15 @@ def write_json_lines(path: str, rows: Iterable[Mapping[str, object]]) -> int:
     lines = [json.dumps(row, ensure_ascii=False) for row in rows]
     write_atomically(path, "".join(line + "\n" for line in lines).encode("utf-8"))
     return len(lines)
+
+
+def write_eval_summaries(logdir: str, step: int, metrics: Mapping[str, object]) -> None:
+    """The numeric `metrics` of an evaluation at `step` as TensorBoard scalars in `logdir`
+    (beside train/, so `tensorboard --logdir <run>` shows both)."""
+    import tensorflow as tf
+
+    with tf.summary.create_file_writer(logdir).as_default(step=step):
+        for name, value in metrics.items():
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                tf.summary.scalar(name, float(value))
+    tf.summary.flush()

@@ -1,7 +1,15 @@
 """The run_pretraining flags as plain values (no TensorFlow: the script defines its flags
-from this class before importing it)."""
+from this class before importing it).
+
+>>> eval_set_name(["data/heldout.tfrecord-00000-of-00004", "data/heldout.tfrecord-00001-of-00004"])
+'heldout'
+>>> eval_set_name(["corpus/wiki_dev.tfrecord"]), eval_set_name(["x.tfrecord"], "zh dev")
+('wiki_dev', 'zh_dev')
+"""
 
 import dataclasses
+import os
+import re
 from typing import Optional, Sequence
 
 from albert_tf.data.packing import check_sequence_length
@@ -22,6 +30,9 @@ class PretrainingSettings(LoopSettings):
     max_seq_length: int = 512
     max_predictions_per_seq: int = 20
     max_eval_steps: int = 100
+    # The eval set's name in its results file, eval_results_<name>.json (default: the
+    # first eval file's name without its shard suffix and extension).
+    eval_name: Optional[str] = None
     spm_model_file: Optional[str] = None
     vocab_file: Optional[str] = None
     do_lower_case: bool = True
@@ -39,3 +50,25 @@ class PretrainingSettings(LoopSettings):
             raise SettingsError("--do_train needs --input_file")
         if self.do_eval and not self.eval_files:
             raise SettingsError("--do_eval needs --eval_file")
+
+    @property
+    def eval_results_name(self) -> str:
+        return eval_set_name(self.eval_files, self.eval_name)
+
+
+_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
+_RECORD_EXTENSIONS = (".tfrecords", ".tfrecord", ".records", ".record")
+
+
+def eval_set_name(eval_files: Sequence[str], given: Optional[str] = None) -> str:
+    """The name an evaluation's results file carries: `given` (characters other than
+    letters, digits, `.`, `_` and `-` become `_`), else the first eval file's base name
+    without a `-NNNNN-of-NNNNN` shard suffix and a TFRecord extension."""
+    name = given
+    if not name:
+        name = _SHARD_SUFFIX.sub("", os.path.basename(eval_files[0] if eval_files else "eval"))
+        for extension in _RECORD_EXTENSIONS:
+            if name.endswith(extension) and len(name) > len(extension):
+                name = name[:-len(extension)]
+                break
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)

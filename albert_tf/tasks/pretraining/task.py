@@ -21,7 +21,7 @@ from albert_tf.models.losses import pretraining_losses
 from albert_tf.models.pretrainer import AlbertPretrainer
 from albert_tf.training.driver import run_task
 from albert_tf.training.loop import TrainingError, TrainingLoop
-from albert_tf.training.outputs import write_json
+from albert_tf.training.outputs import write_eval_summaries, write_json
 from albert_tf.training.task import Task
 from albert_tf.tasks.pretraining.settings import PretrainingSettings
 from albert_tf.tasks.registry import PRETRAINING
@@ -146,7 +146,8 @@ class PretrainingTask(Task):
 
     def evaluate(self, loop: TrainingLoop) -> Dict[str, float]:
         """MLM/SOP loss and accuracy over the eval files (at most max_eval_steps batches),
-        written to output_dir/eval_results.json."""
+        written to output_dir/eval_results_<eval set>.json (the run's settings are left as
+        they are) and to TensorBoard under output_dir/eval_<eval set>/."""
         settings = self.settings
         dataset = loop.distribute(lambda context: self._dataset(
             settings.eval_files, settings.eval_batch_size, False, context))
@@ -158,9 +159,14 @@ class PretrainingTask(Task):
             raise TrainingError(f"the eval data is damaged: {damaged}") from None
         results = {name: results[name] for name in self.logged} | {
             "step": loop.step, "eval_batches": results["batches"]}
+        name = settings.eval_results_name
         if loop.is_chief:
-            write_json(loop.layout.results_file, results)
-        logging.info("eval at step %d over %d batches: %s", loop.step,
+            path = loop.layout.eval_set_results_file(name)
+            write_json(path, results)
+            write_eval_summaries(loop.layout.eval_logs(name), loop.step,
+                                 {tag: results[tag] for tag in self.logged})
+            logging.info("eval results: %s", path)
+        logging.info("eval on %s at step %d over %d batches: %s", name, loop.step,
                      results["eval_batches"], results)
         return results
 

@@ -35,7 +35,7 @@ from albert_tf.models.losses import answerability_span_losses, span_losses
 from albert_tf.models.question_answering import AlbertQuestionAnswering
 from albert_tf.training.driver import run_task
 from albert_tf.training.loop import TrainingError
-from albert_tf.training.outputs import write_json
+from albert_tf.training.outputs import write_eval_summaries, write_json
 from albert_tf.training.squad_metrics import evaluate_cmrc, evaluate_v1, evaluate_v2
 from albert_tf.tasks.encoder_task import EncoderFineTuningTask
 from albert_tf.tasks.export_run import export_run
@@ -262,6 +262,7 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
             results["eval"] = scores
             if loop.is_chief:
                 write_json(os.path.join(settings.output_dir, "eval_results.json"), scores)
+                write_eval_summaries(loop.layout.eval_logs("dev"), loop.step, scores)
             logging.info("evaluation of %s at step %d: %s", settings.predict_file, loop.step,
                          scores)
         if no_span:
