@@ -31,6 +31,7 @@ setup(
         "absl-py>=2.0,<3",
         "numpy>=1.26,<3",
         "jieba>=0.42,<0.43",  # Chinese whole-word masking (word_segmentation.py)
+        "nltk>=3.9,<4",  # CMRC 2018's official F1 tokenizes with nltk.word_tokenize
     ],
     # Only what the library imports is required. The plots of the demo's report,
     # analyze_model and run_ablation need matplotlib; keras-hub presets (export_model

@@ -4,8 +4,10 @@ finished cell)."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -253,3 +255,78 @@ def test_analyze_model_reads_config_and_tokenizer_from_run_folders(grid, tmp_pat
     assert len(numbers(models["finetune"])) == len(numbers(grid_numbers))
     best = cell / "finetune" / "best" / "model"
     assert f"warm start from {best} (root 'model/encoder')" in result.stderr
+
+
+CHILD = """
+import os, signal, sys, time
+def stop(number, frame):
+    print(f"child stopping on {signal.Signals(number).name}", flush=True)
+    sys.exit(130)
+signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGTERM, stop)
+print(f"child {os.getpid()}", flush=True)
+time.sleep(300)
+"""
+
+ORCHESTRATOR = """
+import sys
+from albert_tf.cli.script import exit_on_user_error
+from albert_tf.experiments.staged_run import Stage, StagedRun
+
+class Orchestrator(StagedRun):
+    def stages(self):
+        return [Stage("work", "a long stage", ["out"], {}, lambda: self.script("child"))]
+
+    def script_file(self, module):
+        return sys.argv[2]
+
+with exit_on_user_error("orchestrator"):
+    Orchestrator(sys.argv[1]).run()
+"""
+
+
+def start_orchestrator(tmp_path):
+    """(the orchestrator process, its running child's pid)."""
+    (tmp_path / "child.py").write_text(CHILD)
+    process = subprocess.Popen([sys.executable, "-c", ORCHESTRATOR, str(tmp_path / "run"),
+                                str(tmp_path / "child.py")], stderr=subprocess.PIPE,
+                               text=True, cwd=ROOT)
+    for line in process.stderr:
+        if line.startswith("[work] child "):
+            return process, int(line.split()[-1])
+    raise AssertionError(f"the stage never started: {process.wait()}")
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")
+def test_a_killed_orchestrator_leaves_no_child_running(tmp_path):
+    """Before: kill -9 of run_ablation / run_demo left the stage's run_pretraining
+    training on as an orphan."""
+    process, child = start_orchestrator(tmp_path)
+    assert alive(child)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 20
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child), f"child {child} outlived its orchestrator"
+
+
+def test_a_stop_signal_to_the_orchestrator_stops_its_stage_and_says_how_to_resume(tmp_path):
+    process, child = start_orchestrator(tmp_path)
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait() == 130, rest
+    assert "[work] child stopping on SIGINT" in rest  # passed on once
+    assert rest.strip().splitlines()[-1].startswith(
+        "orchestrator: stopped by SIGINT in stage work (`child` ended with status 130; its "
+        f"output is in {tmp_path / 'run' / 'logs' / 'work.log'}); rerun the same command to "
+        "resume")
+    assert not alive(child)

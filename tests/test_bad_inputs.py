@@ -168,6 +168,16 @@ CASES: List[Case] = [
          ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab_repeat.txt",
           f"--output_file={out('cpd_vocab')}/x"],
          "vocab_repeat.txt:7: '的' repeats line 6", absent=["out/cpd_vocab"]),
+    case("create_pretraining_data", "GBK vocabulary",
+         ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab_gbk.txt",
+          f"--output_file={out('cpd_gbk')}/x"],
+         "vocab_gbk.txt:6: not UTF-8 (it reads as GBK, the Chinese Windows encoding: convert "
+         "it with iconv -f GBK -t UTF-8)", absent=["out/cpd_gbk"]),
+    case("create_pretraining_data", "vocabulary whose characters became '?'",
+         ["--input_file={W}/corpus.txt", "--vocab_file={W}/vocab_lossy.txt",
+          f"--output_file={out('cpd_lossy')}/x"],
+         "vocab_lossy.txt:7: '?' repeats line 6; characters were lost when the file was "
+         "converted", absent=["out/cpd_lossy"]),
     case("create_pretraining_data", "no tokenizer",
          ["--input_file={W}/corpus.txt", f"--output_file={out('cpd_notok')}/x"],
          "give --spm_model_file (a SentencePiece model", absent=["out/cpd_notok"]),
@@ -432,6 +442,10 @@ CASES: List[Case] = [
                 "--labels: give 1 distinct names"),
                ("no checkpoint", ["--init_checkpoint={W}/squad", "--input_file={W}/corpus.txt"],
                 "--init_checkpoint: no checkpoint at '{W}/squad'"),
+               # Before: reported as the tokenizer missing from the checkpoint's folder.
+               ("no checkpoint, config given", ["--init_checkpoint={W}/nope/ckpt-5", *TINY,
+                                                "--input_file={W}/corpus.txt"],
+                "--init_checkpoint: no checkpoint at '{W}/nope/ckpt-5'"),
                ("no config beside the checkpoint", ["--init_checkpoint={W}/bare/model",
                                                     "--input_file={W}/corpus.txt"],
                 "no albert_config.json in {W}/bare; pass --albert_config_file"),
@@ -569,6 +583,10 @@ def build_workspace(folder):
     (folder / "ragged.tsv").write_text("label\tsentence\n1\tfine\n0\n")
     (folder / "vocab_repeat.txt").write_text(
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\n的\n", encoding="utf-8")
+    (folder / "vocab_gbk.txt").write_bytes("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n的\n一\n"
+                                          .encode("gbk"))
+    (folder / "vocab_lossy.txt").write_text(  # UTF-8 text that went through ASCII and back
+        "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n?\n?\n", encoding="ascii")
     squad = folder / "squad"
     squad.mkdir()
     good = {"id": "q1", "question": "Who met Bob?",

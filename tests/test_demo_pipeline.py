@@ -78,9 +78,9 @@ def test_a_failing_script_stops_the_demo_naming_the_stage_and_its_log(tmp_path):
     pipeline = FailingPipeline(DemoSettings(run_dir=str(tmp_path)))
     log = tmp_path / "logs" / "broken.log"
     with pytest.raises(DemoError, match=f"stage broken: `no_such_albert_script` exited with "
-                                        f"status 1; its output is in {log}"):
+                                        f"status 2; its output is in {log}"):
         pipeline.run()
-    assert "No module named no_such_albert_script" in log.read_text()
+    assert "no_such_albert_script.py': [Errno 2] No such file" in log.read_text()
     records = json.loads((tmp_path / "stages.json").read_text())
     assert list(records) == ["broken"] and not records["broken"]["finished"]
     assert records["broken"]["commands"] == ["python no_such_albert_script.py --flag=1"]

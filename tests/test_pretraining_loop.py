@@ -106,36 +106,49 @@ def test_a_run_writes_results_checkpoints_encoder_and_summaries(trained):
             "sequences_per_second", "tokens_per_second", "model_flops_utilization"} <= tags
 
 
-def test_eval_means_cover_full_batches_only(data, tmp_path):
-    """A partial last batch is left out instead of entering the mean as a full batch."""
+def test_eval_scores_every_record_with_means_over_positions_and_pairs(data, tmp_path):
+    """Before: the last partial batch was dropped (32 of 37 scored) and a batch larger
+    than the set was refused. Now the means are over every masked position and every
+    pair, as the original's metrics (computed here independently, in NumPy)."""
     from albert_tf.data.pretraining_dataset import pretraining_dataset
 
     files, config, _ = data
     records = sum(1 for path in files for _ in tf.data.TFRecordDataset(path))
-    batch = 48
-    assert records % batch, "the data must end in a partial batch"
-    runner = pretraining_loop(settings_for(data, tmp_path, do_train=False, do_eval=True,
-                                         eval_batch_size=batch, max_eval_steps=1000),
-                            create_strategy("one_device"))
-    runner.restore()
-    results = runner.task.evaluate(runner)
-    assert results["eval_batches"] == records // batch
+    for batch in (48, records + 5):  # a partial last batch; one batch beyond the set
+        assert records % batch
+        runner = pretraining_loop(settings_for(data, tmp_path / str(batch), do_train=False,
+                                               do_eval=True, eval_batch_size=batch,
+                                               max_eval_steps=1000),
+                                  create_strategy("one_device"))
+        runner.restore()
+        results = runner.task.evaluate(runner)
+        assert results["eval_examples"] == records
+        assert results["eval_batches"] == -(-records // batch)
 
-    sop_correct, mlm_batch_accuracy = [], []
-    for features in pretraining_dataset(files, SEQ, PREDICTIONS, batch, is_training=False,
-                                        drop_remainder=False):
-        if features["input_ids"].shape[0] < batch:
-            continue
-        outputs = runner.model(features, training=False)
-        sop_correct.extend(np.argmax(outputs["sop_logits"], -1)
-                           == features["next_sentence_labels"].numpy())
-        weights = features["masked_lm_weights"].numpy()
-        hits = np.argmax(outputs["mlm_logits"], -1) == features["masked_lm_ids"].numpy()
-        mlm_batch_accuracy.append((hits * weights).sum() / weights.sum())
-    assert len(sop_correct) == batch * (records // batch)
-    assert results["sop_accuracy"] == pytest.approx(np.mean(sop_correct), abs=1e-6)
-    assert results["mlm_accuracy"] == pytest.approx(np.mean(mlm_batch_accuracy), abs=1e-6)
-
+        sop_correct, sop_losses, hits, losses, weights = [], [], [], [], []
+        for features in pretraining_dataset(files, SEQ, PREDICTIONS, batch,
+                                            is_training=False, drop_remainder=False):
+            outputs = runner.model(features, training=False)
+            sop = outputs["sop_logits"].numpy().astype("float64")
+            labels = features["next_sentence_labels"].numpy().reshape(-1)
+            sop_correct.extend(np.argmax(sop, -1) == labels)
+            log_softmax = sop - np.log(np.exp(sop).sum(-1, keepdims=True))
+            sop_losses.extend(-log_softmax[np.arange(len(labels)), labels])
+            mlm = outputs["mlm_logits"].numpy().astype("float64")
+            ids = features["masked_lm_ids"].numpy()
+            mlm_log_softmax = mlm - np.log(np.exp(mlm).sum(-1, keepdims=True))
+            losses.append(-np.take_along_axis(mlm_log_softmax, ids[..., None], -1)[..., 0])
+            hits.append(np.argmax(mlm, -1) == ids)
+            weights.append(features["masked_lm_weights"].numpy())
+        weights, hits, losses = (np.concatenate(x) for x in (weights, hits, losses))
+        assert len(sop_correct) == records
+        assert results["eval_masked_positions"] == int(weights.sum())
+        assert results["sop_accuracy"] == pytest.approx(np.mean(sop_correct), abs=1e-6)
+        assert results["sop_loss"] == pytest.approx(np.mean(sop_losses), rel=1e-5)
+        assert results["mlm_accuracy"] == pytest.approx(
+            (hits * weights).sum() / weights.sum(), abs=1e-6)
+        assert results["mlm_loss"] == pytest.approx(
+            (losses * weights).sum() / weights.sum(), rel=1e-5)
 
 def trained_model(config, checkpoint):
     model = AlbertPretrainer(config)
@@ -342,6 +355,28 @@ def test_a_stop_signal_saves_the_step_reached_in_one_line_and_exits_130(
     resume_and_compare(data, stopped_dir, straight_run)
 
 
+def test_a_mixed_precision_run_evaluates_in_float32_like_its_export(data, tmp_path):
+    """Before: under mixed_bfloat16 (what --precision=auto picks on bfloat16 CPUs) the
+    evaluation ran in bfloat16, so its scores (and QA predictions) were not what the
+    float32 export computes. Now the same weights evaluated by a float32 run score the
+    same; --noeval_in_float32 keeps the training precision (and differs)."""
+    common = dict(num_train_steps=4, num_warmup_steps=0, save_checkpoints_steps=4,
+                  max_eval_steps=3)
+    mixed = run(settings_for(data, tmp_path / "run", do_eval=True,
+                             precision="mixed_bfloat16", **common),
+                create_strategy("one_device"))["eval"]
+    keras.mixed_precision.set_global_policy("float32")
+    in_float32 = run(settings_for(data, tmp_path / "run", do_train=False, do_eval=True,
+                                  **common), create_strategy("one_device"))["eval"]
+    in_bfloat16 = run(settings_for(data, tmp_path / "run", do_train=False, do_eval=True,
+                                   precision="mixed_bfloat16", eval_in_float32=False,
+                                   **common), create_strategy("one_device"))["eval"]
+    keras.mixed_precision.set_global_policy("float32")
+    for name in PretrainingTask.logged:
+        assert mixed[name] == pytest.approx(in_float32[name], rel=1e-6, abs=1e-7), name
+    assert abs(in_bfloat16["mlm_loss"] - in_float32["mlm_loss"]) > 1e-5
+
+
 def test_progress_values_are_means_over_the_logging_interval(data, tmp_path):
     """Logged at step 4 of a run that logs every 4 steps (two calls of 2 steps): the mean
     of what a run logging every step logs at steps 1-4."""
@@ -424,6 +459,32 @@ def test_lengths_come_from_the_manifests_and_the_run_folder_exports_without_flag
             f"{run_dir / 'albert_config.json'} of the run in --output_dir {run_dir} "
             f"(num_hidden_layers: {layers} in the folder vs {layers + 1})") in refused.stderr
     assert (run_dir / "run_settings.json").read_bytes() == settings_bytes
+
+    # One writer per folder: while another process holds it, a trainer is refused at once
+    # with the folder and the holder's pid, and changes nothing in it.
+    from albert_tf.training.folder_lock import FolderLock
+
+    files_before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from albert_tf.training.folder_lock import FolderLock\n"
+         f"lock = FolderLock({str(run_dir)!r}).acquire()\n"
+         "print('locked', flush=True)\ntime.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        second = subprocess.run(pretrain_command(data, run_dir), capture_output=True,
+                                text=True, timeout=600, env=env)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.returncode == 1, second.stderr[-3000:]
+    assert (f"run_pretraining: --output_dir {run_dir} is in use by another process (pid "
+            f"{holder.pid})") in second.stderr
+    assert {path: path.read_bytes() for path in run_dir.rglob("*")
+            if path.is_file()} == files_before
+    with FolderLock(str(run_dir)):  # the killed holder's lock went with it
+        pass
     assert (run_dir / "assets" / "spiece.model").read_bytes() == open(
         recorded["tokenizer"]["copied_from"], "rb").read()
     ids = tf.constant([[2, 10, 11, 3]], tf.int32)

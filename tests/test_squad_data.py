@@ -162,6 +162,20 @@ def test_official_v1_and_cmrc_metrics():
     assert evaluate_cmrc({"q": ["北京大学"]}, {"q": "在北京大学里"})["f1"] == pytest.approx(80.0)
 
 
+@pytest.mark.parametrize("gold, prediction, f1", [
+    # Before: a regex split 6,300 / 41.5 / don't into pieces, scoring these 0.8, 0.5, 0.857.
+    ("售价6,300元", "6,300元", 2 / 3),  # ['售', '价', '6,300', '元'] vs ['6,300', '元']
+    ("41.5", "41", 0.0),  # one token each, and different
+    ("don't know", "don't", 0.8),  # ['do', "n't", 'know'] vs ['do', "n't"]
+    ("iPhone 6手机", "iphone 6", 2 / 3),  # lower-cased Latin between Chinese characters
+    ("约合$41.5。", "$41.5", 2 / 3),  # ['约', '合', '$', '41.5'] vs ['$', '41.5']
+])
+def test_cmrc_f1_tokenizes_between_chinese_characters_as_nltk_does(gold, prediction, f1):
+    from albert_tf.training.squad_metrics import cmrc_f1
+
+    assert cmrc_f1(gold, prediction) == pytest.approx(f1)
+
+
 def test_bad_files_name_the_file_and_question(tmp_path):
     def write(data):
         path = tmp_path / "bad.json"

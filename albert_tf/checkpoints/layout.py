@@ -18,6 +18,7 @@ everything needed to resume, evaluate, analyze and export it:
     eval_<set>/            TensorBoard summaries of the evaluations (dev, eval sets)
     data/                  fine-tuning: the tokenized splits (a cache)
     scratch/<task>_<id>/   checkpoints of non-chief workers (never read back)
+    .lock                  locked by the process writing the folder (its pid inside)
 
 A path recorded in a run folder that the folder's readers open (the tokenizer) is
 relative to the folder and resolved only inside it (`resolve_inside`): a copied or moved
@@ -78,6 +79,11 @@ class RunLayout:
         """`run.json`: what folders written before SETTINGS_FORMAT 2 recorded of their
         tokenizer and task (now in run_settings.json)."""
         return self._path("run.json")
+
+    @property
+    def lock_file(self) -> str:
+        """`.lock`: held (flock) by the one process writing the folder."""
+        return self._path(".lock")
 
     @property
     def settings_file(self) -> str:

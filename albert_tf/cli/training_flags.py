@@ -28,6 +28,10 @@ _LOOP_FLAGS = {
     "jit_compile": "XLA-compile the training step (default: on for GPU/TPU, off for CPU, "
                    "where it measured slower).",
     "seed": "Seed for weights and data order.",
+    "eval_in_float32": "Evaluate and predict in float32 even when training in mixed "
+                       "precision, so the scores and predictions are what the (float32) "
+                       "export serves; --noeval_in_float32 uses the training precision "
+                       "(faster on bfloat16 hardware, answers may differ).",
     "log_steps": "Steps between progress lines.",
     "gradient_accumulation_steps": "Split each update's --train_batch_size into this many "
                                    "micro-batches, summing their gradients before one "

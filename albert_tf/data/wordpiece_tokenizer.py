@@ -175,16 +175,22 @@ def read_vocabulary(vocab_file: str) -> Tuple[List[str], bytes]:
         try:
             text = raw.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError:
-            raise VocabularyError(f"{vocab_file}:{number}: not UTF-8; a WordPiece "
-                                  "vocabulary is UTF-8 text, one token per line") from None
+            raise VocabularyError(f"{vocab_file}:{number}: not UTF-8{_encoding_hint(data)}; "
+                                  "a WordPiece vocabulary is UTF-8 text, one token per line"
+                                  ) from None
         if not text:
             raise VocabularyError(f"{vocab_file}:{number}: empty line; every line must hold "
                                   "one token (its id is the line number - 1)")
         token = text.split()[0] if text.strip() else " "
         if token in first_line:
-            raise VocabularyError(f"{vocab_file}:{number}: {token!r} repeats line "
-                                  f"{first_line[token]}; each token may appear once (the "
-                                  "original would skip it and shift every later id)")
+            lost = set(token) <= {"?", "\ufffd"}
+            raise VocabularyError(
+                f"{vocab_file}:{number}: {token!r} repeats line {first_line[token]}; "
+                + ("characters were lost when the file was converted from or to another "
+                   "encoding (each one became '?'; e.g. a UTF-8 vocabulary saved as GBK or "
+                   "ASCII with replacement): use the released UTF-8 vocab.txt" if lost else
+                   "each token may appear once (the original would skip it and shift every "
+                   "later id)"))
         first_line[token] = number
         tokens.append(token)
     missing = [token for token in SPECIAL_TOKENS if token not in first_line]
@@ -192,6 +198,25 @@ def read_vocabulary(vocab_file: str) -> Tuple[List[str], bytes]:
         raise VocabularyError(f"{vocab_file}: no line holds {', '.join(missing)}; a BERT-style "
                               f"vocabulary needs {', '.join(SPECIAL_TOKENS)}")
     return tokens, data
+
+
+def _encoding_hint(data: bytes) -> str:
+    """What a vocabulary that is not UTF-8 looks like instead, for the message.
+
+    >>> _encoding_hint("[PAD]\\n的\\n".encode("gbk"))
+    ' (it reads as GBK, the Chinese Windows encoding: convert it with iconv -f GBK -t UTF-8)'
+    """
+    for encoding, name in (("utf-16", "UTF-16"), ("gbk", "GBK, the Chinese Windows encoding"),
+                           ("big5", "Big5"), ("shift_jis", "Shift-JIS")):
+        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            continue
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        short = name.split(",")[0]
+        return f" (it reads as {name}: convert it with iconv -f {short} -t UTF-8)"
+    return ""
 
 
 def _splits_words(char: str) -> bool:

@@ -80,12 +80,12 @@ def collect(run) -> Dict[str, object]:
             cell, "pretrain", f"eval_results_{heldout_name(objective)}.json"))
                  for objective in ("sop", "nsp")}
         for objective, results in evals.items():
-            records = results["eval_batches"] * run.settings.batch_size
+            records = results["eval_examples"]
             if (objective, records) not in counts:
                 counts[objective, records] = heldout_counts(
                     run.record_file(objective, "heldout"), records)
-        sop_records = evals["sop"]["eval_batches"] * run.settings.batch_size
-        nsp_records = evals["nsp"]["eval_batches"] * run.settings.batch_size
+        sop_records, nsp_records = (evals[objective]["eval_examples"]
+                                    for objective in ("sop", "nsp"))
         row = {"name": cell.name, "embedding_size": cell.embedding_size,
                "sharing": cell.sharing, "objective": cell.objective, "dropout": cell.dropout,
                "encoder_parameters": encoder_parameters(config),

@@ -11,21 +11,26 @@ dependencies, so independent stages (the cells of a grid) are reused independent
 `force=True` starts every stage afresh.
 """
 
+import ctypes
 import dataclasses
 import hashlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import logging
 
-from albert_tf.errors import AlbertTfError
+from albert_tf.errors import AlbertTfError, Stopped
 from albert_tf.io_utils import write_atomically
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # Lines of TensorFlow's start-up chatter kept in the stage logs but not echoed.
 _QUIET_PREFIXES = ("WARNING: All log messages before absl::InitializeLog", "I0000 ",
@@ -88,13 +93,20 @@ class StagedRun:
     def path(self, *parts: str) -> str:
         return os.path.join(self.run_dir, *parts)
 
+    def script_file(self, module: str) -> str:
+        """The file of the entry script albert_tf.scripts.<module>."""
+        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "scripts", f"{module}.py")
+
     def say(self, message: str) -> None:
         logging.info("[%s] %s", self.current_name, message)
 
     def script(self, module: str, **flag_values) -> None:
         """Runs an entry script (albert_tf/scripts/<module>.py, by its file, so that
         query_saved_model imports no albert_tf; shown as `python <module>.py ...`) in a
-        child process, echoing its output and appending it to the stage's log."""
+        child process, echoing its output and appending it to the stage's log. The child
+        never outlives this process; a stop signal to this process is passed to it and,
+        once it has ended, raises `Stopped`."""
         arguments = [_flag(name, value) for name, value in flag_values.items()]
         shown = _shell_line([f"{module}.py"] + arguments, self.run_dir)
         self.records[self.current_name].commands.append(shown)
@@ -103,17 +115,27 @@ class StagedRun:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         logging.info("[%s] $ %s", self.current_name, shown)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-        command = [self.python, script_file(module)] + arguments
+        command = [self.python, self.script_file(module)] + arguments
         with open(log_path, "a", encoding="utf-8") as log:
             log.write("$ " + " ".join(command) + "\n")
+            # Its own session: Ctrl-C at the terminal reaches this process alone, which
+            # passes one signal on (`_ForwardedStops`); the child dies with this process
+            # even on kill -9 (`_die_with_parent`).
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       text=True, env=env)
-            for line in process.stdout:
-                log.write(line)
-                log.flush()
-                if not line.startswith(_QUIET_PREFIXES):
-                    sys.stderr.write(f"[{self.current_name}] {line}")
-            status = process.wait()
+                                       text=True, env=env, start_new_session=True,
+                                       preexec_fn=_die_with_parent(os.getpid()))
+            with _ForwardedStops(process) as stops:
+                for line in process.stdout:
+                    log.write(line)
+                    log.flush()
+                    if not line.startswith(_QUIET_PREFIXES):
+                        sys.stderr.write(f"[{self.current_name}] {line}")
+                status = process.wait()
+        if stops.received:
+            raise Stopped(f"stopped by {stops.received} in stage {self.current_name} "
+                          f"(`{module}` ended with status {status}; its output is in "
+                          f"{log_path}); rerun the same command to resume: finished stages "
+                          "are reused, an interrupted training goes on from its checkpoint")
         if status != 0:
             raise self.error_class(f"stage {self.current_name}: `{module}` exited with status "
                                    f"{status}; its output is in {log_path}")
@@ -181,10 +203,47 @@ class StagedRun:
             indent=2).encode())
 
 
-def script_file(module: str) -> str:
-    """The file of the entry script albert_tf.scripts.<module>."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "scripts", f"{module}.py")
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A `preexec_fn`: the child gets SIGTERM when this process ends, however it ends
+    (Linux's PR_SET_PDEATHSIG; the training scripts then save and stop), and exits at once
+    if this process already ended before the request was made."""
+
+    def preexec() -> None:
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+class _ForwardedStops:
+    """While a child runs, SIGINT/SIGTERM to this process are passed to the child (which
+    saves and stops) instead of ending this process; `received` names the first."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process, self.received = process, None
+        self._previous = {}
+
+    def __enter__(self) -> "_ForwardedStops":
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._forward)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _forward(self, number: int, frame) -> None:
+        self.received = self.received or signal.Signals(number).name
+        logging.warning("%s: passed to the running stage, which stops (a training saves "
+                        "a checkpoint first)", signal.Signals(number).name)
+        try:
+            self.process.send_signal(number)
+        except ProcessLookupError:
+            pass
 
 
 def _flag(name: str, value) -> str:

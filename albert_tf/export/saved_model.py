@@ -295,6 +295,8 @@ def export_saved_model(module: tf.Module, export_dir: str, model_name: str,
     temp_dir = os.path.join(model_dir, owned_temp_name(TEMP_PREFIX))
     target = os.path.join(model_dir, str(version))
     try:
+        logging.info("tracing the signatures and writing version %d of %s (tens of seconds "
+                     "for a large model)", version, model_dir)
         signatures = module.signatures()
         tf.saved_model.save(module, temp_dir, signatures=signatures)
         _write_warmup(os.path.join(temp_dir, WARMUP_FILE), model_name,

@@ -96,6 +96,7 @@ def main(values):
                                                       check_ids_fit, layer_transitions,
                                                       plot_transitions, record_batches,
                                                       text_sequences)
+    from albert_tf.checkpoints.warm_start import resolve_checkpoint
     from albert_tf.data.corpus import CorpusStats, read_documents
     from albert_tf.data.files import expand_file_patterns
     from albert_tf.data.pretraining_dataset import recorded_lengths
@@ -111,6 +112,8 @@ def main(values):
             raise AnalysisError(f"--{name} must be at least {least}, got "
                                 f"{values[name].value}")
     checkpoints = values.init_checkpoint
+    for checkpoint in checkpoints:  # before their config and tokenizer are looked for
+        resolve_checkpoint(checkpoint)
     labels = values.labels or [os.path.basename(os.path.normpath(path)) for path in checkpoints]
     if len(labels) != len(checkpoints) or len(set(labels)) != len(labels):
         raise AnalysisError(f"--labels: give {len(checkpoints)} distinct names, one per "

@@ -17,6 +17,7 @@ would (and ends with the same weights when dropout is off: Keras does not checkp
 state of its dropout seed generators, so after a resume the dropout masks differ). Under MultiWorkerMirrored only the chief keeps checkpoints and summaries.
 """
 
+import contextlib
 import math
 import os
 import shutil
@@ -102,7 +103,9 @@ class TrainingLoop:
                           else settings.precision)
         self.jit_compile = (auto_jit_compile(strategy) if settings.jit_compile is None
                             else settings.jit_compile)
-        logging.info("precision %s, XLA %s (%s device)", self.precision,
+        logging.info("precision %s%s, XLA %s (%s device)", self.precision,
+                     ", evaluation and prediction in float32" if self.precision != "float32"
+                     and settings.eval_in_float32 else "",
                      "on" if self.jit_compile else "off", device_type(strategy))
         keras.mixed_precision.set_global_policy(self.precision)
         # The seed fixes the initial weights and dropout too, not only the data order, so two
@@ -186,6 +189,25 @@ class TrainingLoop:
                                                 self.task.warm_start_roots(self.model))
         self.task.after_restore(self)
         return self.step
+
+    @contextlib.contextmanager
+    def inference_precision(self):
+        """Within it the model computes in float32 (its variables are float32 under every
+        policy), unless the run trains in float32 anyway or `eval_in_float32` is off:
+        evaluation and prediction then give what the float32 export serves."""
+        if self.precision == "float32" or not self.settings.eval_in_float32:
+            yield
+            return
+        # Keras has no public recursive layer list; _flatten_layers is what it uses itself.
+        layers = list(self.model._flatten_layers(include_self=True, recursive=True))
+        policies = [layer.dtype_policy for layer in layers]
+        for layer in layers:
+            layer.dtype_policy = keras.DTypePolicy("float32")
+        try:
+            yield
+        finally:
+            for layer, policy in zip(layers, policies):
+                layer.dtype_policy = policy
 
     def save(self, step: int) -> None:
         path = self.manager.save(checkpoint_number=step)
@@ -355,7 +377,8 @@ class TrainingLoop:
                 if (step % settings.save_checkpoints_steps == 0
                         or step == settings.num_train_steps):
                     self.save(step)
-                    on_checkpoint(step)
+                    with self.inference_precision():
+                        on_checkpoint(step)
                     progress.pause()  # evaluation time is not training throughput
         return means
 
@@ -399,27 +422,3 @@ class TrainingLoop:
                          f"{name} {value:.4f}" for name, value in means.items()), lap.steps,
                      learning_rate, sequences_per_second, tokens_per_second,
                      "" if utilization is None else f", MFU {utilization:.1%}")
-
-    def mean_losses(self, dataset: tf.data.Dataset, global_batch: int,
-                    max_batches: Optional[int] = None) -> Dict[str, float]:
-        """Means of the logged values over the full batches of a distributed dataset."""
-
-        @tf.function
-        def eval_step(features):
-            per_replica = self.strategy.run(
-                lambda f: self.task.replica_losses(self.model, f, False, global_batch),
-                args=(features,))
-            return {name: self.strategy.reduce("sum", per_replica[name], axis=None)
-                    for name in self.logged}
-
-        totals: Dict[str, float] = {name: 0.0 for name in self.logged}
-        batches = 0
-        for features in dataset:
-            if max_batches is not None and batches >= max_batches:
-                break
-            for name, value in eval_step(features).items():
-                totals[name] += float(value)
-            batches += 1
-        if not batches:
-            raise TrainingError("the eval data holds no full batch")
-        return {name: total / batches for name, total in totals.items()} | {"batches": batches}

@@ -64,6 +64,9 @@ class LoopSettings:
     keep_checkpoint_max: int = 5
     iterations_per_loop: int = 1000
     precision: str = "float32"
+    # Evaluation and prediction compute in float32 whatever `precision` trains in, so
+    # they give what a float32 export serves; False: in the training precision.
+    eval_in_float32: bool = True
     jit_compile: Optional[bool] = None  # None: the device type's measured best
     seed: int = 12345
     log_steps: int = 100

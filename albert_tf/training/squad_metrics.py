@@ -14,9 +14,12 @@ Example:
 """
 
 import collections
+import functools
 import re
 import string
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+from absl import logging
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
@@ -133,25 +136,47 @@ def evaluate_v2(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, st
 # "……", which no single character equals, so "…" stays).
 CMRC_PUNCTUATION = set("-:_*^/\\~`+=，。：？！“”；’《》·、「」（）－～『』")
 _CHINESE = re.compile(r"[\u4e00-\u9fa5]")
-# The official script splits the runs between Chinese characters with NLTK's Treebank
-# tokenizer; NLTK is not a dependency here, and this split agrees with it on words,
-# numbers and punctuation (not on contractions such as "don't").
-_NON_CHINESE_RUN = re.compile(r"\w+|[^\w\s]")
+
+
+@functools.lru_cache(maxsize=1)
+def _word_tokenize() -> Callable[[str], List[str]]:
+    """What the official script splits the text between Chinese characters with:
+    `nltk.word_tokenize`. That first splits sentences with NLTK's punkt model, a download
+    (`nltk.download("punkt_tab")`) this machine may not have; without it each run is one
+    sentence (`preserve_line=True`: the same Treebank word tokenizer), which differs only
+    where a run holds a period that ends an inner sentence."""
+    import nltk
+
+    try:
+        nltk.data.find("tokenizers/punkt_tab/english/")
+    except LookupError:
+        logging.info("CMRC 2018 F1: NLTK's punkt data is not installed; each run of "
+                     "non-Chinese text is tokenized as one sentence")
+        return functools.partial(nltk.word_tokenize, preserve_line=True)
+    return nltk.word_tokenize
 
 
 def cmrc_segments(text: str) -> List[str]:
-    """Each Chinese character alone, the text between them as words; punctuation out."""
+    """The official `mixed_segmentation(text, rm_punc=True)`: lower-cased, the official
+    punctuation out, each Chinese character alone, the text between them through NLTK's
+    word tokenizer.
+
+    >>> cmrc_segments("售价6,300元，约合41.5美元 (don't)")
+    ['售', '价', '6,300', '元', '约', '合', '41.5', '美', '元', '(', 'do', "n't", ')']
+    """
     segments, run = [], ""
+    tokenize = _word_tokenize()
     for char in str(text).lower().strip():
         if char in CMRC_PUNCTUATION:
             continue
         if _CHINESE.match(char):
-            segments += _NON_CHINESE_RUN.findall(run)
+            if run:
+                segments += tokenize(run)
             run = ""
             segments.append(char)
         else:
             run += char
-    return segments + _NON_CHINESE_RUN.findall(run)
+    return segments + (tokenize(run) if run else [])
 
 
 def _longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:

@@ -24,7 +24,7 @@ class Task:
     implement `build_model`, `train_dataset`, `replica_losses`, `warm_start_roots`,
     `model_identity` and `data_identity`; the hooks below default to doing nothing. The
     hooks receive the `TrainingLoop` running the task (its `model`, `step`, `layout`,
-    `is_chief`, `distribute` and `mean_losses`).
+    `is_chief` and `distribute`).
     """
 
     kind: str = ""

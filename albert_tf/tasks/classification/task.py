@@ -195,6 +195,8 @@ class ClassificationTask(EvaluatedFineTuningTask):
         test split; CLUE's `<submission name>.json` (`{"id": ..., "label": ...}` lines)
         for its JSON-lines tasks."""
         which = self.keeper.restore_best(loop.model, loop.step)
+        logging.info("predicting the test split(s) %s with the %s weights",
+                     ", ".join(self.data.submission_names), which)
         written = []
         for split, name in self.data.submission_names.items():
             path, examples = self.split(split)

@@ -180,6 +180,7 @@ class MultipleChoiceTask(EvaluatedFineTuningTask):
     def predict(self, loop: TrainingLoop) -> str:
         """Writes `predictions.jsonl` for the test split (the best weights)."""
         which = self.keeper.restore_best(loop.model, loop.step)
+        logging.info("predicting the test split with the %s weights", which)
         examples = self.examples("test")
         logits = self.logits(loop.model, "test", self.settings.predict_batch_size)
         probabilities = softmax(logits.astype(np.float64))

@@ -91,12 +91,12 @@ class PretrainingTask(Task):
 
     def _dataset(self, files, batch_size: int, is_training: bool, context):
         settings = self.settings
+        # Evaluation keeps the last partial batch: its means are over every masked
+        # position and every pair of the eval set, not over batches.
         return pretraining_dataset(
             files, settings.max_seq_length, settings.max_predictions_per_seq, batch_size,
             is_training=is_training, input_context=context, seed=settings.seed,
-            # Evaluation means are over full batches: a partial last batch would enter the
-            # per-batch mean with the weight of a full one.
-            drop_remainder=True)
+            drop_remainder=is_training)
 
     def train_dataset(self, context):
         return self._dataset(self.settings.input_files, self.settings.train_batch_size, True,
@@ -137,6 +137,8 @@ class PretrainingTask(Task):
 
     def save_encoder(self, loop: TrainingLoop) -> str:
         """Writes the encoder's weights alone (no optimizer slots) for fine-tuning."""
+        logging.info("writing the encoder's weights alone for fine-tuning (%s)",
+                     loop.layout.encoder_prefix)
         path = tf.train.Checkpoint(encoder=loop.model.encoder).write(loop.layout.encoder_prefix)
         logging.info("encoder weights for fine-tuning: %s", path)
         return path
@@ -145,20 +147,44 @@ class PretrainingTask(Task):
         return {"eval": self.evaluate(loop)} if self.settings.do_eval else {}
 
     def evaluate(self, loop: TrainingLoop) -> Dict[str, float]:
-        """MLM/SOP loss and accuracy over the eval files (at most max_eval_steps batches),
-        written to output_dir/eval_results_<eval set>.json (the run's settings are left as
-        they are) and to TensorBoard under output_dir/eval_<eval set>/."""
+        """MLM/SOP loss and accuracy over the eval files (every record, or the first
+        max_eval_steps batches): the MLM values are means over every masked position, the
+        SOP values over every pair, as the original's metrics are (it drops the last
+        partial batch; here it counts). Written to output_dir/eval_results_<eval set>.json
+        (the run's settings are left as they are) and to TensorBoard under
+        output_dir/eval_<eval set>/."""
         settings = self.settings
         dataset = loop.distribute(lambda context: self._dataset(
             settings.eval_files, settings.eval_batch_size, False, context))
+        sums_step = tf.function(lambda features: {
+            name: loop.strategy.reduce("sum", value, axis=None)
+            for name, value in loop.strategy.run(
+                lambda f: _eval_sums(loop.model, f), args=(features,)).items()})
+        logging.info("evaluating on %s (at most %d batches of %d)",
+                     settings.eval_results_name, settings.max_eval_steps,
+                     settings.eval_batch_size)
+        totals, batches = {}, 0
         try:
-            results = loop.mean_losses(dataset, settings.eval_batch_size,
-                                       settings.max_eval_steps)
+            for features in dataset:
+                if batches >= settings.max_eval_steps:
+                    break
+                for name, value in sums_step(features).items():
+                    totals[name] = totals.get(name, 0.0) + float(value)
+                batches += 1
         except tf.errors.DataLossError as error:
             damaged = find_damaged_file(settings.eval_files) or error.message.splitlines()[0]
             raise TrainingError(f"the eval data is damaged: {damaged}") from None
-        results = {name: results[name] for name in self.logged} | {
-            "step": loop.step, "eval_batches": results["batches"]}
+        if not totals.get("examples"):
+            raise TrainingError(f"--eval_file holds no record: {list(settings.eval_files)}")
+        positions = max(totals["mlm_weight_sum"], 1e-5)
+        results = {"mlm_loss": totals["mlm_loss_sum"] / positions,
+                   "sop_loss": totals["sop_loss_sum"] / totals["examples"],
+                   "mlm_accuracy": totals["mlm_correct_sum"] / positions,
+                   "sop_accuracy": totals["sop_correct_sum"] / totals["examples"]}
+        results = {"loss": results["mlm_loss"] + results["sop_loss"], **results,
+                   "step": loop.step, "eval_batches": batches,
+                   "eval_examples": int(totals["examples"]),
+                   "eval_masked_positions": int(totals["mlm_weight_sum"])}
         name = settings.eval_results_name
         if loop.is_chief:
             path = loop.layout.eval_set_results_file(name)
@@ -166,28 +192,44 @@ class PretrainingTask(Task):
             write_eval_summaries(loop.layout.eval_logs(name), loop.step,
                                  {tag: results[tag] for tag in self.logged})
             logging.info("eval results: %s", path)
-        logging.info("eval on %s at step %d over %d batches: %s", name, loop.step,
-                     results["eval_batches"], results)
+        logging.info("eval on %s at step %d over %d records (%d batches): %s", name,
+                     loop.step, results["eval_examples"], batches, results)
         return results
+
+
+def _eval_sums(model, features) -> Dict[str, tf.Tensor]:
+    """One replica's sums over its share of an eval batch (possibly empty)."""
+    outputs = model(features, training=False)
+    losses = pretraining_losses(outputs["mlm_logits"], outputs["sop_logits"],
+                                features["masked_lm_ids"], features["masked_lm_weights"],
+                                features["next_sentence_labels"])
+    examples = tf.cast(tf.shape(features["input_ids"])[0], tf.float32)
+
+    def total(mean):  # a mean over no example is NaN; its sum is 0
+        return tf.where(examples > 0, tf.cast(mean, tf.float32) * examples, 0.0)
+
+    return {"mlm_loss_sum": losses["mlm_loss_sum"], "mlm_weight_sum": losses["mlm_weight_sum"],
+            "mlm_correct_sum": losses["mlm_correct_sum"],
+            "sop_loss_sum": total(losses["sop_loss"]),
+            "sop_correct_sum": total(losses["sop_accuracy"]), "examples": examples}
 
 
 def check_pretraining_data(settings: PretrainingSettings) -> None:
     """The records (complete shard sets, features and lengths, ids within the vocabulary)
     and the batch sizes against their counts, checked before the run writes anything."""
     config = settings.albert_config
-    for flag, files, batch, batch_flag in (
-            ("input_file", settings.input_files if settings.do_train else (),
-             settings.train_batch_size, "train_batch_size"),
-            ("eval_file", settings.eval_files if settings.do_eval else (),
-             settings.eval_batch_size, "eval_batch_size")):
-        if not files:
-            continue
-        check_input_files(files, settings.max_seq_length, settings.max_predictions_per_seq,
-                          False, flag, config.vocab_size)
-        records = count_records(files)
-        if records is not None and batch > records:
-            raise TrainingError(f"--{batch_flag}={batch} is larger than the {records} "
-                                f"records of --{flag} (their manifest says)")
+    for flag, files in (("input_file", settings.input_files if settings.do_train else ()),
+                        ("eval_file", settings.eval_files if settings.do_eval else ())):
+        if files:
+            check_input_files(files, settings.max_seq_length,
+                              settings.max_predictions_per_seq, False, flag, config.vocab_size)
+    records = count_records(settings.input_files) if settings.do_train else None
+    if records is not None and settings.train_batch_size > records:
+        # Training batches are full ones (an eval batch may be larger than the set: its
+        # one partial batch is scored whole).
+        raise TrainingError(f"--train_batch_size={settings.train_batch_size} is larger "
+                            f"than the {records} records of --input_file (their manifest "
+                            "says)")
 
 
 def run(settings: PretrainingSettings, strategy: tf.distribute.Strategy) -> Dict[str, object]:

@@ -208,9 +208,13 @@ class QuestionAnsweringTask(EncoderFineTuningTask):
 
     def predict(self, loop) -> Dict[str, object]:
         settings = self.settings
+        logging.info("prediction: reading and windowing %s", settings.predict_file)
         examples = self.examples("predict")
         record, windows, stats = self.features("predict")
+        logging.info("prediction: %d questions in %d windows, weights of step %d",
+                     len(examples), len(windows), loop.step)
         outputs = self.window_outputs(loop.model, record)
+        logging.info("prediction: choosing each question's answer span")
         predictions: Dict[str, str] = {}
         nbest: Dict[str, list] = {}
         null_odds: Dict[str, float] = {}
