@@ -140,6 +140,52 @@ def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
                                served(text_a=texts)["logits"], atol=1e-5)
 
 
+def test_a_mixed_bfloat16_run_scores_and_predicts_what_its_float32_export_serves(
+        sst2, tmp_path):
+    """Under mixed_bfloat16 (what --precision=auto picks on a CPU with bfloat16
+    instructions) training computes in bfloat16 but evaluation and prediction in float32:
+    the run's dev accuracy is a float32 evaluation's of the same weights, and its
+    submission file holds the labels the float32 export serves."""
+    import keras
+    try:
+        results = run(settings_for(sst2, tmp_path / "run", precision="mixed_bfloat16",
+                                   num_train_steps=100, num_warmup_steps=10,
+                                   save_checkpoints_steps=100, iterations_per_loop=50,
+                                   export_dir=str(tmp_path / "exports")),
+                      create_strategy("one_device"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    task = ClassificationTask(settings_for(sst2, tmp_path / "float32"))
+    model = task.build_model()
+    tf.train.Checkpoint(model=model).read(str(tmp_path / "run" / "best" / "model")
+                                          ).expect_partial()
+    dev_path, dev = task.split("dev")
+    dev_logits = task.predict_outputs(model, dev_path, 64)
+    labels = [task.data.labels.index(e.label) for e in dev]
+    assert results["best"]["step"] == 100 and results["best"]["examples"] == len(dev) == 872
+    assert results["best"]["accuracy"] == np.mean(np.argmax(dev_logits, -1) == labels)
+
+    test_path, test = task.split("test")
+    test_logits = task.predict_outputs(model, test_path, 64)
+    lines = (tmp_path / "run" / "SST-2.tsv").read_text().splitlines()[1:]
+    assert [line.split("\t")[1] for line in lines] == [
+        task.data.labels[i] for i in np.argmax(test_logits, -1)]
+    served = tf.saved_model.load(results["export"]).signatures["serving_default"]
+    texts = tf.constant([e.text_a for e in test[:300]])
+    np.testing.assert_allclose(served(text_a=texts)["logits"], test_logits[:300], atol=1e-5)
+    # In bfloat16 the same weights give other logits: the float32 evaluation is not moot.
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        in_bfloat16 = ClassificationTask(settings_for(sst2, tmp_path / "bfloat16"))
+        bf16_model = in_bfloat16.build_model()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    tf.train.Checkpoint(model=bf16_model).read(str(tmp_path / "run" / "best" / "model")
+                                               ).expect_partial()
+    bf16_logits = in_bfloat16.predict_outputs(bf16_model, dev_path, 64)
+    assert np.abs(bf16_logits - dev_logits).max() > 1e-4  # float32 vs export: < 1e-5
+
+
 def test_features_are_cached_and_rebuilt_when_settings_change(sst2, tmp_path):
     data, spm_model, _, _ = sst2
     tokenizer = AlbertTokenizer(spm_model)
