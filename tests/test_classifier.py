@@ -141,49 +141,59 @@ def test_fine_tuning_on_real_sst2_beats_the_majority_class(sst2, tmp_path):
 
 
 def test_a_mixed_bfloat16_run_scores_and_predicts_what_its_float32_export_serves(
-        sst2, tmp_path):
+        sst2, tmp_path, monkeypatch):
     """Under mixed_bfloat16 (what --precision=auto picks on a CPU with bfloat16
     instructions) training computes in bfloat16 but evaluation and prediction in float32:
-    the run's dev accuracy is a float32 evaluation's of the same weights, and its
-    submission file holds the labels the float32 export serves."""
+    the logits the run scored dev and predicted test with are a float32 model's of the same
+    weights (which bfloat16's are not), and its submission file holds the labels the
+    float32 export serves. (The conftest fixture puts the policy back after the test.)"""
     import keras
-    try:
-        results = run(settings_for(sst2, tmp_path / "run", precision="mixed_bfloat16",
-                                   num_train_steps=100, num_warmup_steps=10,
-                                   save_checkpoints_steps=100, iterations_per_loop=50,
-                                   export_dir=str(tmp_path / "exports")),
-                      create_strategy("one_device"))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    task = ClassificationTask(settings_for(sst2, tmp_path / "float32"))
-    model = task.build_model()
-    tf.train.Checkpoint(model=model).read(str(tmp_path / "run" / "best" / "model")
-                                          ).expect_partial()
+    seen = {}  # the logits of the run's last dev evaluation and of its test prediction
+    predict_outputs = ClassificationTask.predict_outputs
+
+    def recording(task, model, path, batch_size):
+        seen[os.path.basename(path)] = outputs = predict_outputs(task, model, path, batch_size)
+        return outputs
+
+    monkeypatch.setattr(ClassificationTask, "predict_outputs", recording)
+    results = run(settings_for(sst2, tmp_path / "run", precision="mixed_bfloat16",
+                               num_train_steps=100, num_warmup_steps=10,
+                               save_checkpoints_steps=100, iterations_per_loop=50,
+                               export_dir=str(tmp_path / "exports")),
+                  create_strategy("one_device"))
+    monkeypatch.undo()
+    run_logits = dict(seen)
+
+    def best_weights_under(policy, folder):
+        keras.mixed_precision.set_global_policy(policy)
+        task = ClassificationTask(settings_for(sst2, tmp_path / folder))
+        model = task.build_model()
+        tf.train.Checkpoint(model=model).read(str(tmp_path / "run" / "best" / "model")
+                                              ).expect_partial()
+        return task, model
+
+    in_bfloat16, bf16_model = best_weights_under("mixed_bfloat16", "bfloat16")
+    task, model = best_weights_under("float32", "float32")
     dev_path, dev = task.split("dev")
+    test_path, test = task.split("test")
     dev_logits = task.predict_outputs(model, dev_path, 64)
+    test_logits = task.predict_outputs(model, test_path, 64)
+    bf16_logits = in_bfloat16.predict_outputs(bf16_model, dev_path, 64)
+    # In bfloat16 the same weights give other logits: the float32 evaluation is not moot.
+    assert np.abs(bf16_logits - dev_logits).max() > 1e-4
+    np.testing.assert_allclose(run_logits[os.path.basename(dev_path)], dev_logits, atol=1e-5)
+    np.testing.assert_allclose(run_logits[os.path.basename(test_path)], test_logits,
+                               atol=1e-5)
+
     labels = [task.data.labels.index(e.label) for e in dev]
     assert results["best"]["step"] == 100 and results["best"]["examples"] == len(dev) == 872
     assert results["best"]["accuracy"] == np.mean(np.argmax(dev_logits, -1) == labels)
-
-    test_path, test = task.split("test")
-    test_logits = task.predict_outputs(model, test_path, 64)
     lines = (tmp_path / "run" / "SST-2.tsv").read_text().splitlines()[1:]
     assert [line.split("\t")[1] for line in lines] == [
         task.data.labels[i] for i in np.argmax(test_logits, -1)]
     served = tf.saved_model.load(results["export"]).signatures["serving_default"]
     texts = tf.constant([e.text_a for e in test[:300]])
     np.testing.assert_allclose(served(text_a=texts)["logits"], test_logits[:300], atol=1e-5)
-    # In bfloat16 the same weights give other logits: the float32 evaluation is not moot.
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        in_bfloat16 = ClassificationTask(settings_for(sst2, tmp_path / "bfloat16"))
-        bf16_model = in_bfloat16.build_model()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    tf.train.Checkpoint(model=bf16_model).read(str(tmp_path / "run" / "best" / "model")
-                                               ).expect_partial()
-    bf16_logits = in_bfloat16.predict_outputs(bf16_model, dev_path, 64)
-    assert np.abs(bf16_logits - dev_logits).max() > 1e-4  # float32 vs export: < 1e-5
 
 
 def test_features_are_cached_and_rebuilt_when_settings_change(sst2, tmp_path):
